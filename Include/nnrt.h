@@ -1,0 +1,217 @@
+/*
+ * nnrt.h - the C ABI of libnnrt, the nnrt inference runtime.
+ *
+ * libnnrt loads nnrt model files (see docs/model-format.md and Sources/CModelProto/nnrt.proto),
+ * single networks or voting ensembles, and runs batched feed-forward inference on them.
+ *
+ * Conventions (they hold for every function below):
+ * - Every fallible function returns an nnrt_status; NNRT_OK (0) is success. On failure the
+ *   calling thread's last error message (nnrt_last_error_message) says what went wrong, and
+ *   out-parameters are left as documented (handles are set to NULL).
+ * - The runtime never aborts, exits, prints, or crashes on bad input: NULL pointers, zero or
+ *   overflowing sizes and corrupt model files are reported through a status.
+ * - Callers own every buffer they pass. The runtime never returns memory that the caller must
+ *   free(); strings it returns are owned by the runtime and live as long as stated.
+ * - Sizes are element counts (floats, int32s), never bytes, unless a name says bytes.
+ * - A loaded nnrt_model is immutable: every function that takes a `const nnrt_model *` may be
+ *   called on the same model from any number of threads at once. nnrt_model_free must not race
+ *   with other use of the same handle.
+ * - Calls run on the calling thread only; libnnrt starts no threads.
+ *
+ * Compiles as C99 (and C++). Link with -lnnrt.
+ */
+#ifndef NNRT_H
+#define NNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Versions
+ */
+
+#define NNRT_VERSION_MAJOR 0
+#define NNRT_VERSION_MINOR 1
+#define NNRT_VERSION_PATCH 0
+#define NNRT_VERSION_STRING "0.1.0"
+
+/* Bumped whenever a function's signature or meaning changes incompatibly (a changed function
+ * gets a new name, e.g. _v2, so this should rarely move). Compare with nnrt_abi_version() at
+ * run time to detect a header/library mismatch. */
+#define NNRT_ABI_VERSION 1
+
+/* The library's version, e.g. "0.1.0". Static string; thread-safe. */
+const char *nnrt_version_string(void);
+
+/* The library's ABI version (NNRT_ABI_VERSION of the header it was built with). Thread-safe. */
+uint32_t nnrt_abi_version(void);
+
+/* The range of model format versions this library reads, inclusive. Either pointer may be NULL.
+ * Thread-safe. */
+void nnrt_supported_format_versions(uint32_t *oldest, uint32_t *newest);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes and errors
+ *
+ * Codes never change meaning. New codes may be added: treat any unknown non-zero code as an error.
+ */
+
+typedef int32_t nnrt_status;
+
+#define NNRT_OK                       0
+#define NNRT_ERR_INVALID_ARGUMENT     1  /* NULL pointer, zero count, bad enum value, ...       */
+#define NNRT_ERR_IO                   2  /* file cannot be opened or read                       */
+#define NNRT_ERR_BAD_MODEL            3  /* not an nnrt model, corrupt, truncated, inconsistent */
+#define NNRT_ERR_UNSUPPORTED_VERSION  4  /* model format version outside the supported range    */
+#define NNRT_ERR_SHAPE_MISMATCH       5  /* input length or ensemble members disagree in shape  */
+#define NNRT_ERR_BUFFER_TOO_SMALL     6  /* an output buffer is too small; message has the size */
+#define NNRT_ERR_OUT_OF_MEMORY        7
+#define NNRT_ERR_IMAGE_DECODE         8  /* reserved for image input                            */
+#define NNRT_ERR_INTERNAL             9  /* a bug in libnnrt; please report it                  */
+#define NNRT_ERR_UNSUPPORTED         10  /* valid file using a feature this library lacks      */
+#define NNRT_ERR_NOT_FOUND           11  /* e.g. no metadata entry with that key                */
+
+/* A short static description of a status code, e.g. "buffer too small". Never NULL (unknown
+ * codes give "unknown status"). Thread-safe. */
+const char *nnrt_status_string(nnrt_status status);
+
+/* The detail of the calling thread's most recent failure, e.g.
+ * "layer 1 'fc1': weights hold 7840 floats, shape [30, 784] needs 23520". Never NULL (the empty
+ * string if this thread has had no failure). The string stays valid until the next libnnrt call
+ * on this thread that fails. Successful calls do not clear it. Thread-safe (per-thread state). */
+const char *nnrt_last_error_message(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models
+ *
+ * An nnrt_model is either a single network or an ensemble of networks with a voting rule. Both
+ * are used through the same functions; a single network is an ensemble of one.
+ */
+
+typedef struct nnrt_model nnrt_model;
+
+/* Voting rules for ensembles. */
+typedef int32_t nnrt_voting;
+#define NNRT_VOTING_MAJORITY          1  /* majority of member labels; ties: largest summed
+                                            output among the tied labels, then smallest index */
+#define NNRT_VOTING_MEAN_PROBABILITY  2  /* argmax of the mean member output (smallest index
+                                            on ties) */
+
+/* Loads a model file. On success *out_model is a new handle, to be released with
+ * nnrt_model_free; on failure it is set to NULL. The whole file is validated (every count and
+ * shape, the format version) before this returns.
+ * Errors: INVALID_ARGUMENT (NULL path or out_model), IO, BAD_MODEL, UNSUPPORTED_VERSION,
+ * UNSUPPORTED, OUT_OF_MEMORY. Thread-safe. */
+nnrt_status nnrt_model_load(const char *path, nnrt_model **out_model);
+
+/* As nnrt_model_load, from `size` bytes at `data`. The bytes are copied as needed: the caller
+ * may free them as soon as this returns. Thread-safe. */
+nnrt_status nnrt_model_load_from_memory(const void *data, size_t size, nnrt_model **out_model);
+
+/* Releases a model. NULL is a no-op. Ensembles made by nnrt_ensemble_create keep their members
+ * alive on their own, so models may be freed in any order. Not thread-safe for the same handle. */
+void nnrt_model_free(nnrt_model *model);
+
+/* Builds an ensemble from loaded models, which must agree on input size and class labels
+ * (else SHAPE_MISMATCH). Members that are themselves ensembles contribute their members, so
+ * passing one ensemble with a different rule re-votes it. `rule` is an NNRT_VOTING_* value.
+ * The new handle shares the members' weights and is released with nnrt_model_free.
+ * Errors: INVALID_ARGUMENT (NULL arrays, count 0, NULL member, unknown rule), SHAPE_MISMATCH,
+ * OUT_OF_MEMORY. Thread-safe. */
+nnrt_status nnrt_ensemble_create(const nnrt_model *const *members, size_t member_count,
+                                 nnrt_voting rule, nnrt_model **out_model);
+
+/* ---------------------------------------------------------------------------------------------
+ * Introspection. All thread-safe; strings live as long as the model.
+ */
+
+/* Number of floats in one input example (784 for MNIST networks). */
+nnrt_status nnrt_model_input_size(const nnrt_model *model, size_t *out_size);
+
+/* The input shape as channels, height, width (MNIST: 1, 28, 28). Writes up to `capacity`
+ * dimensions into `dims` and the rank into *out_rank; BUFFER_TOO_SMALL if capacity < rank
+ * (*out_rank is still set). */
+nnrt_status nnrt_model_input_shape(const nnrt_model *model, size_t *dims, size_t capacity,
+                                   size_t *out_rank);
+
+/* How raw 8-bit pixels are scaled (float = pixel * scale + offset) and which polarity the
+ * network expects (1 = light digit on dark, as MNIST; 2 = dark on light). Any out pointer may
+ * be NULL. */
+nnrt_status nnrt_model_input_contract(const nnrt_model *model, float *out_scale,
+                                      float *out_offset, int32_t *out_polarity);
+
+/* Number of classes (outputs per example). */
+nnrt_status nnrt_model_class_count(const nnrt_model *model, size_t *out_count);
+
+/* The label of class `index` (e.g. "7"); NOT_FOUND if index >= class count. */
+nnrt_status nnrt_model_class_label(const nnrt_model *model, size_t index, const char **out_label);
+
+/* Number of member networks: 1 for a single network. */
+nnrt_status nnrt_model_member_count(const nnrt_model *model, size_t *out_count);
+
+/* The voting rule (NNRT_VOTING_*). A single network reports NNRT_VOTING_MEAN_PROBABILITY, under
+ * which its predictions are its own. */
+nnrt_status nnrt_model_voting(const nnrt_model *model, nnrt_voting *out_rule);
+
+/* The format version of the file the model was loaded from (0 for nnrt_ensemble_create). */
+nnrt_status nnrt_model_format_version(const nnrt_model *model, uint32_t *out_version);
+
+/* The producer recorded in the file, e.g. "nnrt" and "0.1.0". Either out pointer may be NULL.
+ * Empty strings for models built by nnrt_ensemble_create. */
+nnrt_status nnrt_model_producer(const nnrt_model *model, const char **out_name,
+                                const char **out_version);
+
+/* The model's name (the network's, or the ensemble's). Never NULL on success. */
+nnrt_status nnrt_model_name(const nnrt_model *model, const char **out_name);
+
+/* Metadata: the file's free-form key/value entries, in file order. */
+nnrt_status nnrt_model_metadata_count(const nnrt_model *model, size_t *out_count);
+nnrt_status nnrt_model_metadata_entry(const nnrt_model *model, size_t index,
+                                      const char **out_key, const char **out_value);
+/* The value for `key` (first match); NOT_FOUND if there is none. */
+nnrt_status nnrt_model_metadata_get(const nnrt_model *model, const char *key,
+                                    const char **out_value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Inference
+ *
+ * `inputs` holds `count` examples back to back, input_size values each; `inputs_len` is the
+ * number of elements the buffer holds and must be at least count * input_size (SHAPE_MISMATCH
+ * otherwise). Outputs go into caller buffers:
+ * - `labels` (may be NULL if labels_len is 0): count predicted class indices;
+ * - `outputs` (may be NULL if outputs_len is 0): count * class_count floats, row by row: the
+ *   network's output layer, or for an ensemble the combined outputs under its voting rule (the
+ *   mean member output for MEAN_PROBABILITY, the fraction of members voting for each class for
+ *   MAJORITY).
+ * At least one of the two must be requested. A buffer that is too small gives BUFFER_TOO_SMALL and
+ * a message with the number of elements needed; nothing is written then. count may be large: the
+ * runtime works through it in blocks with bounded scratch memory. Thread-safe. */
+nnrt_status nnrt_model_predict(const nnrt_model *model,
+                               const float *inputs, size_t count, size_t inputs_len,
+                               int32_t *labels, size_t labels_len,
+                               float *outputs, size_t outputs_len);
+
+/* As nnrt_model_predict, from raw 8-bit pixels (count * input_size bytes) that are scaled by
+ * the model's input contract (MNIST: pixel / 255). */
+nnrt_status nnrt_model_predict_u8(const nnrt_model *model,
+                                  const uint8_t *pixels, size_t count, size_t pixels_len,
+                                  int32_t *labels, size_t labels_len,
+                                  float *outputs, size_t outputs_len);
+
+/* Each member's own predictions: `member_labels` gets count * member_count labels and
+ * `member_outputs` count * member_count * class_count floats, example-major
+ * ([example][member][class]). Either may be NULL with length 0, not both. Thread-safe. */
+nnrt_status nnrt_model_predict_members(const nnrt_model *model,
+                                       const float *inputs, size_t count, size_t inputs_len,
+                                       int32_t *member_labels, size_t member_labels_len,
+                                       float *member_outputs, size_t member_outputs_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NNRT_H */
