@@ -1,0 +1,121 @@
+// Reading and writing model files. Every system call of NNModel lives here.
+//
+// Writes are atomic: the bytes go to a temporary file in the target's directory, which is
+// fsync'ed and renamed over the target, so a reader sees the old model or the new one, never a
+// half-written file. Reads check the file's size against a cap before reading.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The largest model file `readModelFile` accepts: 1 GiB.
+public let maximumModelFileSize = 1 << 30
+
+private func errnoText(_ code: Int32) -> String {
+    guard let s = strerror(code) else { return "error \(code)" }
+    return String(cString: s)
+}
+
+/// Encodes `file` and writes it to `path` atomically (temporary file in the same directory, fsync,
+/// rename). On failure the temporary file is removed and an existing file at `path` is untouched.
+/// - Throws: `ModelError` from `encodeModel`, or `.io` naming the path and the system error.
+public func writeModelFile(_ file: ModelFile, to path: String) throws(ModelError) {
+    let bytes = try encodeModel(file)
+    try writeFileAtomically(bytes, to: path)
+}
+
+/// Writes `bytes` to `path` atomically. See `writeModelFile`.
+func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(ModelError) {
+    guard !path.isEmpty else { throw ModelError(.io, "cannot write a model: the path is empty") }
+    let directory: String
+    if let slash = path.lastIndex(of: "/") {
+        directory = slash == path.startIndex ? "/" : String(path[..<slash])
+    } else {
+        directory = "."
+    }
+    var template = Array("\(path).tmp-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    guard fd >= 0 else {
+        throw ModelError(.io, "cannot create a temporary file beside '\(path)': \(errnoText(errno))")
+    }
+    let tempPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    var closed = false
+    var renamed = false
+    defer {
+        if !closed { close(fd) }
+        if !renamed { unlink(tempPath) }
+    }
+    fchmod(fd, 0o644)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeBytes { buffer in
+            write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+        }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw ModelError(.io, "cannot write '\(tempPath)': \(errnoText(errno))")
+        }
+        offset += n
+    }
+    guard fsync(fd) == 0 else { throw ModelError(.io, "cannot sync '\(tempPath)': \(errnoText(errno))") }
+    closed = true
+    guard close(fd) == 0 else { throw ModelError(.io, "cannot close '\(tempPath)': \(errnoText(errno))") }
+    guard rename(tempPath, path) == 0 else {
+        throw ModelError(.io, "cannot rename '\(tempPath)' to '\(path)': \(errnoText(errno))")
+    }
+    renamed = true
+    // Make the rename itself durable; failure here does not undo a successful write.
+    let dfd = open(directory, O_RDONLY | O_DIRECTORY)
+    if dfd >= 0 {
+        _ = fsync(dfd)
+        close(dfd)
+    }
+}
+
+/// Reads the raw bytes of a file of at most `limit` bytes.
+/// - Throws: `.io` if it cannot be opened or read, is not a regular file, or is larger than
+///   `limit`.
+public func readFileBytes(path: String, limit: Int = maximumModelFileSize) throws(ModelError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ModelError(.io, "cannot open '\(path)': \(errnoText(errno))") }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw ModelError(.io, "cannot stat '\(path)': \(errnoText(errno))") }
+    guard (info.st_mode & S_IFMT) == S_IFREG else {
+        throw ModelError(.io, "'\(path)' is not a regular file")
+    }
+    let size = Int(info.st_size)
+    guard size >= 0, size <= limit else {
+        throw ModelError(.io, "'\(path)' is \(size) bytes, more than the \(limit)-byte limit for model files")
+    }
+    var bytes = [UInt8](repeating: 0, count: size)
+    var offset = 0
+    while offset < size {
+        let n = bytes.withUnsafeMutableBytes { buffer in
+            read(fd, buffer.baseAddress! + offset, size - offset)
+        }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw ModelError(.io, "cannot read '\(path)': \(errnoText(errno))")
+        }
+        if n == 0 { break }  // the file shrank while we read it
+        offset += n
+    }
+    if offset < size { bytes.removeSubrange(offset...) }
+    return bytes
+}
+
+/// Reads, decodes and validates the model file at `path` (at most 1 GiB, checked before reading).
+/// - Throws: `.io` (cannot open or read, too large) or any error of `decodeModel`.
+public func readModelFile(path: String) throws(ModelError) -> ModelFile {
+    let bytes = try readFileBytes(path: path)
+    do {
+        return try decodeModel(bytes)
+    } catch {
+        throw ModelError(error.code, "\(path): \(error.message)")
+    }
+}

@@ -1,0 +1,58 @@
+import NNModel
+
+/// A small deterministic generator for test weights (xorshift64*).
+struct TestRNG {
+    var state: UInt64
+    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
+    mutating func next() -> UInt64 {
+        state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
+    }
+    /// Uniform in [-1, 1).
+    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
+}
+
+/// A dense network with the given sizes, e.g. [4, 3, 2], random weights.
+func makeNetwork(_ sizes: [Int], name: String = "net", seed: UInt64 = 1,
+                 activations: [Activation]? = nil, labels: [String]? = nil) -> NetworkModel {
+    var rng = TestRNG(seed: seed)
+    var layers: [Layer] = []
+    for i in 1..<sizes.count {
+        let a = activations?[i - 1] ?? .sigmoid
+        layers.append(.dense(name: "fc\(i)", inputs: sizes[i - 1], outputs: sizes[i], activation: a,
+                             weights: (0..<(sizes[i] * sizes[i - 1])).map { _ in rng.float() },
+                             bias: (0..<sizes[i]).map { _ in rng.float() }))
+    }
+    let input = InputContract(shape: [1, 1, sizes[0]], scale: 1.0 / 255.0, offset: 0, polarity: .lightOnDark)
+    return NetworkModel(name: name, layers: layers,
+                        classLabels: labels ?? (0..<sizes.last!).map(String.init),
+                        input: input, cost: .crossEntropy)
+}
+
+/// A network with every optional field filled in.
+func makeFullNetwork() -> NetworkModel {
+    var n = makeNetwork([6, 4, 3], name: "full", seed: 7, activations: [.relu, .softmax], labels: ["a", "b", "c"])
+    n.input = InputContract(shape: [1, 2, 3], scale: 0.5, offset: -0.25, polarity: .darkOnLight)
+    n.cost = .logLikelihood
+    var p = Provenance()
+    p.dataset = "mnist"
+    p.trainingSplit = "train[0:50000]"
+    p.evaluationSplit = "train[50000:60000]"
+    p.hyperparameters = Hyperparameters(sizes: [6, 4, 3], cost: .logLikelihood, eta: 0.5, lambda: 5.0,
+                                        miniBatchSize: 10, epochs: 2, weightInit: .scaledNormal,
+                                        trainingExamples: 50000)
+    p.seed = 0xDEAD_BEEF_CAFE
+    p.epochs = [
+        EpochMetrics(epoch: 1, training: SplitMetrics(total: 50000, cost: 0.5, correct: 45000),
+                     evaluation: SplitMetrics(total: 10000, cost: nil, correct: 9100), seconds: 1.25),
+        EpochMetrics(epoch: 2, training: nil, evaluation: SplitMetrics(total: 10000, cost: 0.25, correct: nil),
+                     seconds: 2.5),
+    ]
+    p.createdAt = "2024-01-02T03:04:05Z"
+    p.command = "nnrt train --preset x"
+    p.preset = "x"
+    p.importedFrom = "network2.py JSON"
+    n.provenance = p
+    n.evaluations = [Evaluation(dataset: "mnist:t10k", metrics: SplitMetrics(total: 10000, cost: 0.1, correct: 9542))]
+    return n
+}
