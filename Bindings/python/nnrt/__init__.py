@@ -1,0 +1,90 @@
+"""nnrt: run nnrt model files (networks from *Neural Networks and Deep Learning*) from Python.
+
+A ctypes binding of libnnrt (Include/nnrt.h)::
+
+    import nnrt
+    with nnrt.Model("mnist.nnrt") as model:
+        labels = model.predict(images)          # (N, 784) float32 in 0..1, or uint8 pixels
+        probabilities = model.predict_proba(images)
+
+See :class:`Model`, :class:`Ensemble` and :class:`NNRTError`. Importing this package loads
+libnnrt (``NNRT_LIBRARY``, a bundled copy, a source checkout's ``build/lib``, then the system
+loader) and raises :class:`LibraryLoadError` (an ImportError) if it cannot, or if the library's
+ABI version is not the one this binding was written for.
+"""
+
+from __future__ import annotations
+
+from ctypes import byref, c_uint32
+from typing import Tuple
+
+from . import _capi
+from ._errors import (
+    BadModelError,
+    BufferTooSmallError,
+    ClosedModelError,
+    ImageDecodeError,
+    InternalError,
+    InvalidArgumentError,
+    NNRTError,
+    NNRTIOError,
+    NotFoundError,
+    OutOfMemoryError,
+    ShapeMismatchError,
+    UnsupportedError,
+    UnsupportedVersionError,
+)
+from ._loader import LibraryLoadError
+from ._model import Ensemble, InputContract, Model, Producer
+
+__version__ = "0.1.0"
+
+#: The ABI version this binding was written for (NNRT_ABI_VERSION).
+ABI_VERSION = _capi.ABI_VERSION
+
+#: Where the loaded libnnrt came from.
+library_path: str = _capi.library_path
+
+
+def version() -> str:
+    """The loaded library's version, e.g. ``"0.1.0"``."""
+    return (_capi.nnrt_version_string() or b"").decode("utf-8", errors="replace")
+
+
+def abi_version() -> int:
+    """The loaded library's ABI version (checked against :data:`ABI_VERSION` at import)."""
+    return int(_capi.nnrt_abi_version())
+
+
+def supported_format_versions() -> Tuple[int, int]:
+    """The (oldest, newest) model format versions the loaded library reads, inclusive."""
+    oldest, newest = c_uint32(), c_uint32()
+    _capi.nnrt_supported_format_versions(byref(oldest), byref(newest))
+    return oldest.value, newest.value
+
+
+__all__ = [
+    "Model",
+    "Ensemble",
+    "InputContract",
+    "Producer",
+    "NNRTError",
+    "InvalidArgumentError",
+    "NNRTIOError",
+    "BadModelError",
+    "UnsupportedVersionError",
+    "ShapeMismatchError",
+    "BufferTooSmallError",
+    "OutOfMemoryError",
+    "ImageDecodeError",
+    "InternalError",
+    "UnsupportedError",
+    "NotFoundError",
+    "ClosedModelError",
+    "LibraryLoadError",
+    "ABI_VERSION",
+    "library_path",
+    "version",
+    "abi_version",
+    "supported_format_versions",
+]

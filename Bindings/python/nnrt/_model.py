@@ -1,0 +1,394 @@
+"""The object layer: Model and Ensemble, each owning one ``nnrt_model`` handle."""
+
+from __future__ import annotations
+
+import os
+from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple, Union
+
+from . import _capi
+from ._errors import ClosedModelError, InvalidArgumentError, NNRTError, ShapeMismatchError, check
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from numpy.typing import ArrayLike
+
+__all__ = ["Model", "Ensemble", "InputContract", "Producer"]
+
+#: What ``Model(...)`` accepts: a path, or the bytes of a model file.
+ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+_VOTING_NAMES = {
+    _capi.NNRT_VOTING_MAJORITY: "majority",
+    _capi.NNRT_VOTING_MEAN_PROBABILITY: "mean-probability",
+}
+_VOTING_CODES = {name: code for code, name in _VOTING_NAMES.items()}
+_POLARITY_NAMES = {
+    _capi.NNRT_POLARITY_LIGHT_ON_DARK: "light-on-dark",
+    _capi.NNRT_POLARITY_DARK_ON_LIGHT: "dark-on-light",
+}
+
+
+class InputContract(NamedTuple):
+    """How raw 8-bit pixels become network input: ``float = pixel * scale + offset``.
+
+    ``polarity`` is ``"light-on-dark"`` (MNIST: white digit on black) or ``"dark-on-light"``.
+    """
+
+    scale: float
+    offset: float
+    polarity: str
+
+
+class Producer(NamedTuple):
+    """The program that wrote a model file, e.g. ``Producer("nnrt", "0.1.0")``."""
+
+    name: str
+    version: str
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError(
+            "nnrt needs numpy for prediction: pip install numpy (or 'nnrt[numpy]')"
+        ) from None
+    return numpy
+
+
+def _text(raw: Optional[bytes]) -> str:
+    return raw.decode("utf-8", errors="replace") if raw else ""
+
+
+class Model:
+    """A loaded nnrt model: a single network or a voting ensemble.
+
+    ``Model(path)`` loads a file (``str`` or ``pathlib.Path``); ``Model(data)`` loads the bytes of
+    a model file (``bytes``, ``bytearray`` or ``memoryview``). The whole file is validated before
+    this returns; failures raise :class:`nnrt.NNRTError` subclasses (``NNRTIOError``,
+    ``BadModelError``, ``UnsupportedVersionError``, ...).
+
+    A model is immutable and may be used by many threads at once (the library releases the GIL
+    while it computes). ``close()`` releases it; it must not race with other use of the same
+    model. Models are context managers, and are also released when garbage-collected.
+
+    Prediction input ``x`` is one of:
+
+    - float data, ``(N, input_size)`` or ``(N, *input_shape)`` (e.g. ``(N, 784)`` or
+      ``(N, 28, 28)`` for MNIST, values 0..1), or a single example (``(784,)``, ``(28, 28)``),
+      which counts as N = 1. A C-contiguous ``float32`` array is passed to the library without
+      a copy; any other array or a plain Python sequence is converted once.
+    - ``uint8`` pixels of the same shapes, scaled by the model's input contract inside the
+      library (MNIST: pixel / 255). Only numpy arrays of dtype ``uint8`` take this path: lists of
+      ints are read as float values.
+    """
+
+    _handle: Optional[int] = None  # class default, so __del__ works even if __init__ failed
+
+    def __init__(self, source: ModelSource) -> None:
+        handle = c_void_p()
+        if isinstance(source, (str, os.PathLike)):
+            status = _capi.nnrt_model_load(os.fsencode(source), byref(handle))
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            data = source if isinstance(source, bytes) else bytes(source)
+            status = _capi.nnrt_model_load_from_memory(data, len(data), byref(handle))
+        else:
+            raise TypeError(
+                "Model() takes a path (str or os.PathLike) or the bytes of a model file, "
+                f"not {type(source).__name__}"
+            )
+        check(status)
+        self._adopt(handle.value)
+
+    # --- Handle ownership ------------------------------------------------------------------
+
+    def _adopt(self, handle: Optional[int]) -> None:
+        """Take ownership of a new handle and cache the immutable shape facts used per call."""
+        if not handle:
+            raise NNRTError(_capi.NNRT_ERR_INTERNAL, "libnnrt reported success but gave no model")
+        self._free = _capi.nnrt_model_free  # kept on the instance for __del__ at shutdown
+        self._handle = handle
+        try:
+            self._input_size = self._get_size(_capi.nnrt_model_input_size)
+            self._class_count = self._get_size(_capi.nnrt_model_class_count)
+            self._member_count = self._get_size(_capi.nnrt_model_member_count)
+            self._input_shape = self._get_input_shape()
+        except BaseException:
+            self.close()
+            raise
+        unit_stripped = self._input_shape
+        while len(unit_stripped) > 1 and unit_stripped[0] == 1:
+            unit_stripped = unit_stripped[1:]
+        # Shapes that one example may have: flat, as the contract says, and without leading 1s.
+        self._example_shapes: FrozenSet[Tuple[int, ...]] = frozenset(
+            {(self._input_size,), self._input_shape, unit_stripped}
+        )
+
+    def _ptr(self) -> int:
+        handle = self._handle
+        if handle is None:
+            raise ClosedModelError()
+        return handle
+
+    def close(self) -> None:
+        """Release the model. Idempotent; any later use raises :class:`nnrt.ClosedModelError`.
+
+        Ensembles built from this model keep working: the library keeps members alive.
+        """
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._free(handle)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return self._handle is None
+
+    def __enter__(self) -> "Model":
+        self._ptr()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing sensible left to do
+            pass
+
+    def __repr__(self) -> str:
+        kind = type(self).__name__
+        if self._handle is None:
+            return f"<nnrt.{kind} [closed]>"
+        try:
+            name = self.name
+            voting = self.voting
+        except NNRTError:  # pragma: no cover - introspection of a live model does not fail
+            name, voting = "?", "?"
+        members = f" members={self._member_count} voting={voting}" if self._member_count != 1 else ""
+        return (
+            f"<nnrt.{kind} {name!r} input={self._input_shape} classes={self._class_count}"
+            f"{members}>"
+        )
+
+    # --- Introspection ---------------------------------------------------------------------
+
+    def _get_size(self, function: Any) -> int:
+        value = c_size_t()
+        check(function(self._ptr(), byref(value)))
+        return value.value
+
+    def _get_input_shape(self) -> Tuple[int, ...]:
+        capacity = 4
+        while True:
+            dims = (c_size_t * capacity)()
+            rank = c_size_t()
+            status = _capi.nnrt_model_input_shape(self._ptr(), dims, capacity, byref(rank))
+            if status == _capi.NNRT_ERR_BUFFER_TOO_SMALL and rank.value > capacity:
+                capacity = rank.value
+                continue
+            check(status)
+            return tuple(dims[i] for i in range(rank.value))
+
+    def _get_string(self, function: Any, *args: Any) -> str:
+        value = c_char_p()
+        check(function(self._ptr(), *args, byref(value)))
+        return _text(value.value)
+
+    @property
+    def input_size(self) -> int:
+        """Number of values in one example (784 for MNIST)."""
+        self._ptr()
+        return self._input_size
+
+    @property
+    def input_shape(self) -> Tuple[int, ...]:
+        """One example's shape as channels, height, width (MNIST: ``(1, 28, 28)``)."""
+        self._ptr()
+        return self._input_shape
+
+    @property
+    def class_count(self) -> int:
+        """Number of classes (outputs per example)."""
+        self._ptr()
+        return self._class_count
+
+    @property
+    def labels(self) -> List[str]:
+        """The class labels, by class index (MNIST: ``["0", ..., "9"]``)."""
+        return [self._get_string(_capi.nnrt_model_class_label, i) for i in range(self.class_count)]
+
+    @property
+    def member_count(self) -> int:
+        """Number of member networks: 1 for a single network."""
+        self._ptr()
+        return self._member_count
+
+    @property
+    def voting(self) -> str:
+        """The voting rule: ``"majority"`` or ``"mean-probability"`` (single networks report the
+        latter, under which their predictions are their own)."""
+        value = c_int32()
+        check(_capi.nnrt_model_voting(self._ptr(), byref(value)))
+        return _VOTING_NAMES.get(value.value, f"unknown({value.value})")
+
+    @property
+    def format_version(self) -> int:
+        """Format version of the file the model came from (0 for an :class:`Ensemble`)."""
+        value = c_uint32()
+        check(_capi.nnrt_model_format_version(self._ptr(), byref(value)))
+        return value.value
+
+    @property
+    def producer(self) -> Producer:
+        """The program that wrote the file (empty strings for an :class:`Ensemble`)."""
+        name, version = c_char_p(), c_char_p()
+        check(_capi.nnrt_model_producer(self._ptr(), byref(name), byref(version)))
+        return Producer(_text(name.value), _text(version.value))
+
+    @property
+    def name(self) -> str:
+        """The network's or the ensemble's name."""
+        return self._get_string(_capi.nnrt_model_name)
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        """The file's free-form key/value entries, in file order (the first of duplicate keys)."""
+        result: Dict[str, str] = {}
+        for i in range(self._get_size(_capi.nnrt_model_metadata_count)):
+            key, value = c_char_p(), c_char_p()
+            check(_capi.nnrt_model_metadata_entry(self._ptr(), i, byref(key), byref(value)))
+            result.setdefault(_text(key.value), _text(value.value))
+        return result
+
+    @property
+    def input_contract(self) -> InputContract:
+        """How ``uint8`` pixels are scaled, and the expected polarity."""
+        scale, offset, polarity = c_float(), c_float(), c_int32()
+        check(_capi.nnrt_model_input_contract(self._ptr(), byref(scale), byref(offset), byref(polarity)))
+        name = _POLARITY_NAMES.get(polarity.value, f"unknown({polarity.value})")
+        return InputContract(scale.value, offset.value, name)
+
+    # --- Inference -------------------------------------------------------------------------
+
+    def _batch(self, x: "ArrayLike") -> "Tuple[np.ndarray, int]":
+        """``x`` as a C-contiguous (N, input_size) float32 or uint8 array, and N.
+
+        The array is ``x`` itself (a view) when it already has that layout: no copy.
+        """
+        np = _numpy()
+        array = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"model input must be numeric, not {array.dtype}")
+        dtype = np.uint8 if array.dtype == np.uint8 else np.float32
+        shape = tuple(array.shape)
+        if shape in self._example_shapes:
+            count = 1
+        elif len(shape) >= 2 and shape[1:] in self._example_shapes:
+            count = shape[0]
+        else:
+            raise ShapeMismatchError(
+                _capi.NNRT_ERR_SHAPE_MISMATCH,
+                f"input of shape {shape} does not fit the model's examples of shape "
+                f"{self._input_shape} ({self._input_size} values): expected (N, {self._input_size}), "
+                f"(N, *{self._input_shape}) or a single example",
+            )
+        flat = np.ascontiguousarray(array, dtype=dtype).reshape(count, self._input_size)
+        return flat, count
+
+    def _run(self, x: "ArrayLike", labels: bool, outputs: bool) -> "Tuple[Any, Any]":
+        np = _numpy()
+        flat, count = self._batch(x)
+        handle = self._ptr()
+        label_buffer = np.empty(count, dtype=np.int32) if labels else None
+        output_buffer = np.empty((count, self._class_count), dtype=np.float32) if outputs else None
+        if count == 0:
+            return label_buffer, output_buffer
+        if flat.dtype == np.uint8:
+            function, element = _capi.nnrt_model_predict_u8, c_uint8
+        else:
+            function, element = _capi.nnrt_model_predict, c_float
+        check(function(
+            handle, flat.ctypes.data_as(POINTER(element)), count, flat.size,
+            None if label_buffer is None else label_buffer.ctypes.data_as(POINTER(c_int32)),
+            0 if label_buffer is None else label_buffer.size,
+            None if output_buffer is None else output_buffer.ctypes.data_as(POINTER(c_float)),
+            0 if output_buffer is None else output_buffer.size,
+        ))
+        return label_buffer, output_buffer
+
+    def predict(self, x: "ArrayLike") -> "np.ndarray":
+        """Predicted class indices, an ``int32`` array of shape (N,).
+
+        For an ensemble, the winner under its voting rule. Map indices to names with ``labels``.
+        """
+        return self._run(x, labels=True, outputs=False)[0]
+
+    def predict_proba(self, x: "ArrayLike") -> "np.ndarray":
+        """Outputs, a ``float32`` array of shape (N, class_count).
+
+        A single network's output layer; for an ensemble the mean member output
+        (``"mean-probability"``) or the fraction of members voting for each class
+        (``"majority"``).
+        """
+        return self._run(x, labels=False, outputs=True)[1]
+
+    def predict_members(self, x: "ArrayLike") -> "Tuple[np.ndarray, np.ndarray]":
+        """Each member's own predictions: labels ``int32`` (N, members) and outputs ``float32``
+        (N, members, class_count).
+
+        ``uint8`` input is scaled by the input contract in numpy first (the library's member
+        function takes floats only), so it is copied once.
+        """
+        np = _numpy()
+        flat, count = self._batch(x)
+        if flat.dtype == np.uint8:
+            contract = self.input_contract
+            flat = flat.astype(np.float32) * np.float32(contract.scale) + np.float32(contract.offset)
+        handle = self._ptr()
+        members = self._member_count
+        label_buffer = np.empty((count, members), dtype=np.int32)
+        output_buffer = np.empty((count, members, self._class_count), dtype=np.float32)
+        if count == 0:
+            return label_buffer, output_buffer
+        check(_capi.nnrt_model_predict_members(
+            handle, flat.ctypes.data_as(POINTER(c_float)), count, flat.size,
+            label_buffer.ctypes.data_as(POINTER(c_int32)), label_buffer.size,
+            output_buffer.ctypes.data_as(POINTER(c_float)), output_buffer.size,
+        ))
+        return label_buffer, output_buffer
+
+
+class Ensemble(Model):
+    """An ensemble built from loaded models: ``Ensemble([a, b, c], voting="majority")``.
+
+    ``voting`` is ``"majority"`` (ties go to the tied label with the largest output summed over
+    all members, then to the smallest index) or ``"mean-probability"`` (argmax of the mean
+    output). Members must agree on input size and class labels, else
+    :class:`nnrt.ShapeMismatchError`. Members that are ensembles contribute their own members, so
+    ``Ensemble([e], voting=...)`` re-votes ``e``.
+
+    The ensemble shares the members' weights and keeps them alive: members may be closed after
+    it is built. It is used exactly like a :class:`Model`.
+    """
+
+    def __init__(self, models: Iterable[Model], voting: Union[str, int] = "majority") -> None:
+        members = list(models)
+        for member in members:
+            if not isinstance(member, Model):
+                raise TypeError(f"Ensemble members must be nnrt.Model objects, not {type(member).__name__}")
+        if isinstance(voting, str):
+            rule = _VOTING_CODES.get(voting.replace("_", "-").lower())
+            if rule is None:
+                raise InvalidArgumentError(
+                    _capi.NNRT_ERR_INVALID_ARGUMENT,
+                    f"unknown voting rule {voting!r}: use 'majority' or 'mean-probability'",
+                )
+        else:
+            rule = int(voting)
+        handles = (c_void_p * len(members))(*[member._ptr() for member in members])
+        handle = c_void_p()
+        check(_capi.nnrt_ensemble_create(handles, len(members), rule, byref(handle)))
+        self._adopt(handle.value)
