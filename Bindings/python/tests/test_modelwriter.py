@@ -1,0 +1,27 @@
+"""The pure-Python writer itself (no libnnrt needed)."""
+
+import modelwriter as mw
+from support import random_net
+
+
+def test_varint_encoding():
+    assert mw.varint(0) == b"\x00"
+    assert mw.varint(1) == b"\x01"
+    assert mw.varint(127) == b"\x7f"
+    assert mw.varint(128) == b"\x80\x01"
+    assert mw.varint(300) == b"\xac\x02"
+    assert mw.varint(-1) == b"\xff" * 9 + b"\x01"
+
+
+def test_fields():
+    assert mw.uint_field(2, 1) == b"\x10\x01"
+    assert mw.uint_field(2, 0) == b""
+    assert mw.string_field(1, "ab") == b"\x0a\x02ab"
+    assert mw.packed_uint32(1, [1, 28, 28]) == b"\x0a\x03\x01\x1c\x1c"
+    assert mw.packed_float(2, [1.0]) == b"\x12\x04\x00\x00\x80\x3f"
+    assert mw.message_field(3, b"") == b"\x1a\x00"
+
+
+def test_file_starts_with_the_magic():
+    data = random_net((4, 3), contract=((1, 2, 2), 1 / 255, 0.0, 1)).file()
+    assert data.startswith(b"\x0a\x0annrt-model\x10\x01")
