@@ -1,0 +1,400 @@
+// The C ABI of libnnrt (Include/nnrt.h). Every `@_cdecl` export lives in this file, and each is
+// thin: check pointers, sizes and overflow, call the Swift API (Model.swift, Inference.swift),
+// and map errors to a status through `fail`, which records the calling thread's last error
+// message. Nothing reachable from here traps on caller input: no force unwraps, no
+// preconditions, no unchecked arithmetic on caller sizes.
+//
+// Handles are `Unmanaged<Model>` pointers: `nnrt_model_load` passes a retained reference out,
+// `nnrt_model_free` releases it. Strings handed out are owned by the model (`CStrings`) or are
+// static.
+
+import NNModel
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Status and last error
+
+/// The calling thread's last error message: a malloc'ed C string per thread, replaced (and the
+/// old one freed) by the next failure on that thread, freed when the thread exits.
+private let lastErrorKey: pthread_key_t? = {
+    var key = pthread_key_t()
+    guard pthread_key_create(&key, { free($0) }) == 0 else { return nil }
+    return key
+}()
+
+private func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// Records `message` as this thread's last error and returns `code`'s status value.
+private func fail(_ code: StatusCode, _ message: String) -> Int32 {
+    if let key = lastErrorKey {
+        let old = pthread_getspecific(key)
+        let new = strdup(message)   // NULL on allocation failure: reported as "" below
+        pthread_setspecific(key, new)
+        free(old)
+    }
+    return code.rawValue
+}
+
+private func fail(_ error: ModelError) -> Int32 {
+    fail(error.code, error.message)
+}
+
+private let ok = StatusCode.ok.rawValue
+
+private func unwrap(_ handle: OpaquePointer?) -> Model? {
+    guard let handle else { return nil }
+    return Unmanaged<Model>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+}
+
+private func handle(_ model: Model) -> OpaquePointer {
+    OpaquePointer(Unmanaged.passRetained(model).toOpaque())
+}
+
+/// A caller's (pointer, length) pair as an optional buffer: NULL with length 0 means "not
+/// requested"; NULL with a non-zero length is an invalid argument.
+private func buffer<T>(_ p: UnsafeMutablePointer<T>?, _ length: Int, _ name: String) throws(ModelError) -> UnsafeMutableBufferPointer<T>? {
+    guard let p else {
+        if length != 0 { throw ModelError(.invalidArgument, "\(name) is NULL but \(name)_len is \(length)") }
+        return nil
+    }
+    guard length >= 0 else { throw ModelError(.invalidArgument, "\(name)_len is too large") }
+    return UnsafeMutableBufferPointer(start: p, count: length)
+}
+
+/// Sizes arrive as size_t and are seen here as Int; values above Int.max are negative.
+private func size(_ n: Int, _ name: String) throws(ModelError) -> Int {
+    guard n >= 0 else { throw ModelError(.invalidArgument, "\(name) is too large") }
+    return n
+}
+
+// MARK: - Versions
+
+@_cdecl("nnrt_version_string")
+public func nnrt_version_string() -> UnsafePointer<CChar> {
+    cString("0.1.0")
+}
+
+@_cdecl("nnrt_abi_version")
+public func nnrt_abi_version() -> UInt32 {
+    1
+}
+
+@_cdecl("nnrt_supported_format_versions")
+public func nnrt_supported_format_versions(_ oldest: UnsafeMutablePointer<UInt32>?,
+                                           _ newest: UnsafeMutablePointer<UInt32>?) {
+    oldest?.pointee = FormatVersion.oldestReadable
+    newest?.pointee = FormatVersion.newestReadable
+}
+
+// MARK: - Status codes and errors
+
+@_cdecl("nnrt_status_string")
+public func nnrt_status_string(_ status: Int32) -> UnsafePointer<CChar> {
+    guard let code = StatusCode(rawValue: status) else { return cString("unknown status") }
+    switch code {
+    case .ok: return cString("ok")
+    case .invalidArgument: return cString("invalid argument")
+    case .io: return cString("I/O error")
+    case .badModel: return cString("bad model")
+    case .unsupportedVersion: return cString("unsupported model format version")
+    case .shapeMismatch: return cString("shape mismatch")
+    case .bufferTooSmall: return cString("buffer too small")
+    case .outOfMemory: return cString("out of memory")
+    case .imageDecode: return cString("image decode error")
+    case .internal: return cString("internal error")
+    case .unsupported: return cString("unsupported feature")
+    case .notFound: return cString("not found")
+    }
+}
+
+@_cdecl("nnrt_last_error_message")
+public func nnrt_last_error_message() -> UnsafePointer<CChar> {
+    guard let key = lastErrorKey, let p = pthread_getspecific(key) else { return cString("") }
+    return UnsafePointer(p.assumingMemoryBound(to: CChar.self))
+}
+
+// MARK: - Models
+
+@_cdecl("nnrt_model_load")
+public func nnrt_model_load(_ path: UnsafePointer<CChar>?, _ outModel: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    outModel?.pointee = nil
+    guard let outModel else { return fail(.invalidArgument, "nnrt_model_load: out_model is NULL") }
+    guard let path else { return fail(.invalidArgument, "nnrt_model_load: path is NULL") }
+    do {
+        outModel.pointee = handle(try Model.load(path: String(cString: path)))
+        return ok
+    } catch {
+        return fail(error)
+    }
+}
+
+@_cdecl("nnrt_model_load_from_memory")
+public func nnrt_model_load_from_memory(_ data: UnsafeRawPointer?, _ size: Int,
+                                        _ outModel: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    outModel?.pointee = nil
+    guard let outModel else { return fail(.invalidArgument, "nnrt_model_load_from_memory: out_model is NULL") }
+    guard let data else { return fail(.invalidArgument, "nnrt_model_load_from_memory: data is NULL") }
+    guard size > 0 else {
+        return fail(.invalidArgument, "nnrt_model_load_from_memory: size is \(size == 0 ? "0" : "too large")")
+    }
+    do {
+        outModel.pointee = handle(try Model.load(bytes: UnsafeRawBufferPointer(start: data, count: size)))
+        return ok
+    } catch {
+        return fail(error)
+    }
+}
+
+@_cdecl("nnrt_model_free")
+public func nnrt_model_free(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<Model>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+@_cdecl("nnrt_ensemble_create")
+public func nnrt_ensemble_create(_ members: UnsafePointer<OpaquePointer?>?, _ memberCount: Int, _ rule: Int32,
+                                 _ outModel: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    outModel?.pointee = nil
+    guard let outModel else { return fail(.invalidArgument, "nnrt_ensemble_create: out_model is NULL") }
+    guard let members else { return fail(.invalidArgument, "nnrt_ensemble_create: members is NULL") }
+    guard memberCount > 0 else {
+        return fail(.invalidArgument, "nnrt_ensemble_create: member_count is \(memberCount == 0 ? "0" : "too large")")
+    }
+    guard let voting = VotingRule(rawValue: rule) else {
+        return fail(.invalidArgument,
+                    "nnrt_ensemble_create: unknown voting rule \(rule) (use NNRT_VOTING_MAJORITY or NNRT_VOTING_MEAN_PROBABILITY)")
+    }
+    var models: [Model] = []
+    for i in 0..<memberCount {
+        guard let m = unwrap(members[i]) else {
+            return fail(.invalidArgument, "nnrt_ensemble_create: members[\(i)] is NULL")
+        }
+        models.append(m)
+    }
+    do {
+        outModel.pointee = handle(try Model(ensembleOf: models, voting: voting))
+        return ok
+    } catch {
+        return fail(error)
+    }
+}
+
+// MARK: - Introspection
+
+private func nullModel(_ function: String) -> Int32 {
+    fail(.invalidArgument, "\(function): model is NULL")
+}
+
+private func nullOut(_ function: String, _ name: String) -> Int32 {
+    fail(.invalidArgument, "\(function): \(name) is NULL")
+}
+
+@_cdecl("nnrt_model_input_size")
+public func nnrt_model_input_size(_ model: OpaquePointer?, _ outSize: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_input_size") }
+    guard let outSize else { return nullOut("nnrt_model_input_size", "out_size") }
+    outSize.pointee = m.inputSize
+    return ok
+}
+
+@_cdecl("nnrt_model_input_shape")
+public func nnrt_model_input_shape(_ model: OpaquePointer?, _ dims: UnsafeMutablePointer<Int>?, _ capacity: Int,
+                                   _ outRank: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_input_shape") }
+    guard let outRank else { return nullOut("nnrt_model_input_shape", "out_rank") }
+    if dims == nil && capacity != 0 {
+        return fail(.invalidArgument, "nnrt_model_input_shape: dims is NULL but capacity is \(capacity)")
+    }
+    let shape = m.input.shape
+    outRank.pointee = shape.count
+    guard let dims, capacity >= shape.count else {
+        return fail(.bufferTooSmall,
+                    "nnrt_model_input_shape: dims holds \(capacity) values; \(shape.count) needed (the input rank)")
+    }
+    for (i, d) in shape.enumerated() { dims[i] = d }
+    return ok
+}
+
+@_cdecl("nnrt_model_input_contract")
+public func nnrt_model_input_contract(_ model: OpaquePointer?, _ outScale: UnsafeMutablePointer<Float>?,
+                                      _ outOffset: UnsafeMutablePointer<Float>?,
+                                      _ outPolarity: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_input_contract") }
+    outScale?.pointee = m.input.scale
+    outOffset?.pointee = m.input.offset
+    outPolarity?.pointee = m.input.polarity.rawValue
+    return ok
+}
+
+@_cdecl("nnrt_model_class_count")
+public func nnrt_model_class_count(_ model: OpaquePointer?, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_class_count") }
+    guard let outCount else { return nullOut("nnrt_model_class_count", "out_count") }
+    outCount.pointee = m.classCount
+    return ok
+}
+
+@_cdecl("nnrt_model_class_label")
+public func nnrt_model_class_label(_ model: OpaquePointer?, _ index: Int,
+                                   _ outLabel: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    outLabel?.pointee = nil
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_class_label") }
+    guard let outLabel else { return nullOut("nnrt_model_class_label", "out_label") }
+    let labels = m.cStrings.labels
+    guard index >= 0, index < labels.count else {
+        return fail(.notFound, "nnrt_model_class_label: index \(UInt(bitPattern: index)) is not below the class count \(labels.count)")
+    }
+    outLabel.pointee = labels[index]
+    return ok
+}
+
+@_cdecl("nnrt_model_member_count")
+public func nnrt_model_member_count(_ model: OpaquePointer?, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_member_count") }
+    guard let outCount else { return nullOut("nnrt_model_member_count", "out_count") }
+    outCount.pointee = m.members.count
+    return ok
+}
+
+@_cdecl("nnrt_model_voting")
+public func nnrt_model_voting(_ model: OpaquePointer?, _ outRule: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_voting") }
+    guard let outRule else { return nullOut("nnrt_model_voting", "out_rule") }
+    outRule.pointee = m.voting.rawValue
+    return ok
+}
+
+@_cdecl("nnrt_model_format_version")
+public func nnrt_model_format_version(_ model: OpaquePointer?, _ outVersion: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_format_version") }
+    guard let outVersion else { return nullOut("nnrt_model_format_version", "out_version") }
+    outVersion.pointee = m.formatVersion
+    return ok
+}
+
+@_cdecl("nnrt_model_producer")
+public func nnrt_model_producer(_ model: OpaquePointer?, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                _ outVersion: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_producer") }
+    outName?.pointee = m.cStrings.producerName
+    outVersion?.pointee = m.cStrings.producerVersion
+    return ok
+}
+
+@_cdecl("nnrt_model_name")
+public func nnrt_model_name(_ model: OpaquePointer?, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_name") }
+    guard let outName else { return nullOut("nnrt_model_name", "out_name") }
+    outName.pointee = m.cStrings.name
+    return ok
+}
+
+@_cdecl("nnrt_model_metadata_count")
+public func nnrt_model_metadata_count(_ model: OpaquePointer?, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_metadata_count") }
+    guard let outCount else { return nullOut("nnrt_model_metadata_count", "out_count") }
+    outCount.pointee = m.metadata.count
+    return ok
+}
+
+@_cdecl("nnrt_model_metadata_entry")
+public func nnrt_model_metadata_entry(_ model: OpaquePointer?, _ index: Int,
+                                      _ outKey: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                      _ outValue: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    outKey?.pointee = nil
+    outValue?.pointee = nil
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_metadata_entry") }
+    guard outKey != nil || outValue != nil else {
+        return fail(.invalidArgument, "nnrt_model_metadata_entry: out_key and out_value are both NULL")
+    }
+    let keys = m.cStrings.metadataKeys, values = m.cStrings.metadataValues
+    guard index >= 0, index < keys.count, index < values.count else {
+        return fail(.notFound,
+                    "nnrt_model_metadata_entry: index \(UInt(bitPattern: index)) is not below the entry count \(keys.count)")
+    }
+    outKey?.pointee = keys[index]
+    outValue?.pointee = values[index]
+    return ok
+}
+
+@_cdecl("nnrt_model_metadata_get")
+public func nnrt_model_metadata_get(_ model: OpaquePointer?, _ key: UnsafePointer<CChar>?,
+                                    _ outValue: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    outValue?.pointee = nil
+    guard let m = unwrap(model) else { return nullModel("nnrt_model_metadata_get") }
+    guard let key else { return nullOut("nnrt_model_metadata_get", "key") }
+    guard let outValue else { return nullOut("nnrt_model_metadata_get", "out_value") }
+    let keys = m.cStrings.metadataKeys, values = m.cStrings.metadataValues
+    for i in 0..<min(keys.count, values.count) where strcmp(keys[i], key) == 0 {
+        outValue.pointee = values[i]
+        return ok
+    }
+    return fail(.notFound, "nnrt_model_metadata_get: no metadata entry with key '\(String(cString: key))'")
+}
+
+// MARK: - Inference
+
+@_cdecl("nnrt_model_predict")
+public func nnrt_model_predict(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?, _ count: Int, _ inputsLen: Int,
+                               _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
+                               _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
+    let function = "nnrt_model_predict"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let inputs else { return nullOut(function, "inputs") }
+    do {
+        let n = try size(count, "count")
+        let length = try size(inputsLen, "inputs_len")
+        try m.predict(UnsafeBufferPointer(start: inputs, count: length), count: n,
+                      labels: try buffer(labels, labelsLen, "labels"),
+                      outputs: try buffer(outputs, outputsLen, "outputs"))
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+@_cdecl("nnrt_model_predict_u8")
+public func nnrt_model_predict_u8(_ model: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, _ count: Int, _ pixelsLen: Int,
+                                  _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
+                                  _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
+    let function = "nnrt_model_predict_u8"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let pixels else { return nullOut(function, "pixels") }
+    do {
+        let n = try size(count, "count")
+        let length = try size(pixelsLen, "pixels_len")
+        try m.predict(pixels: UnsafeBufferPointer(start: pixels, count: length), count: n,
+                      labels: try buffer(labels, labelsLen, "labels"),
+                      outputs: try buffer(outputs, outputsLen, "outputs"))
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+@_cdecl("nnrt_model_predict_members")
+public func nnrt_model_predict_members(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?, _ count: Int, _ inputsLen: Int,
+                                       _ memberLabels: UnsafeMutablePointer<Int32>?, _ memberLabelsLen: Int,
+                                       _ memberOutputs: UnsafeMutablePointer<Float>?, _ memberOutputsLen: Int) -> Int32 {
+    let function = "nnrt_model_predict_members"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let inputs else { return nullOut(function, "inputs") }
+    do {
+        let n = try size(count, "count")
+        let length = try size(inputsLen, "inputs_len")
+        try m.predictMembers(UnsafeBufferPointer(start: inputs, count: length), count: n,
+                             memberLabels: try buffer(memberLabels, memberLabelsLen, "member_labels"),
+                             memberOutputs: try buffer(memberOutputs, memberOutputsLen, "member_outputs"))
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}

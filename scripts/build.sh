@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the distributable pieces of nnrt into build/:
+#   build/lib/libnnrt.so   the runtime: Swift stdlib linked in statically (-static-stdlib), only the
+#                          nnrt_* functions of Include/nnrt.h exported (Sources/NNRuntime/exports.map),
+#                          stripped. Needs at run time: glibc, libstdc++/libgcc_s, libprotobuf-c1.
+#   build/include/nnrt.h   the C header
+#   build/bin/nnrt         the command-line tool (release build of the nnrt-cli product)
+#
+# Usage: scripts/build.sh [--lib | --cli]     (default: both)
+# Scratch directories: .build-dist for the library, .build for the CLI.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+want_lib=1 want_cli=1
+case "${1:-}" in
+  "") ;;
+  --lib) want_cli=0 ;;
+  --cli) want_lib=0 ;;
+  -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+  *) echo "build.sh: unknown option '$1' (use --lib, --cli or nothing)" >&2; exit 2 ;;
+esac
+
+produced=()
+
+if [ $want_lib = 1 ]; then
+  map="$root/Sources/NNRuntime/exports.map"
+  # SwiftPM does not relink when only the version script changes: remove the linked library so
+  # it is always linked again with the current map (compiled objects are reused).
+  rm -f .build-dist/release/libnnrt.so .build-dist/*/release/libnnrt.so
+  swift build -c release --product nnrt --scratch-path .build-dist \
+    -Xswiftc -static-stdlib -Xlinker --version-script="$map"
+  bin=$(swift build -c release --product nnrt --scratch-path .build-dist --show-bin-path \
+    -Xswiftc -static-stdlib -Xlinker --version-script="$map")
+  mkdir -p build/lib build/include
+  cp "$bin/libnnrt.so" build/lib/libnnrt.so.tmp
+  strip --strip-unneeded build/lib/libnnrt.so.tmp
+  mv -f build/lib/libnnrt.so.tmp build/lib/libnnrt.so
+  cp Include/nnrt.h build/include/nnrt.h
+  produced+=("build/lib/libnnrt.so ($(stat -c %s build/lib/libnnrt.so) bytes, $(nm -D --defined-only build/lib/libnnrt.so | grep -c ' T nnrt_') exported functions)")
+  produced+=("build/include/nnrt.h")
+fi
+
+if [ $want_cli = 1 ]; then
+  swift build -c release --product nnrt-cli
+  bin=$(swift build -c release --product nnrt-cli --show-bin-path)
+  mkdir -p build/bin
+  cp "$bin/nnrt-cli" build/bin/nnrt.tmp
+  mv -f build/bin/nnrt.tmp build/bin/nnrt
+  produced+=("build/bin/nnrt")
+fi
+
+echo "build.sh: produced"
+for p in "${produced[@]}"; do echo "  $p"; done
