@@ -1,0 +1,31 @@
+/// An error from the trainer, with a one-line message a user can act on (it names the file,
+/// the shape or the setting that is wrong).
+public struct TrainerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public enum Kind: Sendable, Equatable {
+        /// A parameter or configuration value is out of range.
+        case invalidArgument
+        /// A file could not be opened, read or written.
+        case io
+        /// A file's contents are malformed (bad magic number, wrong size, bad JSON shape, ...).
+        case format
+        /// A downloaded or cached file does not have the expected SHA-256.
+        case checksum
+        /// No mirror could provide a file.
+        case download
+        /// The model or setting is valid but not something this trainer can handle.
+        case unsupported
+        /// A bug or an unexpected failure of a system library.
+        case `internal`
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
