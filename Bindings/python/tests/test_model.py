@@ -329,6 +329,9 @@ def test_wrong_identifier(net):
     assert _status_of(net.file(identifier="not-a-model")).status == 3
 
 
+# Include/nnrt.h: an inconsistent file is NNRT_ERR_BAD_MODEL ("not an nnrt model, corrupt, truncated,
+# inconsistent"); SHAPE_MISMATCH is for input lengths and ensemble members, and is not among
+# nnrt_model_load's errors.
 def test_inconsistent_weights():
     w = np.zeros((10, 784), np.float32)
     layer = mw.dense_layer("fc1", w, np.zeros(10), weight_shape=[10, 783])
