@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "NNCLI",
             dependencies: [
-                "NNTrainer", "NNModel",
+                "NNTrainer", "NNModel", "NNRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

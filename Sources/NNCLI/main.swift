@@ -1,1 +1,25 @@
-print("x")
+import ArgumentParser
+import NNModel
+
+/// The `nnrt` command: train the book's networks, evaluate and inspect model files.
+struct NNRT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nnrt",
+        abstract: "Train the networks of 'Neural Networks and Deep Learning' and ship them as nnrt model files.",
+        discussion: """
+            Typical use:
+              nnrt train --preset ch1 --out ch1.nnrt     train the book's chapter-1 network
+              nnrt eval ch1.nnrt                         accuracy on the 10,000 MNIST test images
+              nnrt inspect ch1.nnrt                      what the model file holds
+
+            MNIST comes from --data DIR, else $MNIST_DIR, else a cache that nnrt fills from the \
+            public mirrors on first use, verifying each file's SHA-256.
+
+            \(Exit.helpText)
+            """,
+        version: "nnrt \(NNRTVersion.string)",
+        subcommands: [Train.self, Eval.self, Inspect.self, Import.self, PresetsCommand.self, Mnist.self]
+    )
+}
+
+NNRT.main()

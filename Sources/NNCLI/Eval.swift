@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import NNModel
+import NNRuntime
+import NNTrainer
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a model's accuracy on the MNIST test set, with a confusion matrix.",
+        discussion: """
+            Runs MODEL (a network or an ensemble, which votes by its own rule) through the same \
+            runtime code as libnnrt, from the raw test pixels scaled by the model's input \
+            contract, so its predictions are exactly those a C or Python caller gets. Prints the \
+            confusion matrix (rows: true digit, columns: predicted) and, as its last line, \
+            `accuracy: 95.42% (9542/10000)`.
+
+            Examples:
+              nnrt eval ch1.nnrt
+              nnrt eval ch1.nnrt --data ~/mnist --labels-out predictions.txt
+
+            \(Exit.helpText)
+            """
+    )
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Option(help: "MNIST directory (default: $MNIST_DIR, else the download cache).")
+    var data: String?
+
+    @Option(help: "Evaluate only the first N test images.")
+    var limit: Int?
+
+    @Option(help: "Write the predicted label of each image to this file, one per line.")
+    var labelsOut: String?
+
+    func run() throws {
+        try reportingErrors {
+            if let limit, limit <= 0 { throw CLIError("--limit must be positive, got \(limit)", status: Exit.usage) }
+            let file = try loadModelFile(model)
+            let runtime: NNRuntime.Model
+            do { runtime = try NNRuntime.Model(file: file) } catch { throw CLIError(any: error, path: model) }
+            guard runtime.inputSize == 784 else {
+                throw CLIError("\(model): takes \(runtime.inputSize) inputs per example; MNIST images have 784", status: Exit.dataError)
+            }
+
+            let images: IDX.Array
+            let labels: IDX.Array
+            do {
+                let paths = try MNIST.locate(directory: data, log: { line in
+                    FileHandle.standardError.write(Data("nnrt: \(line)\n".utf8))
+                })
+                images = try IDX.read(path: paths.testImages, rank: 3, limit: limit)
+                labels = try IDX.read(path: paths.testLabels, rank: 1, limit: limit)
+            } catch {
+                throw CLIError(any: error)
+            }
+            let count = labels.dimensions[0]
+            guard images.dimensions[0] == count, images.bytes.count == count * 784 else {
+                throw CLIError("MNIST test images and labels disagree (\(images.dimensions) vs \(count))", status: Exit.dataError)
+            }
+
+            let prediction: Prediction
+            do { prediction = try runtime.predict(pixels: images.bytes) } catch { throw CLIError(any: error, path: model) }
+
+            let classes = runtime.classCount
+            var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+            var correct = 0
+            var predictedText: [String] = []
+            predictedText.reserveCapacity(count)
+            for i in 0..<count {
+                let predicted = Int(prediction.labels[i])
+                let actual = Int(labels.bytes[i])
+                if actual < classes { confusion[actual][predicted] += 1 }
+                if runtime.classLabels[predicted] == String(actual) { correct += 1 }
+                predictedText.append(runtime.classLabels[predicted])
+            }
+            if let labelsOut {
+                let text = predictedText.joined(separator: "\n") + "\n"
+                do {
+                    try Data(text.utf8).write(to: URL(fileURLWithPath: labelsOut), options: .atomic)
+                } catch {
+                    throw CLIError("cannot write \(labelsOut): \(error.localizedDescription)", status: Exit.cannotCreate)
+                }
+            }
+
+            say("model: \(model) (\(runtime.members.count == 1 ? "network" : "ensemble of \(runtime.members.count), \(runtime.voting.name) vote"))")
+            say("confusion matrix on \(count) MNIST test images (rows: true digit, columns: predicted):")
+            var rows: [[String]] = [["", ] + runtime.classLabels + ["recall"]]
+            for (i, row) in confusion.enumerated() {
+                let total = row.reduce(0, +)
+                let recall = total > 0 ? String(format: "%.1f%%", 100 * Double(row[i]) / Double(total)) : "-"
+                rows.append([runtime.classLabels[i]] + row.map(String.init) + [recall])
+            }
+            say(table(rows, rightAlign: Set(0...(classes + 1))))
+            say("accuracy: " + accuracyText(correct: correct, total: count))
+        }
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a network saved by the book's network2.py (JSON) into an nnrt model file.",
+        discussion: """
+            network2.py's `Network.save(filename)` writes JSON with `sizes`, `weights`, `biases` \
+            and `cost` ("QuadraticCost" or "CrossEntropyCost"). This checks every shape and writes \
+            an nnrt model (sigmoid dense layers, MNIST input contract, digit labels) that libnnrt \
+            and every nnrt tool can run.
+
+            Example:
+              nnrt import network2-saved.json --out net.nnrt
+
+            \(Exit.helpText)
+            """
+    )
+
+    @Argument(help: "The JSON file written by network2.py's save().")
+    var json: String
+
+    @Option(help: "Where to write the model file.")
+    var out: String
+
+    @Option(help: "A name for the model (default: from the file name).")
+    var name: String?
+
+    func run() throws {
+        try reportingErrors {
+            let modelName = name ?? URL(fileURLWithPath: json).deletingPathExtension().lastPathComponent
+            let network: NetworkModel
+            do {
+                network = try Network2JSON.importModel(path: json, name: modelName)
+            } catch {
+                throw CLIError(any: error)
+            }
+            try checkWritable(out)
+            do {
+                try writeModelFile(ModelFile(body: .network(network)), to: out)
+            } catch {
+                throw CLIError("cannot write \(out): \(error)", status: Exit.cannotCreate)
+            }
+            say("imported \(json): sizes [\(network.sizes.map(String.init).joined(separator: ","))], \(network.cost.name) cost")
+            say("wrote \(out)")
+        }
+    }
+}
+
+struct PresetsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "presets",
+        abstract: "List the book's experiments that `nnrt train --preset NAME` runs."
+    )
+
+    func run() throws {
+        var rows: [[String]] = [["preset", "sizes", "cost", "eta", "lambda", "batch", "epochs", "book"]]
+        for p in NNTrainer.Presets.all {
+            let c = p.config
+            let book = p.description.range(of: #"[0-9]+\.[0-9]+%"#, options: .regularExpression).map { String(p.description[$0]) } ?? "-"
+            rows.append([p.name, c.sizes.map(String.init).joined(separator: ","), c.cost.name, "\(c.eta)", "\(c.lambda)",
+                         "\(c.miniBatchSize)", "\(c.epochs)", book])
+        }
+        say(table(rows))
+        say("")
+        for p in NNTrainer.Presets.all { say("\(p.name): \(p.description)") }
+    }
+}
+
+struct Mnist: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnist",
+        abstract: "Fetch MNIST into the cache (verifying SHA-256) or check a copy; print where it is.",
+        discussion: """
+            With MNIST_DIR set (or --data), checks that the four files are there. Otherwise \
+            downloads any missing file from the public mirrors (NNRT_MNIST_MIRRORS overrides the \
+            list) into the cache (NNRT_CACHE_DIR, else $XDG_CACHE_HOME/nnrt/mnist, else \
+            ~/.cache/nnrt/mnist), verifying each file's SHA-256 before it is used.
+
+            \(Exit.helpText)
+            """
+    )
+
+    @Option(help: "MNIST directory to check instead of the cache.")
+    var data: String?
+
+    @Flag(help: "Print only the directory (for scripts).")
+    var printDir = false
+
+    func run() throws {
+        try reportingErrors {
+            let paths: MNIST.Paths
+            do {
+                paths = try MNIST.locate(directory: data, log: { line in
+                    FileHandle.standardError.write(Data("nnrt: \(line)\n".utf8))
+                })
+            } catch {
+                throw CLIError(any: error)
+            }
+            let dir = URL(fileURLWithPath: paths.testImages).deletingLastPathComponent().path
+            if printDir {
+                say(dir)
+            } else {
+                for p in [paths.trainImages, paths.trainLabels, paths.testImages, paths.testLabels] { say(p) }
+            }
+        }
+    }
+}

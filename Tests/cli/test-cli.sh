@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end checks of the release `nnrt` CLI: every command's happy path, and every bad file or
+# argument a user can give yields one clear line on stderr and its documented exit status.
+#   Tests/cli/test-cli.sh MODEL      MODEL: a small trained MNIST model
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+nnrt="$root/build/bin/nnrt"
+model=$1
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# expect STATUS PATTERN -- COMMAND...: exit status STATUS and stderr (or stdout) matching PATTERN.
+expect() {
+  local status=$1 pattern=$2; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  if [ "$got" -ne "$status" ]; then bad "$* -> exit $got, want $status: $(head -c 300 "$tmp/err")"; return; fi
+  if ! grep -qE -- "$pattern" "$tmp/out" "$tmp/err"; then bad "$* -> output lacks /$pattern/: $(head -c 300 "$tmp/err")"; return; fi
+  ok "$* -> $status /$pattern/"
+}
+
+# Happy paths.
+expect 0 'accuracy: [0-9]+\.[0-9]{2}% \([0-9]+/10000\)$' -- "$nnrt" eval "$model"
+last=$("$nnrt" eval "$model" | tail -1)
+[[ "$last" =~ ^accuracy:\ [0-9]+\.[0-9]{2}%\ \([0-9]+/10000\)$ ]] && ok "eval's last line is the accuracy line" || bad "eval's last line: $last"
+expect 0 'fc1' -- "$nnrt" inspect "$model"
+expect 0 'ch1' -- "$nnrt" presets
+expect 0 'USAGE' -- "$nnrt" train --help
+expect 0 'Exit status' -- "$nnrt" eval --help
+
+# Bad model files: each its own message and status 65 (66 for a missing file).
+printf '' > "$tmp/empty.nnrt"
+head -c 100 /dev/urandom > "$tmp/random.nnrt"
+echo "hello, I am not a model" > "$tmp/text.nnrt"
+head -c 2000 "$model" > "$tmp/truncated.nnrt"
+# format_version is the varint after the 12-byte identifier field: make it 2.
+cp "$model" "$tmp/v2.nnrt"; printf '\x02' | dd of="$tmp/v2.nnrt" bs=1 seek=13 conv=notrunc status=none
+expect 66 'No such file|not found|cannot open' -- "$nnrt" inspect "$tmp/missing.nnrt"
+expect 65 'empty|not an nnrt model' -- "$nnrt" inspect "$tmp/empty.nnrt"
+expect 65 'not an nnrt model|corrupt|invalid' -- "$nnrt" inspect "$tmp/random.nnrt"
+expect 65 'not an nnrt model|corrupt|invalid' -- "$nnrt" eval "$tmp/text.nnrt"
+expect 65 'truncated|corrupt|not an nnrt model' -- "$nnrt" eval "$tmp/truncated.nnrt"
+expect 65 'version 2' -- "$nnrt" inspect "$tmp/v2.nnrt"
+expect 66 'No such file|cannot open|not found' -- "$nnrt" eval "$model" --data "$tmp/nowhere"
+
+# Bad arguments: usage errors (64).
+expect 64 'preset' -- "$nnrt" train --preset no-such-preset --out "$tmp/x.nnrt"
+expect 64 'sizes' -- "$nnrt" train --sizes 784,abc,10 --out "$tmp/x.nnrt"
+expect 64 'sizes' -- "$nnrt" train --sizes 100,30,10 --epochs 1 --out "$tmp/x.nnrt"
+expect 64 'eta' -- "$nnrt" train --eta -1 --out "$tmp/x.nnrt"
+expect 64 'cost' -- "$nnrt" train --cost hinge --out "$tmp/x.nnrt"
+expect 64 'Missing expected argument|--out' -- "$nnrt" train --preset ch1
+
+# Unwritable output: status 73, and nothing left behind.
+expect 73 'cannot write|Permission denied|No such file' -- "$nnrt" train --preset ch1 --epochs 1 --train-limit 100 --quiet --out "$tmp/no/such/dir/m.nnrt"
+[ ! -e "$tmp/no/such/dir" ] && ok "no partial output directory" || bad "partial output left"
+
+# network2.py JSON import, then the imported model evaluates.
+python3 - "$tmp/net2.json" <<'PY'
+import json, random, sys
+random.seed(0)
+sizes = [784, 5, 10]
+w = [[[random.gauss(0, 0.05) for _ in range(sizes[l])] for _ in range(sizes[l + 1])] for l in range(2)]
+b = [[[random.gauss(0, 1)] for _ in range(sizes[l + 1])] for l in range(2)]
+json.dump({"sizes": sizes, "weights": w, "biases": b, "cost": "CrossEntropyCost"}, open(sys.argv[1], "w"))
+PY
+expect 0 'imported|wrote' -- "$nnrt" import "$tmp/net2.json" --out "$tmp/net2.nnrt"
+expect 0 'network2.py' -- "$nnrt" inspect "$tmp/net2.nnrt"
+expect 0 'accuracy: ' -- "$nnrt" eval "$tmp/net2.nnrt" --limit 500
+python3 -c "import json;d=json.load(open('$tmp/net2.json'));d['weights'][0]=d['weights'][0][:3];json.dump(d,open('$tmp/bad2.json','w'))"
+expect 65 'weights' -- "$nnrt" import "$tmp/bad2.json" --out "$tmp/bad2.nnrt"
+[ ! -e "$tmp/bad2.nnrt" ] && ok "failed import wrote nothing" || bad "failed import left a file"
+
+# Continue training from a model: epochs keep counting.
+expect 0 'Epoch 3' -- "$nnrt" train --from "$model" --epochs 1 --train-limit 1000 --out "$tmp/cont.nnrt"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every nnrt test: generated-code drift check, Swift unit tests, the release build of
+# libnnrt.so and the CLI, exported-symbol check, C examples and C API tests (also with the Swift
+# toolchain hidden), the Python binding's tests in a fresh virtual environment, and a check that
+# the CLI, the C example and the Python example predict exactly the same labels.
+#
+# Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
+# MNIST_DIR if set, else the download cache (fetched and verified on first use).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out="$root/build/test"
+mkdir -p "$out"
+
+passed=0; failed=0; failures=()
+stage() {  # stage NAME COMMAND...
+  local name=$1; shift
+  echo
+  echo "==> $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "--> $name: ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "--> $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+# MNIST: an explicit copy, or the verified download cache.
+if [ -z "${MNIST_DIR:-}" ]; then
+  echo "MNIST_DIR is not set: using the download cache (nnrt fetches MNIST on first use)"
+fi
+
+stage "generated model code matches nnrt.proto" Sources/CModelProto/regenerate.sh --check
+stage "swift test (debug)" swift test
+stage "release build: libnnrt.so and nnrt CLI" scripts/build.sh
+
+model="$out/ch1-quick.nnrt"
+train_quick() {
+  # Release build: ch1 for 2 epochs on 10,000 training images, a model for the checks below.
+  build/bin/nnrt train --preset ch1 --epochs 2 --train-limit 10000 --seed 1 --quiet --out "$model"
+}
+stage "CLI: train a quick ch1 model" train_quick
+stage "CLI: end-to-end checks" Tests/cli/test-cli.sh "$model"
+stage "exported symbols match Include/nnrt.h" scripts/check-exports.sh
+stage "C examples and C API tests" scripts/test-c.sh "$model"
+stage "Python binding (fresh venv, pytest)" scripts/test-python.sh "$model"
+stage "CLI, C and Python predict the same labels" scripts/check-agreement.sh "$model"
+
+echo
+echo "test.sh summary: $passed stages passed, $failed failed"
+for f in "${failures[@]}"; do echo "  failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
