@@ -48,7 +48,7 @@ expect 66 'No such file|cannot open|not found' -- "$nnrt" eval "$model" --data "
 expect 64 'preset' -- "$nnrt" train --preset no-such-preset --out "$tmp/x.nnrt"
 expect 64 'sizes' -- "$nnrt" train --sizes 784,abc,10 --out "$tmp/x.nnrt"
 expect 64 'sizes' -- "$nnrt" train --sizes 100,30,10 --epochs 1 --out "$tmp/x.nnrt"
-expect 64 'eta' -- "$nnrt" train --eta -1 --out "$tmp/x.nnrt"
+expect 64 'eta' -- "$nnrt" train --eta=-1 --out "$tmp/x.nnrt"
 expect 64 'cost' -- "$nnrt" train --cost hinge --out "$tmp/x.nnrt"
 expect 64 'Missing expected argument|--out' -- "$nnrt" train --preset ch1
 

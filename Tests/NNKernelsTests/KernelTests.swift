@@ -1,0 +1,102 @@
+import Testing
+@testable import NNKernels
+
+/// The kernels against straightforward Double-precision loops.
+@Suite struct KernelTests {
+    /// A deterministic pseudo-random sequence in -1...1.
+    func values(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<n).map { _ in
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Double(s % 2_000_001) / 1_000_000 - 1)
+        }
+    }
+
+    @Test(arguments: [(1, 1, 1), (3, 7, 5), (10, 784, 30), (5, 30, 10), (9, 17, 33)])
+    func denseForwardMatchesReference(batch: Int, inFeatures: Int, outFeatures: Int) {
+        let x = values(batch * inFeatures, seed: 1), w = values(outFeatures * inFeatures, seed: 2), b = values(outFeatures, seed: 3)
+        var out = [Float](repeating: .nan, count: batch * outFeatures)
+        denseForward(input: x, batch: batch, inFeatures: inFeatures, weights: w, bias: b, outFeatures: outFeatures, output: &out)
+        for r in 0..<batch {
+            for j in 0..<outFeatures {
+                var z = Double(b[j])
+                for k in 0..<inFeatures { z += Double(w[j * inFeatures + k]) * Double(x[r * inFeatures + k]) }
+                #expect(abs(Double(out[r * outFeatures + j]) - z) <= 1e-4 * max(1, abs(z)))
+            }
+        }
+    }
+
+    @Test(arguments: [(1, 1, 1), (4, 9, 3), (10, 784, 30), (7, 30, 10)])
+    func denseBackwardMatchesReference(batch: Int, inFeatures: Int, outFeatures: Int) {
+        let x = values(batch * inFeatures, seed: 4), w = values(outFeatures * inFeatures, seed: 5)
+        let delta = values(batch * outFeatures, seed: 6)
+        var nablaW = [Float](repeating: 1, count: outFeatures * inFeatures)   // accumulates onto 1
+        var nablaB = [Float](repeating: 1, count: outFeatures)
+        var inputDelta = [Float](repeating: .nan, count: batch * inFeatures)
+        denseBackward(input: x, batch: batch, inFeatures: inFeatures, weights: w, outFeatures: outFeatures,
+                      delta: delta, nablaW: &nablaW, nablaB: &nablaB, inputDelta: &inputDelta)
+        for j in 0..<outFeatures {
+            var gb = 1.0
+            for r in 0..<batch { gb += Double(delta[r * outFeatures + j]) }
+            #expect(abs(Double(nablaB[j]) - gb) <= 1e-4)
+            for k in 0..<inFeatures {
+                var g = 1.0
+                for r in 0..<batch { g += Double(delta[r * outFeatures + j]) * Double(x[r * inFeatures + k]) }
+                #expect(abs(Double(nablaW[j * inFeatures + k]) - g) <= 1e-4 * max(1, abs(g)))
+            }
+        }
+        for r in 0..<batch {
+            for k in 0..<inFeatures {
+                var d = 0.0
+                for j in 0..<outFeatures { d += Double(delta[r * outFeatures + j]) * Double(w[j * inFeatures + k]) }
+                #expect(abs(Double(inputDelta[r * inFeatures + k]) - d) <= 1e-4 * max(1, abs(d)))
+            }
+        }
+    }
+
+    @Test func dotIsDeterministicAndExactOnSmallIntegers() {
+        for n in [0, 1, 7, 8, 15, 16, 17, 33, 784] {
+            let a = (0..<n).map { Float($0 % 5) }, b = (0..<n).map { Float($0 % 3) }
+            let expected = zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            #expect(dot(a, b, n) == expected)
+        }
+    }
+
+    @Test func activations() {
+        var z: [Float] = [-100, -1, 0, 1, 100]
+        activationForward(.sigmoid, &z, rows: 1, width: 5)
+        #expect(z[0] >= 0 && z[0] < 1e-30)
+        #expect(abs(z[1] - 0.268_941_4) < 1e-6)
+        #expect(z[2] == 0.5)
+        #expect(z[4] == 1)
+        var s: [Float] = [1, 2, 3, 1000, 1000, 1000]
+        activationForward(.softmax, &s, rows: 2, width: 3)
+        #expect(abs(s[0] + s[1] + s[2] - 1) < 1e-6)
+        #expect(abs(s[2] - 0.665_240_9) < 1e-6)
+        #expect(abs(s[3] - 1.0 / 3) < 1e-6)   // no overflow for large z
+        var r: [Float] = [-2, 0, 3]
+        activationForward(.relu, &r, rows: 1, width: 3)
+        #expect(r == [0, 0, 3])
+        var t: [Float] = [0, 1]
+        activationForward(.tanh, &t, rows: 1, width: 2)
+        #expect(abs(t[1] - 0.761_594_2) < 1e-6)
+    }
+
+    @Test func activationDerivatives() {
+        let a: [Float] = [0.5, 0.25]
+        var d: [Float] = [1, 2]
+        #expect(activationBackward(.sigmoid, activations: a, delta: &d, count: 2))
+        #expect(d == [0.25, 2 * 0.25 * 0.75])
+        var dr: [Float] = [1, 1]
+        activationBackward(.relu, activations: [0, 2], delta: &dr, count: 2)
+        #expect(dr == [0, 1])
+        var ds: [Float] = [1]
+        #expect(!activationBackward(.softmax, activations: [1], delta: &ds, count: 1))
+    }
+
+    @Test func argmaxTakesSmallestIndexOnTies() {
+        #expect(argmax([1, 3, 3, 2], 4) == 1)
+        #expect(argmax([.nan, 1, .nan], 3) == 1)
+        #expect(argmax([-5], 1) == 0)
+    }
+}
