@@ -10,7 +10,7 @@ mnist="${MNIST_DIR:-$(build/bin/nnrt mnist --print-dir)}"
 images="$mnist/t10k-images-idx3-ubyte.gz"; labels="$mnist/t10k-labels-idx1-ubyte.gz"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 build/bin/nnrt eval "$model" --data "$mnist" --labels-out "$tmp/cli.txt" | tail -1 | tee "$tmp/cli.acc"
-build/examples/classify_idx "$model" "$images" "$labels" --labels-out "$tmp/c.txt" | tail -1 | tee "$tmp/c.acc"
+build/examples/classify_idx --labels-out "$tmp/c.txt" "$model" "$images" "$labels" | tail -1 | tee "$tmp/c.acc"
 build/venv/bin/python Examples/python/classify.py "$model" "$images" "$labels" --labels-out "$tmp/py.txt" | tail -1 | tee "$tmp/py.acc"
 n=$(wc -l < "$tmp/cli.txt")
 [ "$n" -eq 10000 ] || { echo "expected 10000 CLI labels, got $n" >&2; exit 1; }

@@ -23,7 +23,7 @@ import Darwin
 ///
 /// The model is validated first (`validateModel`), so an encoded file always loads. The file
 /// carries the identifier "nnrt-model" and `file.formatVersion`.
-/// - Throws: `ModelError` with `.badModel`, `.shapeMismatch`, `.unsupportedVersion` or
+/// - Throws: `ModelError` with `.badModel` (also for counts and shapes that disagree), `.unsupportedVersion` or
 ///   `.unsupported` when the model is invalid, `.invalidArgument` for a value the format cannot
 ///   store (a string containing NUL, a count above 2^32-1), `.outOfMemory`.
 public func encodeModel(_ file: ModelFile) throws(ModelError) -> [UInt8] {
@@ -81,7 +81,7 @@ func encodeModelUnvalidated(_ file: ModelFile, overrides: RawOverrides = RawOver
 /// Every count and shape is checked before any weight is copied; the result has passed
 /// `validateModel`. Never traps, whatever the bytes.
 /// - Throws: `ModelError` with `.badModel` (not protobuf, wrong identifier, inconsistent or
-///   non-finite contents), `.unsupportedVersion`, `.shapeMismatch`, `.unsupported` (a layer kind or
+///   non-finite contents, shapes that disagree), `.unsupportedVersion`, `.unsupported` (a layer kind or
 ///   activation reserved for later format versions), `.outOfMemory`.
 public func decodeModel(_ bytes: UnsafeRawBufferPointer) throws(ModelError) -> ModelFile {
     guard bytes.count > 0, let base = bytes.baseAddress else {
@@ -450,7 +450,7 @@ private func convertNetwork(_ n: Nnrt__Network, context: String) throws(ModelErr
                 throw ModelError(.badModel, "\(what): \(label) shape \(shape) overflows")
             }
             guard needed == t.pointee.n_data else {
-                throw ModelError(.shapeMismatch,
+                throw ModelError(.badModel,
                                  "\(what): \(label) hold \(t.pointee.n_data) floats, shape \(shape) needs \(needed)")
             }
         }

@@ -9,7 +9,7 @@
 /// floats, that consecutive layers agree, that there is one class label per output, that the input
 /// contract's shape matches the first layer and its scale and offset are finite, and for an ensemble
 /// that it has members which agree on input size and class labels.
-/// - Throws: `ModelError` with `.unsupportedVersion`, `.badModel`, `.shapeMismatch` or
+/// - Throws: `ModelError` with `.unsupportedVersion`, `.badModel` or
 ///   `.unsupported`; messages name the member and layer ("layer 2 'fc2': ...").
 public func validateModel(_ file: ModelFile) throws(ModelError) {
     try checkFormatVersion(file.formatVersion)
@@ -24,11 +24,11 @@ public func validateModel(_ file: ModelFile) throws(ModelError) {
         let first = e.members[0]
         for (i, member) in e.members.enumerated().dropFirst() {
             if member.inputSize != first.inputSize {
-                throw ModelError(.shapeMismatch,
+                throw ModelError(.badModel,
                                  "ensemble '\(e.name)': member \(i + 1) '\(member.name)' takes \(member.inputSize) inputs, member 1 '\(first.name)' takes \(first.inputSize)")
             }
             if member.classLabels != first.classLabels {
-                throw ModelError(.shapeMismatch,
+                throw ModelError(.badModel,
                                  "ensemble '\(e.name)': member \(i + 1) '\(member.name)' has class labels \(describe(member.classLabels)), member 1 '\(first.name)' has \(describe(first.classLabels))")
             }
         }
@@ -59,24 +59,24 @@ func validateNetwork(_ n: NetworkModel, context: String) throws(ModelError) {
         }
         let inputs = layer.inputShape[0], outputs = layer.outputShape[0]
         if let previousOutput, previousOutput != inputs {
-            throw ModelError(.shapeMismatch,
+            throw ModelError(.badModel,
                              "\(what): takes \(inputs) inputs but layer \(index) '\(n.layers[index - 1].name)' produces \(previousOutput)")
         }
         guard layer.weights.shape == [outputs, inputs] else {
-            throw ModelError(.shapeMismatch, "\(what): weights shape is \(layer.weights.shape), expected [\(outputs), \(inputs)]")
+            throw ModelError(.badModel, "\(what): weights shape is \(layer.weights.shape), expected [\(outputs), \(inputs)]")
         }
         guard let needed = checkedProduct(layer.weights.shape) else {
             throw ModelError(.badModel, "\(what): weights shape \(layer.weights.shape) overflows")
         }
         guard layer.weights.data.count == needed else {
-            throw ModelError(.shapeMismatch,
+            throw ModelError(.badModel,
                              "\(what): weights hold \(layer.weights.data.count) floats, shape \(layer.weights.shape) needs \(needed)")
         }
         guard layer.bias.shape == [outputs] else {
-            throw ModelError(.shapeMismatch, "\(what): bias shape is \(layer.bias.shape), expected [\(outputs)]")
+            throw ModelError(.badModel, "\(what): bias shape is \(layer.bias.shape), expected [\(outputs)]")
         }
         guard layer.bias.data.count == outputs else {
-            throw ModelError(.shapeMismatch,
+            throw ModelError(.badModel,
                              "\(what): bias holds \(layer.bias.data.count) floats, shape [\(outputs)] needs \(outputs)")
         }
         if let bad = layer.weights.data.firstIndex(where: { !$0.isFinite }) {
@@ -89,7 +89,7 @@ func validateNetwork(_ n: NetworkModel, context: String) throws(ModelError) {
     }
     let outputSize = n.layers[n.layers.count - 1].outputShape[0]
     guard n.classLabels.count == outputSize else {
-        throw ModelError(.shapeMismatch,
+        throw ModelError(.badModel,
                          "\(context)network '\(n.name)': \(n.classLabels.count) class labels for \(outputSize) outputs")
     }
     let inputSize = n.layers[0].inputShape[0]
@@ -98,7 +98,7 @@ func validateNetwork(_ n: NetworkModel, context: String) throws(ModelError) {
         throw ModelError(.badModel, "\(context)input contract: shape \(shape) is not a list of positive dimensions")
     }
     guard elements == inputSize else {
-        throw ModelError(.shapeMismatch,
+        throw ModelError(.badModel,
                          "\(context)input contract: shape \(shape) has \(elements) elements, layer 1 '\(n.layers[0].name)' takes \(inputSize) inputs")
     }
     guard n.input.scale.isFinite, n.input.offset.isFinite else {

@@ -136,7 +136,7 @@ public final class Model: Sendable {
     }
 
     /// Loads and validates the model file at `path`.
-    /// - Throws: `.io`, `.badModel`, `.unsupportedVersion`, `.shapeMismatch`, `.unsupported`,
+    /// - Throws: `.io`, `.badModel`, `.unsupportedVersion`, `.unsupported`,
     ///   `.outOfMemory`.
     public static func load(path: String) throws(ModelError) -> Model {
         try Model(file: readModelFile(path: path))

@@ -87,7 +87,7 @@ private func fileWith(_ n: NetworkModel) -> ModelFile { ModelFile(body: .network
         // A failed write leaves the old file untouched and nothing else.
         var bad = makeNetwork([2, 2])
         bad.classLabels = ["x"]
-        expectError(.shapeMismatch, "class labels") { try writeModelFile(fileWith(bad), to: path) }
+        expectError(.badModel, "class labels") { try writeModelFile(fileWith(bad), to: path) }
         expectError(.io, "cannot create") { try writeModelFile(fileWith(makeNetwork([2, 2])), to: dir + "/missing/m.nnrt") }
         #expect(listDirectory(dir) == ["m.nnrt"])
         #expect(try readModelFile(path: path).networks[0].sizes == [2, 2])
@@ -228,23 +228,23 @@ func listDirectory(_ path: String) -> [String] {
         n.layers = []
         try rejects(n, .badModel, "network 'net' has no layers")
         n = base; n.layers[1].inputShape = [4]; n.layers[1].weights.shape = [2, 4]; n.layers[1].weights.data += [0, 0]
-        try rejects(n, .shapeMismatch, "layer 2 'fc2': takes 4 inputs but layer 1 'fc1' produces 3")
+        try rejects(n, .badModel, "layer 2 'fc2': takes 4 inputs but layer 1 'fc1' produces 3")
         n = base; n.layers[0].weights.data.removeLast()
-        try rejects(n, .shapeMismatch, "layer 1 'fc1': weights hold 11 floats, shape [3, 4] needs 12")
+        try rejects(n, .badModel, "layer 1 'fc1': weights hold 11 floats, shape [3, 4] needs 12")
         n = base; n.layers[1].weights.shape = [3, 2]
-        try rejects(n, .shapeMismatch, "layer 2 'fc2': weights shape is [3, 2], expected [2, 3]")
+        try rejects(n, .badModel, "layer 2 'fc2': weights shape is [3, 2], expected [2, 3]")
         n = base; n.layers[1].bias = Tensor(shape: [3], data: [0, 0, 0])
-        try rejects(n, .shapeMismatch, "layer 2 'fc2': bias shape is [3], expected [2]")
+        try rejects(n, .badModel, "layer 2 'fc2': bias shape is [3], expected [2]")
         n = base; n.layers[1].bias = Tensor(shape: [2], data: [0])
-        try rejects(n, .shapeMismatch, "bias")
+        try rejects(n, .badModel, "bias")
         n = base; n.layers[0].inputShape = [2, 2]
         try rejects(n, .badModel, "layer 1 'fc1': dense input shape must be [in]")
         n = base; n.layers[0].outputShape = []
         try rejects(n, .badModel, "layer 1 'fc1': dense output shape")
         n = base; n.classLabels = ["a", "b", "c"]
-        try rejects(n, .shapeMismatch, "3 class labels for 2 outputs")
+        try rejects(n, .badModel, "3 class labels for 2 outputs")
         n = base; n.input.shape = [1, 2, 3]
-        try rejects(n, .shapeMismatch, "input contract: shape [1, 2, 3] has 6 elements, layer 1 'fc1' takes 4")
+        try rejects(n, .badModel, "input contract: shape [1, 2, 3] has 6 elements, layer 1 'fc1' takes 4")
         n = base; n.input.shape = []
         try rejects(n, .badModel, "input contract")
         n = base; n.input.shape = [65536, 65536, 65536, 65536, 65536]
@@ -252,7 +252,7 @@ func listDirectory(_ path: String) -> [String] {
         n = base; n.input.scale = .nan
         try rejects(n, .badModel, "must be finite")
         n = base; n.layers[1].weights.shape = [4_000_000_000, 4_000_000_000, 4_000_000_000]
-        expectError(.shapeMismatch, "layer 2 'fc2': weights shape") { try validateModel(fileWith(n)) }
+        expectError(.badModel, "layer 2 'fc2': weights shape") { try validateModel(fileWith(n)) }
         let overflow = try encodeModelUnvalidated(fileWith(n))
         expectError(.badModel, "layer 2 'fc2': weights shape [4000000000, 4000000000, 4000000000] overflows") {
             _ = try decodeModel(overflow)
@@ -275,11 +275,11 @@ func listDirectory(_ path: String) -> [String] {
         expectError(.badModel, "ensemble 'e' has no members") { _ = try decodeModel(b) }
 
         let inputs = ModelFile(body: .ensemble(EnsembleModel(name: "e", members: [makeNetwork([4, 2]), makeNetwork([5, 2], name: "n2")], voting: .majority)))
-        expectError(.shapeMismatch, "member 2 'n2' takes 5 inputs, member 1 'net' takes 4") { try validateModel(inputs) }
-        expectError(.shapeMismatch, "takes 5 inputs") { _ = try decodeModel(try encodeModelUnvalidated(inputs)) }
+        expectError(.badModel, "member 2 'n2' takes 5 inputs, member 1 'net' takes 4") { try validateModel(inputs) }
+        expectError(.badModel, "takes 5 inputs") { _ = try decodeModel(try encodeModelUnvalidated(inputs)) }
 
         let labels = ModelFile(body: .ensemble(EnsembleModel(name: "e", members: [makeNetwork([4, 2]), makeNetwork([4, 2], labels: ["x", "y"])], voting: .meanProbability)))
-        expectError(.shapeMismatch, "class labels ['x', 'y']") { try validateModel(labels) }
+        expectError(.badModel, "class labels ['x', 'y']") { try validateModel(labels) }
 
         var bad = makeNetwork([4, 2], name: "bad")
         bad.layers[0].weights.data[0] = .infinity

@@ -321,27 +321,27 @@ static void test_load_errors(void) {
     /* Wrong shapes. */
     net->layers[1]->weights->shape[1] = 5;
     good = pack(net, NULL, 1, "nnrt-model", &size);
-    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_SHAPE_MISMATCH, "layer 2 'fc2'");
+    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "layer 2 'fc2'");
     free(good);
     net->layers[1]->weights->shape[1] = 4;
     net->layers[0]->weights->n_data -= 1;
     good = pack(net, NULL, 1, "nnrt-model", &size);
-    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_SHAPE_MISMATCH, "layer 1 'fc1': weights hold 23 floats");
+    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "layer 1 'fc1': weights hold 23 floats");
     free(good);
     net->layers[0]->weights->n_data += 1;
     net->layers[1]->input_shape[0] = 5;
     good = pack(net, NULL, 1, "nnrt-model", &size);
-    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_SHAPE_MISMATCH, "layer 2 'fc2'");
+    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "layer 2 'fc2'");
     free(good);
     net->layers[1]->input_shape[0] = 4;
     net->n_class_labels = 2;
     good = pack(net, NULL, 1, "nnrt-model", &size);
-    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_SHAPE_MISMATCH, "class labels");
+    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "class labels");
     free(good);
     net->n_class_labels = 3;
     net->input->shape[0] = 7;
     good = pack(net, NULL, 1, "nnrt-model", &size);
-    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_SHAPE_MISMATCH, "input contract");
+    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "input contract");
     free(good);
     net->input->shape[0] = 6;
 
@@ -586,7 +586,7 @@ static void test_ensembles(void) {
     /* An ensemble file whose members disagree, and one with no members. */
     ens.members[1] = relabelled;
     bytes = pack(NULL, &ens, 1, "nnrt-model", &size);
-    CHECK_FAILS(load_mem(bytes, size, &file_ens), NNRT_ERR_SHAPE_MISMATCH, "member 2");
+    CHECK_FAILS(load_mem(bytes, size, &file_ens), NNRT_ERR_BAD_MODEL, "member 2");
     free(bytes);
     ens.members[1] = nets[1];
     ens.n_members = 0;
