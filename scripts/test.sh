@@ -25,14 +25,26 @@ stage() {  # stage NAME COMMAND...
   fi
 }
 
-# MNIST: an explicit copy, or the verified download cache.
+# MNIST: an explicit copy, or the download cache, filled and verified on first use. The tests
+# that read MNIST find it through MNIST_DIR.
 if [ -z "${MNIST_DIR:-}" ]; then
-  echo "MNIST_DIR is not set: using the download cache (nnrt fetches MNIST on first use)"
+  echo "MNIST_DIR is not set: fetching MNIST into the download cache (or checking it there)"
+  swift build --product nnrt-cli >/dev/null || { echo "test.sh: swift build failed" >&2; exit 1; }
+  MNIST_DIR=$("$(swift build --show-bin-path)/nnrt-cli" mnist --print-dir) || { echo "test.sh: MNIST unavailable" >&2; exit 1; }
+  export MNIST_DIR
+  echo "MNIST_DIR=$MNIST_DIR"
 fi
 
 stage "generated model code matches nnrt.proto" Sources/CModelProto/regenerate.sh --check
 stage "swift test (debug)" swift test
+# Later stages use the release artifacts: never let them run on stale ones.
+rm -f build/lib/libnnrt.so build/bin/nnrt
 stage "release build: libnnrt.so and nnrt CLI" scripts/build.sh
+if [ ! -x build/bin/nnrt ] || [ ! -f build/lib/libnnrt.so ]; then
+  echo "test.sh: the release build failed; the remaining stages need it"
+  echo "$passed passed, $((failed + 1)) failed"
+  exit 1
+fi
 
 model="$out/ch1-quick.nnrt"
 train_quick() {

@@ -11,6 +11,7 @@ struct NNRT: ParsableCommand {
               nnrt train --preset ch1 --out ch1.nnrt     train the book's chapter-1 network
               nnrt eval ch1.nnrt                         accuracy on the 10,000 MNIST test images
               nnrt inspect ch1.nnrt                      what the model file holds
+              nnrt ensemble a.nnrt b.nnrt c.nnrt --out abc.nnrt   members that vote
 
             MNIST comes from --data DIR, else $MNIST_DIR, else a cache that nnrt fills from the \
             public mirrors on first use, verifying each file's SHA-256.
@@ -18,7 +19,7 @@ struct NNRT: ParsableCommand {
             \(Exit.helpText)
             """,
         version: "nnrt \(NNRTVersion.string)",
-        subcommands: [Train.self, Eval.self, Inspect.self, Import.self, PresetsCommand.self, Mnist.self]
+        subcommands: [Train.self, Eval.self, Inspect.self, Import.self, EnsembleCommand.self, PresetsCommand.self, Mnist.self]
     )
 }
 

@@ -123,9 +123,10 @@ public enum Presets {
                config: TrainingConfig(sizes: [784, 30, 10], cost: .crossEntropy, eta: 0.5, lambda: 5.0, miniBatchSize: 10,
                                       epochs: 30, weightInit: .standardNormal, preset: "ch3-l2")),
         Preset(name: "ch3-l2-100",
-               description: "Ch. 3 (L2 regularisation, weight initialisation): [784,100,10], cross-entropy, eta 0.1, lambda 5.0, batch 10, 60 epochs, N(0,1/n_in) init; the book reports 98.04%",
+               description: "Ch. 3 (L2 regularisation): [784,100,10], cross-entropy, eta 0.1, lambda 5.0, batch 10, 60 epochs, large_weight_initializer, monitored on validation data; the book reports 98.04%",
                config: TrainingConfig(sizes: [784, 100, 10], cost: .crossEntropy, eta: 0.1, lambda: 5.0, miniBatchSize: 10,
-                                      epochs: 60, weightInit: .scaledNormal, preset: "ch3-l2-100")),
+                                      epochs: 60, weightInit: .standardNormal, evaluationSet: .validation,
+                                      preset: "ch3-l2-100")),
     ]
 
     /// The preset called `name`, or nil.

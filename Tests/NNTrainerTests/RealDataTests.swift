@@ -3,6 +3,9 @@ import Testing
 import NNModel
 @testable import NNTrainer
 
+/// The MNIST directory from the environment, if set.
+let mnistDirectory: String? = ProcessInfo.processInfo.environment["MNIST_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+
 @Suite struct RealMNISTTests {
     /// ch1 for 2 epochs on the first 10,000 training images beats 85% on the 10,000 test images.
     ///
@@ -10,11 +13,9 @@ import NNModel
     /// erratically in its first updates, and after these 2,000 mini-batches the test accuracy
     /// depends on the seed (seeds 1-6 gave 7565, 8505, 8578, 8449, 8643, 8748 correct). The full
     /// ch1 preset (30 epochs on 50,000) reaches about 95% whatever the seed.
-    @Test func ch1QuickRun() throws {
-        guard let dir = ProcessInfo.processInfo.environment["MNIST_DIR"], !dir.isEmpty else {
-            print("skipping ch1QuickRun: set MNIST_DIR to the directory holding the MNIST .gz files to run it")
-            return
-        }
+    @Test(.enabled(if: mnistDirectory != nil, "needs MNIST_DIR (scripts/test.sh sets it)"))
+    func ch1QuickRun() throws {
+        let dir = try #require(mnistDirectory)
         let data = try MNIST.load(directory: dir, split: MNISTSplit(trainingCount: 10_000, validationCount: 0))
         #expect(data.training.count == 10_000 && data.test.count == 10_000)
         var config = try #require(Presets.named("ch1")).config
@@ -33,20 +34,5 @@ import NNModel
         #expect(outcome.model.provenance?.evaluationSplit == "t10k")
         #expect(outcome.model.provenance?.epochs.count == 2)
         #expect(outcome.model.provenance?.seed == 6)
-    }
-
-    /// Timing of one epoch on 50,000 images, for release builds only:
-    /// NNRT_BENCH=1 MNIST_DIR=... swift test -c release --filter benchmarkEpoch
-    @Test func benchmarkEpoch() throws {
-        let env = ProcessInfo.processInfo.environment
-        guard env["NNRT_BENCH"] != nil, let dir = env["MNIST_DIR"] else { return }
-        let data = try MNIST.load(directory: dir)
-        for sizes in [[784, 30, 10], [784, 100, 10]] {
-            var rng = SeededGenerator(seed: 1)
-            var net = try Network(sizes: sizes, cost: .crossEntropy, rng: &rng)
-            let m = try net.sgd(trainingData: data.training, epochs: 1, miniBatchSize: 10, eta: 0.5,
-                                evaluationData: data.test, monitor: [.evaluationAccuracy], rng: &rng)
-            print("BENCH \(sizes): \(m[0].seconds) s/epoch, \(m[0].evaluation?.correct ?? 0) / 10000")
-        }
     }
 }

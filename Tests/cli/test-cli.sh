@@ -72,6 +72,20 @@ python3 -c "import json;d=json.load(open('$tmp/net2.json'));d['weights'][0]=d['w
 expect 65 'weights' -- "$nnrt" import "$tmp/bad2.json" --out "$tmp/bad2.nnrt"
 [ ! -e "$tmp/bad2.nnrt" ] && ok "failed import wrote nothing" || bad "failed import left a file"
 
+# Ensembles: three members vote; the ensemble file evaluates and describes itself.
+"$nnrt" train --preset ch1 --epochs 1 --train-limit 5000 --seed 2 --quiet --out "$tmp/m2.nnrt" >/dev/null
+"$nnrt" train --preset ch1 --epochs 1 --train-limit 5000 --seed 3 --quiet --out "$tmp/m3.nnrt" >/dev/null
+expect 0 'ensemble of 3 networks' -- "$nnrt" ensemble "$model" "$tmp/m2.nnrt" "$tmp/m3.nnrt" --voting majority --out "$tmp/ens.nnrt"
+expect 0 'accuracy: [0-9.]+% \([0-9]+/10000\)$' -- "$nnrt" eval "$tmp/ens.nnrt"
+expect 0 'majority vote' -- "$nnrt" eval "$tmp/ens.nnrt"
+expect 0 'voting: +majority' -- "$nnrt" inspect "$tmp/ens.nnrt"
+expect 0 'ensemble of 4 networks' -- "$nnrt" ensemble "$tmp/ens.nnrt" "$model" --voting mean-probability --out "$tmp/ens4.nnrt"
+python3 -c "import json;d=json.load(open('$tmp/net2.json'));d['sizes'][2]=3;d['weights'][1]=d['weights'][1][:3];d['biases'][1]=d['biases'][1][:3];json.dump(d,open('$tmp/three.json','w'))"
+"$nnrt" import "$tmp/three.json" --out "$tmp/three.nnrt" >/dev/null
+expect 65 'do not fit.*class labels' -- "$nnrt" ensemble "$model" "$tmp/net2.nnrt" "$tmp/three.nnrt" --out "$tmp/bad-ens.nnrt"
+[ ! -e "$tmp/bad-ens.nnrt" ] && ok "failed ensemble wrote nothing" || bad "failed ensemble left a file"
+expect 64 'voting' -- "$nnrt" ensemble "$model" --voting plurality --out "$tmp/bad-ens.nnrt"
+
 # Continue training from a model: epochs keep counting.
 expect 0 'Epoch 3' -- "$nnrt" train --from "$model" --epochs 1 --train-limit 1000 --out "$tmp/cont.nnrt"
 
