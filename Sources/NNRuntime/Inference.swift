@@ -95,49 +95,39 @@ extension Model {
 
     /// Predicts every example in `inputs` (whose length must be a multiple of `inputSize`).
     public func predict(_ inputs: [Float]) throws(ModelError) -> Prediction {
-        let count = inputs.count / inputSize
-        guard count * inputSize == inputs.count else {
-            throw ModelError(.shapeMismatch, "\(inputs.count) values are not a whole number of \(inputSize)-value examples")
+        try predictAll(inputs, unit: "values") { x, count, l, o throws(ModelError) in
+            try predict(x, count: count, labels: l, outputs: o)
         }
-        var labels = [Int32](repeating: 0, count: count)
-        var outputs = [Float](repeating: 0, count: count * classCount)
-        do {
-            try inputs.withUnsafeBufferPointer { x in
-                try labels.withUnsafeMutableBufferPointer { l in
-                    try outputs.withUnsafeMutableBufferPointer { o in
-                        try predict(x, count: count, labels: l, outputs: o)
-                    }
-                }
-            }
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError(.internal, "\(error)")
-        }
-        return Prediction(labels: labels, outputs: outputs)
     }
 
     /// Predicts every example in `pixels` (whose length must be a multiple of `inputSize`).
     public func predict(pixels: [UInt8]) throws(ModelError) -> Prediction {
-        let count = pixels.count / inputSize
-        guard count * inputSize == pixels.count else {
-            throw ModelError(.shapeMismatch, "\(pixels.count) bytes are not a whole number of \(inputSize)-byte examples")
+        try predictAll(pixels, unit: "bytes") { x, count, l, o throws(ModelError) in
+            try predict(pixels: x, count: count, labels: l, outputs: o)
+        }
+    }
+
+    /// Runs `body` over all of `elements` into freshly allocated label and output arrays.
+    private func predictAll<Element>(
+        _ elements: [Element], unit: String,
+        _ body: (UnsafeBufferPointer<Element>, Int, UnsafeMutableBufferPointer<Int32>,
+                 UnsafeMutableBufferPointer<Float>) throws(ModelError) -> Void
+    ) throws(ModelError) -> Prediction {
+        let count = elements.count / inputSize
+        guard count * inputSize == elements.count else {
+            throw ModelError(.shapeMismatch, "\(elements.count) \(unit) are not a whole number of \(inputSize)-\(unit.dropLast()) examples")
         }
         var labels = [Int32](repeating: 0, count: count)
         var outputs = [Float](repeating: 0, count: count * classCount)
-        do {
-            try pixels.withUnsafeBufferPointer { x in
-                try labels.withUnsafeMutableBufferPointer { l in
-                    try outputs.withUnsafeMutableBufferPointer { o in
-                        try predict(pixels: x, count: count, labels: l, outputs: o)
-                    }
+        var failure: ModelError?
+        elements.withUnsafeBufferPointer { x in
+            labels.withUnsafeMutableBufferPointer { l in
+                outputs.withUnsafeMutableBufferPointer { o in
+                    do throws(ModelError) { try body(x, count, l, o) } catch { failure = error }
                 }
             }
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError(.internal, "\(error)")
         }
+        if let failure { throw failure }
         return Prediction(labels: labels, outputs: outputs)
     }
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from ctypes import byref, c_uint32
 from typing import Tuple
 
-from . import _capi
+from . import _capi, _errors
 from ._errors import (
     BadModelError,
     BufferTooSmallError,
@@ -68,19 +68,7 @@ __all__ = [
     "Ensemble",
     "InputContract",
     "Producer",
-    "NNRTError",
-    "InvalidArgumentError",
-    "NNRTIOError",
-    "BadModelError",
-    "UnsupportedVersionError",
-    "ShapeMismatchError",
-    "BufferTooSmallError",
-    "OutOfMemoryError",
-    "ImageDecodeError",
-    "InternalError",
-    "UnsupportedError",
-    "NotFoundError",
-    "ClosedModelError",
+    *_errors.__all__,
     "LibraryLoadError",
     "ABI_VERSION",
     "library_path",
