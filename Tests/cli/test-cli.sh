@@ -42,6 +42,22 @@ expect 65 'not an nnrt model|corrupt|invalid' -- "$nnrt" inspect "$tmp/random.nn
 expect 65 'not an nnrt model|corrupt|invalid' -- "$nnrt" eval "$tmp/text.nnrt"
 expect 65 'truncated|corrupt|not an nnrt model' -- "$nnrt" eval "$tmp/truncated.nnrt"
 expect 65 'version 2' -- "$nnrt" inspect "$tmp/v2.nnrt"
+# Wrong shapes, written with the binding tests' independent protobuf writer: a weights tensor
+# that does not hold what its shape says, and a layer whose input size breaks the chain.
+python3 - "$tmp" "$root/Bindings/python/tests" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import modelwriter as mw
+w1 = [[0.0] * 784 for _ in range(3)]
+fc2 = mw.dense_layer("fc2", [[0.0] * 3 for _ in range(10)], [0.0] * 10)
+bad_tensor = mw.dense_layer("fc1", w1, [0.0] * 3, weight_shape=[3, 783])
+open(sys.argv[1] + "/shape.nnrt", "wb").write(mw.model_file(network_body=mw.network("n", [bad_tensor, fc2], mw.DIGITS)))
+fc2_wide = mw.dense_layer("fc2", [[0.0] * 4 for _ in range(10)], [0.0] * 10)
+good_fc1 = mw.dense_layer("fc1", w1, [0.0] * 3)
+open(sys.argv[1] + "/chain.nnrt", "wb").write(mw.model_file(network_body=mw.network("n", [good_fc1, fc2_wide], mw.DIGITS)))
+PY
+expect 65 "layer 1 'fc1'.*783" -- "$nnrt" inspect "$tmp/shape.nnrt"
+expect 65 "layer 2 'fc2'" -- "$nnrt" eval "$tmp/chain.nnrt"
 expect 66 'No such file|cannot open|not found' -- "$nnrt" eval "$model" --data "$tmp/nowhere"
 
 # Bad arguments: usage errors (64).
