@@ -24,10 +24,18 @@ struct Inspect: ParsableCommand {
     @Flag(name: .long, help: "Also list every epoch of the training history (default: first and last few).")
     var allEpochs = false
 
+    @Flag(help: "Print the description as one JSON object (for scripts), without the weights.")
+    var json = false
+
     func run() throws {
         try reportingErrors {
             let file = try loadModelFile(model)
-            say(describe(file))
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(file), options: [.sortedKeys])
+                say(String(decoding: data, as: UTF8.self))
+            } else {
+                say(describe(file))
+            }
         }
     }
 
@@ -74,20 +82,26 @@ struct Inspect: ParsableCommand {
         out.append("input:          \(input.shape.map(String.init).joined(separator: "x")) (channels x height x width), "
                    + "pixel * \(formatScale(input.scale)) + \(input.offset), \(polarity)")
         out.append("")
-        var rows: [[String]] = [["#", "layer", "kind", "input", "output", "activation", "weights", "bias", "parameters"]]
+        var rows: [[String]] = [["#", "layer", "kind", "input", "output", "activation", "weights", "bias", "notes", "parameters"]]
+        func dims(_ shape: [Int]) -> String { shape.isEmpty ? "-" : shape.map(String.init).joined(separator: "x") }
         for (i, layer) in network.layers.enumerated() {
+            var notes: [String] = []
+            if layer.kind == .maxPool2d { notes.append("pool " + dims(layer.poolShape)) }
+            if layer.kind == .conv2d, layer.weights.shape.count == 4 {
+                notes.append("kernel \(layer.weights.shape[2])x\(layer.weights.shape[3])")
+            }
+            if layer.dropout > 0 { notes.append("dropout \(layer.dropout)") }
             rows.append([
-                "\(i + 1)", layer.name, "dense",
-                layer.inputShape.map(String.init).joined(separator: "x"),
-                layer.outputShape.map(String.init).joined(separator: "x"),
+                "\(i + 1)", layer.name, layer.kind.name,
+                dims(layer.inputShape), dims(layer.outputShape),
                 layer.activation.name,
-                layer.weights.shape.map(String.init).joined(separator: "x"),
-                layer.bias.shape.map(String.init).joined(separator: "x"),
+                dims(layer.weights.shape), dims(layer.bias.shape),
+                notes.isEmpty ? "" : notes.joined(separator: ", "),
                 "\(layer.weights.data.count + layer.bias.data.count)",
             ])
         }
-        rows.append(["", "total", "", "", "", "", "", "", "\(network.parameterCount)"])
-        out.append(contentsOf: table(rows, rightAlign: [0, 8]).split(separator: "\n").map(String.init))
+        rows.append(["", "total", "", "", "", "", "", "", "", "\(network.parameterCount)"])
+        out.append(contentsOf: table(rows, rightAlign: [0, 9]).split(separator: "\n").map(String.init))
         for evaluation in network.evaluations { out.append("evaluation:     \(describe(evaluation))") }
         if let p = network.provenance {
             out.append("")
@@ -98,9 +112,23 @@ struct Inspect: ParsableCommand {
             }
             if !p.preset.isEmpty { out.append("  preset:        \(p.preset)") }
             if let h = p.hyperparameters {
-                out.append(String(format: "  training:      eta %g, lambda %g, mini-batch %d, %d epochs, n = %d",
-                                  h.eta, h.lambda, h.miniBatchSize, h.epochs, h.trainingExamples))
+                if !h.architecture.isEmpty { out.append("  architecture:  \(h.architecture)") }
+                out.append(String(format: "  training:      eta %g, %@ lambda %g, mini-batch %d, %d epochs, n = %d",
+                                  h.eta, h.regularization.name, h.lambda, h.miniBatchSize, h.epochs, h.trainingExamples))
+                var extras: [String] = []
+                if h.momentum != 0 { extras.append(String(format: "momentum %g", h.momentum)) }
+                if h.schedulePatience > 0 {
+                    extras.append(String(format: "eta / %g after %d epochs without improvement, stop below %g of the start",
+                                         h.scheduleFactor, h.schedulePatience, h.scheduleStopFraction))
+                }
+                if h.earlyStoppingPatience > 0 { extras.append("early stopping after \(h.earlyStoppingPatience) epochs without improvement") }
+                if !h.expansion.isEmpty { extras.append("training data expanded: \(h.expansion)") }
+                for e in extras { out.append("                 \(e)") }
                 out.append("  init:          \(h.weightInit.name), seed \(p.seed)")
+            }
+            if let selected = p.selectedEpoch { out.append("  weights from:  epoch \(selected) (best evaluation accuracy)") }
+            if !p.initialGradientNorms.isEmpty {
+                out.append("  gradient norms at initialisation (||dC/db|| per layer): " + norms(p.initialGradientNorms))
             }
             if !p.createdAt.isEmpty { out.append("  created:       \(p.createdAt)") }
             if !p.command.isEmpty { out.append("  command:       \(p.command)") }
@@ -112,8 +140,20 @@ struct Inspect: ParsableCommand {
         return out
     }
 
+    func norms(_ values: [Double]) -> String {
+        values.map { String(format: "%.4g", $0) }.joined(separator: " ")
+    }
+
     func epochTable(_ epochs: [EpochMetrics]) -> [String] {
-        var rows: [[String]] = [["epoch", "train cost", "train acc", "eval cost", "eval acc", "seconds"]]
+        let withTest = epochs.contains { $0.test != nil }
+        let withEta = epochs.contains { $0.eta != nil }
+        let withNorms = epochs.contains { !$0.gradientNorms.isEmpty }
+        var header = ["epoch", "train cost", "train acc", "eval cost", "eval acc"]
+        if withTest { header.append("test acc") }
+        if withEta { header.append("eta") }
+        header.append("seconds")
+        if withNorms { header.append("gradient norms") }
+        var rows: [[String]] = [header]
         func cost(_ m: SplitMetrics?) -> String { m?.cost.map { String(format: "%.4f", $0) } ?? "-" }
         func acc(_ m: SplitMetrics?) -> String {
             guard let m, let c = m.correct else { return "-" }
@@ -126,15 +166,104 @@ struct Inspect: ParsableCommand {
             elided = true
         }
         for (i, e) in shown {
-            if elided, i == epochs.count - 5 { rows.append(["...", "", "", "", "", ""]) }
-            rows.append(["\(e.epoch)", cost(e.training), acc(e.training), cost(e.evaluation), acc(e.evaluation),
-                         String(format: "%.2f", e.seconds)])
+            if elided, i == epochs.count - 5 { rows.append(["..."] + Array(repeating: "", count: header.count - 1)) }
+            var row = ["\(e.epoch)", cost(e.training), acc(e.training), cost(e.evaluation), acc(e.evaluation)]
+            if withTest { row.append(acc(e.test)) }
+            if withEta { row.append(e.eta.map { String(format: "%g", $0) } ?? "-") }
+            row.append(String(format: "%.2f", e.seconds))
+            if withNorms { row.append(norms(e.gradientNorms)) }
+            rows.append(row)
         }
-        return table(rows, rightAlign: [0, 1, 2, 3, 4, 5]).split(separator: "\n").map(String.init)
+        return table(rows, rightAlign: Set(0..<(header.count - (withNorms ? 1 : 0)))).split(separator: "\n").map(String.init)
     }
 
     func formatScale(_ s: Float) -> String {
         if abs(s - 1.0 / 255.0) < 1e-9 { return "1/255" }
         return "\(s)"
+    }
+}
+
+/// The JSON form of `nnrt inspect --json`: everything in the file except the weight values.
+enum ModelJSON {
+    static func object(_ file: ModelFile) -> [String: Any] {
+        var o: [String: Any] = [
+            "format_version": Int(file.formatVersion),
+            "producer": ["name": file.producer.name, "version": file.producer.version],
+            "metadata": file.metadata.map { ["key": $0.key, "value": $0.value] },
+        ]
+        switch file.body {
+        case .network(let n):
+            o["network"] = network(n)
+        case .ensemble(let e):
+            o["ensemble"] = [
+                "name": e.name, "voting": e.voting.name,
+                "members": e.members.map(network), "evaluations": e.evaluations.map(evaluation),
+            ] as [String: Any]
+        }
+        return o
+    }
+
+    static func network(_ n: NetworkModel) -> [String: Any] {
+        var o: [String: Any] = [
+            "name": n.name,
+            "cost": n.cost.name,
+            "class_labels": n.classLabels,
+            "input": ["shape": n.input.shape, "scale": Double(n.input.scale), "offset": Double(n.input.offset),
+                      "polarity": n.input.polarity == .lightOnDark ? "light-on-dark" : "dark-on-light"] as [String: Any],
+            "parameters": n.parameterCount,
+            "layers": n.layers.map { l -> [String: Any] in
+                var layer: [String: Any] = [
+                    "name": l.name, "kind": l.kind.name, "activation": l.activation.name,
+                    "input_shape": l.inputShape, "output_shape": l.outputShape,
+                    "weights_shape": l.weights.shape, "bias_shape": l.bias.shape,
+                ]
+                if !l.poolShape.isEmpty { layer["pool_shape"] = l.poolShape }
+                if l.dropout != 0 { layer["dropout"] = Double(l.dropout) }
+                return layer
+            },
+            "evaluations": n.evaluations.map(evaluation),
+        ]
+        if let p = n.provenance { o["provenance"] = provenance(p) }
+        return o
+    }
+
+    static func metrics(_ m: SplitMetrics?) -> Any {
+        guard let m else { return NSNull() }
+        var o: [String: Any] = ["total": m.total]
+        if let c = m.correct { o["correct"] = c }
+        if let c = m.cost { o["cost"] = c }
+        return o
+    }
+
+    static func evaluation(_ e: Evaluation) -> [String: Any] {
+        ["dataset": e.dataset, "metrics": metrics(e.metrics)]
+    }
+
+    static func provenance(_ p: Provenance) -> [String: Any] {
+        var o: [String: Any] = [
+            "dataset": p.dataset, "training_split": p.trainingSplit, "evaluation_split": p.evaluationSplit,
+            "seed": p.seed, "created_at": p.createdAt, "command": p.command, "preset": p.preset,
+            "imported_from": p.importedFrom, "initial_gradient_norms": p.initialGradientNorms,
+            "epochs": p.epochs.map { e -> [String: Any] in
+                var o: [String: Any] = [
+                    "epoch": e.epoch, "seconds": e.seconds, "training": metrics(e.training),
+                    "evaluation": metrics(e.evaluation), "test": metrics(e.test), "gradient_norms": e.gradientNorms,
+                ]
+                if let eta = e.eta { o["eta"] = eta }
+                return o
+            },
+        ]
+        if let s = p.selectedEpoch { o["selected_epoch"] = s }
+        if let h = p.hyperparameters {
+            o["hyperparameters"] = [
+                "sizes": h.sizes, "cost": h.cost.name, "eta": h.eta, "lambda": h.lambda,
+                "regularization": h.regularization.name, "mini_batch_size": h.miniBatchSize, "epochs": h.epochs,
+                "weight_init": h.weightInit.name, "training_examples": h.trainingExamples, "momentum": h.momentum,
+                "schedule_patience": h.schedulePatience, "schedule_factor": h.scheduleFactor,
+                "schedule_stop_fraction": h.scheduleStopFraction, "early_stopping_patience": h.earlyStoppingPatience,
+                "expansion": h.expansion, "architecture": h.architecture,
+            ] as [String: Any]
+        }
+        return o
     }
 }
