@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Reproduce the book's figures: train presets with the release `nnrt` CLI and record the results
+in bench/ACCURACY.md, next to the book's figure.
+
+    bench/accuracy.py ch1 ch3-l2-100             train these presets (seed 1) and update the table
+    bench/accuracy.py --seed 2 ch6-conv1         another seed (rows are kept per preset and seed)
+    bench/accuracy.py --all                      every preset (many hours on 2 cores)
+    bench/accuracy.py --table-only               rewrite the table from the models already trained
+
+Our figure is the one the book reports for that experiment: the test accuracy of the model at the
+epoch with the best validation accuracy when the preset monitors validation data (chapter 6), the
+peak test accuracy when it monitors test data (chapters 1 and 3, as network.py/network2.py print
+it), or the ensemble's test accuracy. Each row keeps the exact command that produced it. Models and
+logs go to build/accuracy/. Needs MNIST (MNIST_DIR or the download cache) and scripts/build.sh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = ROOT / "bench" / "ACCURACY.md"
+OUT = ROOT / "build" / "accuracy"
+HEADER = ("| preset | book | ours | difference | seed | epochs | wall time | s/epoch | measured on | command |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
+
+
+def run_json(nnrt: str, *args: str) -> list[dict]:
+    out = subprocess.run([nnrt, *args], check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def percent(correct: int, total: int) -> float:
+    return 100.0 * correct / total if total else 0.0
+
+
+def our_figure(model: dict) -> tuple[str, float | None]:
+    """(how it was measured, accuracy in percent) from `nnrt inspect --json`."""
+    if "ensemble" in model:
+        for e in model["ensemble"].get("evaluations", []):
+            m = e["metrics"]
+            if "t10k" in e["dataset"] and "correct" in m:
+                return (f"ensemble on test ({e['dataset']})", percent(m["correct"], m["total"]))
+        return ("ensemble: no test evaluation recorded", None)
+    net = model["network"]
+    prov = net.get("provenance", {})
+    epochs = prov.get("epochs", [])
+    split = prov.get("evaluation_split", "")
+    if split and split != "t10k" and any(e.get("test") for e in epochs):
+        scored = [e for e in epochs if e.get("evaluation") and "correct" in e["evaluation"] and e.get("test")]
+        if scored:
+            best = max(scored, key=lambda e: (e["evaluation"]["correct"], -e["epoch"]))
+            t = best["test"]
+            return (f"test at best validation epoch {best['epoch']}", percent(t["correct"], t["total"]))
+    if split == "t10k":
+        scored = [e for e in epochs if e.get("evaluation") and "correct" in e["evaluation"]]
+        if scored:
+            best = max(scored, key=lambda e: (e["evaluation"]["correct"], -e["epoch"]))
+            ev = best["evaluation"]
+            return (f"peak test, epoch {best['epoch']}", percent(ev["correct"], ev["total"]))
+    for e in net.get("evaluations", []):
+        m = e["metrics"]
+        if "t10k" in e["dataset"] and "correct" in m:
+            return ("final model on test", percent(m["correct"], m["total"]))
+    return ("no test accuracy recorded", None)
+
+
+def epochs_and_speed(model: dict) -> tuple[int, float | None]:
+    nets = model["ensemble"]["members"] if "ensemble" in model else [model["network"]]
+    epochs = [e for n in nets for e in n.get("provenance", {}).get("epochs", [])]
+    if not epochs:
+        return 0, None
+    per_member = len(epochs) // len(nets)
+    return per_member, sum(e["seconds"] for e in epochs) / len(epochs)
+
+
+def load_rows() -> dict[tuple[str, str], str]:
+    rows: dict[tuple[str, str], str] = {}
+    if TABLE.exists():
+        for line in TABLE.read_text().splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 10 and cells[0] not in ("preset", "---"):
+                rows[(cells[0], cells[4])] = line
+    return rows
+
+
+def write_table(rows: dict[tuple[str, str], str], order: list[str]) -> None:
+    rank = {name: i for i, name in enumerate(order)}
+    ordered = sorted(rows.items(), key=lambda kv: (rank.get(kv[0][0], 10**6), kv[0][0], int(kv[0][1] or 0)))
+    text = f"""# The book's results, reproduced
+
+Written by `bench/accuracy.py` (see its docstring); rerun it to add or refresh rows. "ours" is the
+figure the book reports for that experiment, measured the same way: the test accuracy at the epoch
+with the best validation accuracy where the preset monitors validation data (chapter 6), the peak
+test accuracy where it monitors test data (chapters 1 and 3), the ensemble's test accuracy for
+ensembles. "difference" is ours minus the book's, in percentage points. Single runs vary with the
+seed by a few tenths of a point (see bench/RESULTS.md for seed spreads).
+
+{HEADER}
+""" + "\n".join(line for _, line in ordered) + "\n"
+    TABLE.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("presets", nargs="*", help="presets to train (see `nnrt presets`)")
+    parser.add_argument("--all", action="store_true", help="every preset")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nnrt", default=str(ROOT / "build" / "bin" / "nnrt"))
+    parser.add_argument("--table-only", action="store_true", help="rebuild rows from build/accuracy/*.nnrt")
+    args = parser.parse_args()
+
+    presets = {p["name"]: p for p in run_json(args.nnrt, "presets", "--json")}
+    order = list(presets)
+    names = order if args.all else args.presets
+    unknown = [n for n in names if n not in presets]
+    if unknown:
+        print(f"accuracy.py: unknown presets {unknown}; known: {', '.join(order)}", file=sys.stderr)
+        return 64
+    if not names and not args.table_only:
+        parser.print_usage(sys.stderr)
+        return 64
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = load_rows()
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                   if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    cores = os.cpu_count() or 0
+    today = time.strftime("%Y-%m-%d")
+
+    jobs = []
+    if args.table_only:
+        for f in sorted(OUT.glob("*-seed*.nnrt")):
+            m = re.fullmatch(r"(.+)-seed(\d+)\.nnrt", f.name)
+            if m and m.group(1) in presets:
+                jobs.append((m.group(1), int(m.group(2)), f, None))
+    else:
+        for name in names:
+            model = OUT / f"{name}-seed{args.seed}.nnrt"
+            command = [args.nnrt, "train", "--preset", name, "--seed", str(args.seed), "--out", str(model)]
+            shown = " ".join(["nnrt", *command[1:]]).replace(str(ROOT) + "/", "")
+            print(f"==> {shown}", flush=True)
+            log = OUT / f"{name}-seed{args.seed}.log"
+            start = time.monotonic()
+            with log.open("w") as out:
+                proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
+            wall = time.monotonic() - start
+            if proc.returncode != 0:
+                print(f"accuracy.py: {name} failed (exit {proc.returncode}); see {log}", file=sys.stderr)
+                return 1
+            jobs.append((name, args.seed, model, (wall, shown)))
+
+    for name, seed, model, run in jobs:
+        info = run_json(args.nnrt, "inspect", "--json", str(model))[0]
+        how, ours = our_figure(info)
+        epochs, speed = epochs_and_speed(info)
+        book = presets[name].get("book")
+        book_value = float(book.rstrip("%")) if book else None
+        diff = f"{ours - book_value:+.2f}" if ours is not None and book_value is not None else "-"
+        old = rows.get((name, str(seed)))
+        if run is None and old:
+            continue  # keep the measured wall time and command of the original row
+        wall, shown = run if run else (None, "(table-only)")
+        wall_text = f"{wall / 60:.1f} min" if wall else "-"
+        ours_text = f"{ours:.2f}% ({how})" if ours is not None else how
+        speed_text = f"{speed:.2f}" if speed is not None else "-"
+        rows[(name, str(seed))] = (f"| {name} | {book or '-'} | {ours_text} | {diff} | {seed} | {epochs} | "
+                                   f"{wall_text} | {speed_text} | {today}, {cores} cores {cpu} | `{shown}` |")
+        print(rows[(name, str(seed))], flush=True)
+    write_table(rows, order)
+    print(f"wrote {TABLE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
