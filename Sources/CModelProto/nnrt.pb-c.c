@@ -914,7 +914,7 @@ const ProtobufCMessageDescriptor nnrt__network__descriptor =
   (ProtobufCMessageInit) nnrt__network__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnrt__layer__field_descriptors[7] =
+static const ProtobufCFieldDescriptor nnrt__layer__field_descriptors[9] =
 {
   {
     "name",
@@ -1000,20 +1000,46 @@ static const ProtobufCFieldDescriptor nnrt__layer__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pool_shape",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Nnrt__Layer, n_pool_shape),
+    offsetof(Nnrt__Layer, pool_shape),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dropout",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Layer, dropout),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnrt__layer__field_indices_by_name[] = {
   4,   /* field[4] = activation */
   6,   /* field[6] = bias */
+  8,   /* field[8] = dropout */
   2,   /* field[2] = input_shape */
   1,   /* field[1] = kind */
   0,   /* field[0] = name */
   3,   /* field[3] = output_shape */
+  7,   /* field[7] = pool_shape */
   5,   /* field[5] = weights */
 };
 static const ProtobufCIntRange nnrt__layer__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor nnrt__layer__descriptor =
 {
@@ -1023,7 +1049,7 @@ const ProtobufCMessageDescriptor nnrt__layer__descriptor =
   "Nnrt__Layer",
   "nnrt",
   sizeof(Nnrt__Layer),
-  7,
+  9,
   nnrt__layer__field_descriptors,
   nnrt__layer__field_indices_by_name,
   1,  nnrt__layer__number_ranges,
@@ -1235,7 +1261,7 @@ const ProtobufCMessageDescriptor nnrt__ensemble__descriptor =
   (ProtobufCMessageInit) nnrt__ensemble__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnrt__provenance__field_descriptors[10] =
+static const ProtobufCFieldDescriptor nnrt__provenance__field_descriptors[12] =
 {
   {
     "dataset",
@@ -1357,6 +1383,30 @@ static const ProtobufCFieldDescriptor nnrt__provenance__field_descriptors[10] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "initial_gradient_norms",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Nnrt__Provenance, n_initial_gradient_norms),
+    offsetof(Nnrt__Provenance, initial_gradient_norms),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "selected_epoch",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Provenance, selected_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnrt__provenance__field_indices_by_name[] = {
   7,   /* field[7] = command */
@@ -1366,14 +1416,16 @@ static const unsigned nnrt__provenance__field_indices_by_name[] = {
   2,   /* field[2] = evaluation_split */
   3,   /* field[3] = hyperparameters */
   9,   /* field[9] = imported_from */
+  10,   /* field[10] = initial_gradient_norms */
   8,   /* field[8] = preset */
   4,   /* field[4] = seed */
+  11,   /* field[11] = selected_epoch */
   1,   /* field[1] = training_split */
 };
 static const ProtobufCIntRange nnrt__provenance__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor nnrt__provenance__descriptor =
 {
@@ -1383,14 +1435,14 @@ const ProtobufCMessageDescriptor nnrt__provenance__descriptor =
   "Nnrt__Provenance",
   "nnrt",
   sizeof(Nnrt__Provenance),
-  10,
+  12,
   nnrt__provenance__field_descriptors,
   nnrt__provenance__field_indices_by_name,
   1,  nnrt__provenance__number_ranges,
   (ProtobufCMessageInit) nnrt__provenance__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnrt__hyperparameters__field_descriptors[8] =
+static const ProtobufCFieldDescriptor nnrt__hyperparameters__field_descriptors[16] =
 {
   {
     "sizes",
@@ -1488,13 +1540,117 @@ static const ProtobufCFieldDescriptor nnrt__hyperparameters__field_descriptors[8
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "regularization",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, regularization),
+    &nnrt__regularization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "momentum",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, momentum),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schedule_patience",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, schedule_patience),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schedule_factor",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, schedule_factor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schedule_stop_fraction",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, schedule_stop_fraction),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "early_stopping_patience",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, early_stopping_patience),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expansion",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, expansion),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "architecture",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__Hyperparameters, architecture),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnrt__hyperparameters__field_indices_by_name[] = {
+  15,   /* field[15] = architecture */
   1,   /* field[1] = cost */
+  13,   /* field[13] = early_stopping_patience */
   5,   /* field[5] = epochs */
   2,   /* field[2] = eta */
+  14,   /* field[14] = expansion */
   3,   /* field[3] = lambda */
   4,   /* field[4] = mini_batch_size */
+  9,   /* field[9] = momentum */
+  8,   /* field[8] = regularization */
+  11,   /* field[11] = schedule_factor */
+  10,   /* field[10] = schedule_patience */
+  12,   /* field[12] = schedule_stop_fraction */
   0,   /* field[0] = sizes */
   7,   /* field[7] = training_examples */
   6,   /* field[6] = weight_init */
@@ -1502,7 +1658,7 @@ static const unsigned nnrt__hyperparameters__field_indices_by_name[] = {
 static const ProtobufCIntRange nnrt__hyperparameters__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor nnrt__hyperparameters__descriptor =
 {
@@ -1512,14 +1668,14 @@ const ProtobufCMessageDescriptor nnrt__hyperparameters__descriptor =
   "Nnrt__Hyperparameters",
   "nnrt",
   sizeof(Nnrt__Hyperparameters),
-  8,
+  16,
   nnrt__hyperparameters__field_descriptors,
   nnrt__hyperparameters__field_indices_by_name,
   1,  nnrt__hyperparameters__number_ranges,
   (ProtobufCMessageInit) nnrt__hyperparameters__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnrt__epoch_metrics__field_descriptors[4] =
+static const ProtobufCFieldDescriptor nnrt__epoch_metrics__field_descriptors[7] =
 {
   {
     "epoch",
@@ -1569,17 +1725,56 @@ static const ProtobufCFieldDescriptor nnrt__epoch_metrics__field_descriptors[4] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "eta",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__EpochMetrics, eta),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gradient_norms",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Nnrt__EpochMetrics, n_gradient_norms),
+    offsetof(Nnrt__EpochMetrics, gradient_norms),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "test",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__EpochMetrics, test),
+    &nnrt__split_metrics__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnrt__epoch_metrics__field_indices_by_name[] = {
   0,   /* field[0] = epoch */
+  4,   /* field[4] = eta */
   2,   /* field[2] = evaluation */
+  5,   /* field[5] = gradient_norms */
   3,   /* field[3] = seconds */
+  6,   /* field[6] = test */
   1,   /* field[1] = training */
 };
 static const ProtobufCIntRange nnrt__epoch_metrics__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor nnrt__epoch_metrics__descriptor =
 {
@@ -1589,7 +1784,7 @@ const ProtobufCMessageDescriptor nnrt__epoch_metrics__descriptor =
   "Nnrt__EpochMetrics",
   "nnrt",
   sizeof(Nnrt__EpochMetrics),
-  4,
+  7,
   nnrt__epoch_metrics__field_descriptors,
   nnrt__epoch_metrics__field_indices_by_name,
   1,  nnrt__epoch_metrics__number_ranges,
@@ -1737,17 +1932,21 @@ const ProtobufCMessageDescriptor nnrt__evaluation__descriptor =
   (ProtobufCMessageInit) nnrt__evaluation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue nnrt__layer_kind__enum_values_by_number[2] =
+static const ProtobufCEnumValue nnrt__layer_kind__enum_values_by_number[4] =
 {
   { "LAYER_KIND_UNSPECIFIED", "NNRT__LAYER_KIND__LAYER_KIND_UNSPECIFIED", 0 },
   { "LAYER_KIND_DENSE", "NNRT__LAYER_KIND__LAYER_KIND_DENSE", 1 },
+  { "LAYER_KIND_CONV2D", "NNRT__LAYER_KIND__LAYER_KIND_CONV2D", 2 },
+  { "LAYER_KIND_MAX_POOL2D", "NNRT__LAYER_KIND__LAYER_KIND_MAX_POOL2D", 3 },
 };
 static const ProtobufCIntRange nnrt__layer_kind__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex nnrt__layer_kind__enum_values_by_name[2] =
+static const ProtobufCEnumValueIndex nnrt__layer_kind__enum_values_by_name[4] =
 {
+  { "LAYER_KIND_CONV2D", 2 },
   { "LAYER_KIND_DENSE", 1 },
+  { "LAYER_KIND_MAX_POOL2D", 3 },
   { "LAYER_KIND_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor nnrt__layer_kind__descriptor =
@@ -1757,9 +1956,9 @@ const ProtobufCEnumDescriptor nnrt__layer_kind__descriptor =
   "LayerKind",
   "Nnrt__LayerKind",
   "nnrt",
-  2,
+  4,
   nnrt__layer_kind__enum_values_by_number,
-  2,
+  4,
   nnrt__layer_kind__enum_values_by_name,
   1,
   nnrt__layer_kind__value_ranges,
@@ -1893,17 +2092,49 @@ const ProtobufCEnumDescriptor nnrt__voting_rule__descriptor =
   nnrt__voting_rule__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue nnrt__weight_init__enum_values_by_number[3] =
+static const ProtobufCEnumValue nnrt__regularization__enum_values_by_number[3] =
+{
+  { "REGULARIZATION_UNSPECIFIED", "NNRT__REGULARIZATION__REGULARIZATION_UNSPECIFIED", 0 },
+  { "REGULARIZATION_L2", "NNRT__REGULARIZATION__REGULARIZATION_L2", 1 },
+  { "REGULARIZATION_L1", "NNRT__REGULARIZATION__REGULARIZATION_L1", 2 },
+};
+static const ProtobufCIntRange nnrt__regularization__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex nnrt__regularization__enum_values_by_name[3] =
+{
+  { "REGULARIZATION_L1", 2 },
+  { "REGULARIZATION_L2", 1 },
+  { "REGULARIZATION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor nnrt__regularization__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nnrt.Regularization",
+  "Regularization",
+  "Nnrt__Regularization",
+  "nnrt",
+  3,
+  nnrt__regularization__enum_values_by_number,
+  3,
+  nnrt__regularization__enum_values_by_name,
+  1,
+  nnrt__regularization__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue nnrt__weight_init__enum_values_by_number[4] =
 {
   { "WEIGHT_INIT_UNSPECIFIED", "NNRT__WEIGHT_INIT__WEIGHT_INIT_UNSPECIFIED", 0 },
   { "WEIGHT_INIT_STANDARD_NORMAL", "NNRT__WEIGHT_INIT__WEIGHT_INIT_STANDARD_NORMAL", 1 },
   { "WEIGHT_INIT_SCALED_NORMAL", "NNRT__WEIGHT_INIT__WEIGHT_INIT_SCALED_NORMAL", 2 },
+  { "WEIGHT_INIT_NETWORK3", "NNRT__WEIGHT_INIT__WEIGHT_INIT_NETWORK3", 3 },
 };
 static const ProtobufCIntRange nnrt__weight_init__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex nnrt__weight_init__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex nnrt__weight_init__enum_values_by_name[4] =
 {
+  { "WEIGHT_INIT_NETWORK3", 3 },
   { "WEIGHT_INIT_SCALED_NORMAL", 2 },
   { "WEIGHT_INIT_STANDARD_NORMAL", 1 },
   { "WEIGHT_INIT_UNSPECIFIED", 0 },
@@ -1915,9 +2146,9 @@ const ProtobufCEnumDescriptor nnrt__weight_init__descriptor =
   "WeightInit",
   "Nnrt__WeightInit",
   "nnrt",
-  3,
+  4,
   nnrt__weight_init__enum_values_by_number,
-  3,
+  4,
   nnrt__weight_init__enum_values_by_name,
   1,
   nnrt__weight_init__value_ranges,

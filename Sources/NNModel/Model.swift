@@ -7,9 +7,11 @@
 
 /// The format version this code writes, and the range of versions it reads.
 public enum FormatVersion {
-    public static let current: UInt32 = 1
+    /// The newest version this code writes. A file is written with the lowest version that
+    /// describes it (`ModelFile.minimumFormatVersion`): 1 unless it uses version-2 features.
+    public static let current: UInt32 = 2
     public static let oldestReadable: UInt32 = 1
-    public static let newestReadable: UInt32 = 1
+    public static let newestReadable: UInt32 = 2
     /// The value of `ModelFile.identifier` in every nnrt model file.
     public static let identifier = "nnrt-model"
 }
@@ -24,6 +26,33 @@ public enum NNRTVersion {
 
 public enum LayerKind: Int32, Sendable, CaseIterable {
     case dense = 1
+    /// Valid convolution, stride 1 (format version 2).
+    case conv2d = 2
+    /// Max-pooling over non-overlapping windows (format version 2).
+    case maxPool2d = 3
+
+    public var name: String {
+        switch self {
+        case .dense: "dense"
+        case .conv2d: "conv2d"
+        case .maxPool2d: "max_pool2d"
+        }
+    }
+}
+
+/// Which norm the regularisation parameter lambda applies to.
+public enum Regularization: Int32, Sendable, CaseIterable {
+    /// w -> (1 - eta*lambda/n) w - ...
+    case l2 = 1
+    /// w -> w - (eta*lambda/n) sgn(w) - ..., with sgn(0) = 0.
+    case l1 = 2
+
+    public var name: String {
+        switch self {
+        case .l2: "L2"
+        case .l1: "L1"
+        }
+    }
 }
 
 public enum Activation: Int32, Sendable, CaseIterable {
@@ -65,11 +94,15 @@ public enum WeightInit: Int32, Sendable, CaseIterable {
     case standardNormal = 1
     /// Weights N(0, 1/n_in), biases N(0, 1): network2.py's `default_weight_initializer`.
     case scaledNormal = 2
+    /// network3.py: weights N(0, 1/n_out) (conv: n_out = maps*KH*KW / pool area), biases N(0, 1),
+    /// softmax layers zero.
+    case network3 = 3
 
     public var name: String {
         switch self {
         case .standardNormal: "standard-normal"
         case .scaledNormal: "scaled-normal"
+        case .network3: "network3"
         }
     }
 }
@@ -100,7 +133,10 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
-/// One layer. Dense: `weights` is [out, in], `bias` is [out], output = activation(W x + b).
+/// One layer (shapes per example; see nnrt.proto for the exact semantics):
+/// - dense: `weights` [out, in], `bias` [out]; output = activation((1 - dropout) W x + b);
+/// - conv2d: input [C, H, W], `weights` [M, C, KH, KW], `bias` [M], output [M, H-KH+1, W-KW+1];
+/// - maxPool2d: input [C, H, W], `poolShape` [PH, PW], output [C, H/PH, W/PW]; no weights.
 public struct Layer: Sendable, Equatable {
     public var name: String
     public var kind: LayerKind
@@ -109,9 +145,15 @@ public struct Layer: Sendable, Equatable {
     public var activation: Activation
     public var weights: Tensor
     public var bias: Tensor
+    /// maxPool2d: the window [PH, PW]; empty otherwise.
+    public var poolShape: [Int]
+    /// Dense: the probability with which training dropped this layer's inputs (inference scales
+    /// W x by 1 - dropout, as network3). 0 = none.
+    public var dropout: Float
 
     public init(name: String, kind: LayerKind = .dense, inputShape: [Int], outputShape: [Int],
-                activation: Activation, weights: Tensor, bias: Tensor) {
+                activation: Activation, weights: Tensor, bias: Tensor, poolShape: [Int] = [],
+                dropout: Float = 0) {
         self.name = name
         self.kind = kind
         self.inputShape = inputShape
@@ -119,15 +161,40 @@ public struct Layer: Sendable, Equatable {
         self.activation = activation
         self.weights = weights
         self.bias = bias
+        self.poolShape = poolShape
+        self.dropout = dropout
     }
+
+    /// A valid, stride-1 convolution of `input` [C, H, W] with `maps` kernels of `kernel` [KH, KW].
+    public static func conv2d(name: String, input: [Int], maps: Int, kernel: [Int], activation: Activation,
+                              weights: [Float], bias: [Float]) -> Layer {
+        let c = input.count == 3 ? input[0] : 0, h = input.count == 3 ? input[1] : 0, w = input.count == 3 ? input[2] : 0
+        let kh = kernel.count == 2 ? kernel[0] : 0, kw = kernel.count == 2 ? kernel[1] : 0
+        return Layer(name: name, kind: .conv2d, inputShape: input, outputShape: [maps, h - kh + 1, w - kw + 1],
+                     activation: activation,
+                     weights: Tensor(shape: [maps, c, kh, kw], data: weights),
+                     bias: Tensor(shape: [maps], data: bias))
+    }
+
+    /// Max-pooling of `input` [C, H, W] over non-overlapping `pool` [PH, PW] windows.
+    public static func maxPool2d(name: String, input: [Int], pool: [Int], activation: Activation = .linear) -> Layer {
+        let c = input.count == 3 ? input[0] : 0, h = input.count == 3 ? input[1] : 0, w = input.count == 3 ? input[2] : 0
+        let ph = pool.count == 2 ? max(pool[0], 1) : 1, pw = pool.count == 2 ? max(pool[1], 1) : 1
+        return Layer(name: name, kind: .maxPool2d, inputShape: input, outputShape: [c, h / ph, w / pw],
+                     activation: activation, weights: Tensor(shape: [], data: []), bias: Tensor(shape: [], data: []),
+                     poolShape: pool)
+    }
+
+    /// True if this layer needs format version 2.
+    public var needsVersion2: Bool { kind != .dense || dropout != 0 }
 
     /// A dense layer from `inputs` to `outputs` units.
     public static func dense(name: String, inputs: Int, outputs: Int, activation: Activation,
-                             weights: [Float], bias: [Float]) -> Layer {
+                             weights: [Float], bias: [Float], dropout: Float = 0) -> Layer {
         Layer(name: name, kind: .dense, inputShape: [inputs], outputShape: [outputs],
               activation: activation,
               weights: Tensor(shape: [outputs, inputs], data: weights),
-              bias: Tensor(shape: [outputs], data: bias))
+              bias: Tensor(shape: [outputs], data: bias), dropout: dropout)
     }
 }
 
@@ -180,13 +247,22 @@ public struct EpochMetrics: Sendable, Equatable {
     public var evaluation: SplitMetrics?
     /// Wall time of the epoch's SGD pass, excluding monitoring.
     public var seconds: Double
+    /// The learning rate used in this epoch (after any schedule); nil if not recorded.
+    public var eta: Double?
+    /// ||∂C/∂b|| per layer with parameters, input side first, at the end of the epoch (chapter 5).
+    public var gradientNorms: [Double]
+    /// The test set, when it is monitored alongside validation data.
+    public var test: SplitMetrics?
 
     public init(epoch: Int, training: SplitMetrics? = nil, evaluation: SplitMetrics? = nil,
-                seconds: Double) {
+                seconds: Double, eta: Double? = nil, gradientNorms: [Double] = [], test: SplitMetrics? = nil) {
         self.epoch = epoch
         self.training = training
         self.evaluation = evaluation
         self.seconds = seconds
+        self.eta = eta
+        self.gradientNorms = gradientNorms
+        self.test = test
     }
 }
 
@@ -200,9 +276,27 @@ public struct Hyperparameters: Sendable, Equatable {
     public var weightInit: WeightInit
     /// n in the L2 weight decay (1 - eta*lambda/n): the training set size.
     public var trainingExamples: Int
+    /// The norm lambda applies to.
+    public var regularization: Regularization
+    /// mu in v -> mu v - eta grad; 0 = plain SGD.
+    public var momentum: Double
+    /// Divide eta by `scheduleFactor` after `schedulePatience` epochs without improvement; stop
+    /// below eta * `scheduleStopFraction`. Patience 0 = constant eta.
+    public var schedulePatience: Int
+    public var scheduleFactor: Double
+    public var scheduleStopFraction: Double
+    /// Stop after this many epochs without improvement; 0 = off.
+    public var earlyStoppingPatience: Int
+    /// Training-set expansion ("" = none, "shift1" = the book's one-pixel shifts, ...).
+    public var expansion: String
+    /// The layer spec trained, e.g. "conv20x5,pool2,fc100,softmax10" ("" for plain `sizes`).
+    public var architecture: String
 
     public init(sizes: [Int], cost: CostKind, eta: Double, lambda: Double, miniBatchSize: Int,
-                epochs: Int, weightInit: WeightInit, trainingExamples: Int) {
+                epochs: Int, weightInit: WeightInit, trainingExamples: Int,
+                regularization: Regularization = .l2, momentum: Double = 0, schedulePatience: Int = 0,
+                scheduleFactor: Double = 2, scheduleStopFraction: Double = 0, earlyStoppingPatience: Int = 0,
+                expansion: String = "", architecture: String = "") {
         self.sizes = sizes
         self.cost = cost
         self.eta = eta
@@ -211,6 +305,14 @@ public struct Hyperparameters: Sendable, Equatable {
         self.epochs = epochs
         self.weightInit = weightInit
         self.trainingExamples = trainingExamples
+        self.regularization = regularization
+        self.momentum = momentum
+        self.schedulePatience = schedulePatience
+        self.scheduleFactor = scheduleFactor
+        self.scheduleStopFraction = scheduleStopFraction
+        self.earlyStoppingPatience = earlyStoppingPatience
+        self.expansion = expansion
+        self.architecture = architecture
     }
 }
 
@@ -226,6 +328,10 @@ public struct Provenance: Sendable, Equatable {
     public var command: String = ""
     public var preset: String = ""
     public var importedFrom: String = ""
+    /// ||∂C/∂b|| per layer with parameters before training (chapter 5).
+    public var initialGradientNorms: [Double] = []
+    /// The epoch whose weights the file holds, when training kept the best epoch; nil = the last.
+    public var selectedEpoch: Int?
 
     public init() {}
 }
@@ -324,6 +430,12 @@ public struct ModelFile: Sendable, Equatable {
         a.formatVersion == b.formatVersion && a.producer == b.producer && a.body == b.body
             && a.metadata.map(\.key) == b.metadata.map(\.key)
             && a.metadata.map(\.value) == b.metadata.map(\.value)
+    }
+
+    /// The lowest format version that describes this file exactly: 2 if any layer is a
+    /// convolution or pooling layer or has dropout, else 1. Writers store this version.
+    public var minimumFormatVersion: UInt32 {
+        networks.contains { $0.layers.contains(where: \.needsVersion2) } ? 2 : 1
     }
 
     /// The member networks: one for a network, all members for an ensemble.

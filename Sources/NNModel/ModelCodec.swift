@@ -22,13 +22,18 @@ import Darwin
 /// Encodes a model as an nnrt model file (protobuf binary encoding of `nnrt.ModelFile`).
 ///
 /// The model is validated first (`validateModel`), so an encoded file always loads. The file
-/// carries the identifier "nnrt-model" and `file.formatVersion`.
+/// carries the identifier "nnrt-model" and `file.minimumFormatVersion` (1 unless a layer is a
+/// convolution or pooling layer or has dropout, then 2), whatever `file.formatVersion` says: a
+/// writer stores the lowest version that describes the file, so version-1 readers keep reading
+/// every file they can.
 /// - Throws: `ModelError` with `.badModel` (also for counts and shapes that disagree), `.unsupportedVersion` or
 ///   `.unsupported` when the model is invalid, `.invalidArgument` for a value the format cannot
 ///   store (a string containing NUL, a count above 2^32-1), `.outOfMemory`.
 public func encodeModel(_ file: ModelFile) throws(ModelError) -> [UInt8] {
-    try validateModel(file)
-    return try encodeModelUnvalidated(file)
+    var stored = file
+    stored.formatVersion = file.minimumFormatVersion
+    try validateModel(stored)
+    return try encodeModelUnvalidated(stored)
 }
 
 /// Raw values to write in place of the model's own, so tests can make files that the Swift types
@@ -40,6 +45,7 @@ struct RawOverrides {
     var polarity: Int32?
     var cost: Int32?
     var voting: Int32?
+    var regularization: Int32?
     var dropBody = false
 }
 
@@ -52,6 +58,9 @@ func encodeModelUnvalidated(_ file: ModelFile, overrides: RawOverrides = RawOver
     func patch(_ n: UnsafeMutablePointer<Nnrt__Network>) {
         if let v = overrides.cost { n.pointee.cost = Nnrt__Cost(rawValue: UInt32(bitPattern: v)) }
         if let v = overrides.polarity { n.pointee.input.pointee.polarity = Nnrt__Polarity(rawValue: UInt32(bitPattern: v)) }
+        if let v = overrides.regularization, let h = n.pointee.provenance?.pointee.hyperparameters {
+            h.pointee.regularization = Nnrt__Regularization(rawValue: UInt32(bitPattern: v))
+        }
         for i in 0..<n.pointee.n_layers {
             guard let l = n.pointee.layers[i] else { continue }
             if let v = overrides.layerKind { l.pointee.kind = Nnrt__LayerKind(rawValue: UInt32(bitPattern: v)) }
@@ -157,6 +166,13 @@ private final class CArena {
         return (values.count, p)
     }
 
+    func doubles(_ values: [Double]) throws(ModelError) -> (Int, UnsafeMutablePointer<Double>?) {
+        if values.isEmpty { return (0, nil) }
+        let p = try allocate(Double.self, count: values.count)
+        values.withUnsafeBufferPointer { src in p.update(from: src.baseAddress!, count: src.count) }
+        return (values.count, p)
+    }
+
     func floats(_ values: [Float]) throws(ModelError) -> (Int, UnsafeMutablePointer<Float>?) {
         if values.isEmpty { return (0, nil) }
         let p = try allocate(Float.self, count: values.count)
@@ -246,8 +262,15 @@ private final class CArena {
         (m.pointee.n_input_shape, m.pointee.input_shape) = try u32Array(l.inputShape, "\(what) input shape")
         (m.pointee.n_output_shape, m.pointee.output_shape) = try u32Array(l.outputShape, "\(what) output shape")
         m.pointee.activation = Nnrt__Activation(rawValue: numericCast(l.activation.rawValue))
-        m.pointee.weights = try tensor(l.weights, "\(what) weights")
-        m.pointee.bias = try tensor(l.bias, "\(what) bias")
+        // Layers without parameters (max_pool2d) store no tensors at all.
+        if !(l.weights.shape.isEmpty && l.weights.data.isEmpty) {
+            m.pointee.weights = try tensor(l.weights, "\(what) weights")
+        }
+        if !(l.bias.shape.isEmpty && l.bias.data.isEmpty) {
+            m.pointee.bias = try tensor(l.bias, "\(what) bias")
+        }
+        (m.pointee.n_pool_shape, m.pointee.pool_shape) = try u32Array(l.poolShape, "\(what) pool shape")
+        m.pointee.dropout = l.dropout
         return m
     }
 
@@ -276,6 +299,14 @@ private final class CArena {
             hm.pointee.epochs = try u32(h.epochs, "epochs")
             hm.pointee.weight_init = Nnrt__WeightInit(rawValue: numericCast(h.weightInit.rawValue))
             hm.pointee.training_examples = try u32(h.trainingExamples, "training examples")
+            hm.pointee.regularization = Nnrt__Regularization(rawValue: numericCast(h.regularization.rawValue))
+            hm.pointee.momentum = h.momentum
+            hm.pointee.schedule_patience = try u32(h.schedulePatience, "schedule patience")
+            hm.pointee.schedule_factor = h.scheduleFactor
+            hm.pointee.schedule_stop_fraction = h.scheduleStopFraction
+            hm.pointee.early_stopping_patience = try u32(h.earlyStoppingPatience, "early-stopping patience")
+            hm.pointee.expansion = try string(h.expansion, "hyper-parameter expansion")
+            hm.pointee.architecture = try string(h.architecture, "hyper-parameter architecture")
             m.pointee.hyperparameters = hm
         }
         m.pointee.seed = p.seed
@@ -288,8 +319,13 @@ private final class CArena {
             if let t = e.training { em.pointee.training = try splitMetrics(t) }
             if let v = e.evaluation { em.pointee.evaluation = try splitMetrics(v) }
             em.pointee.seconds = e.seconds
+            em.pointee.eta = e.eta ?? 0
+            (em.pointee.n_gradient_norms, em.pointee.gradient_norms) = try doubles(e.gradientNorms)
+            if let t = e.test { em.pointee.test = try splitMetrics(t) }
             m.pointee.epochs[i] = em
         }
+        (m.pointee.n_initial_gradient_norms, m.pointee.initial_gradient_norms) = try doubles(p.initialGradientNorms)
+        if let s = p.selectedEpoch { m.pointee.selected_epoch = try u32(s, "selected epoch") }
         m.pointee.created_at = try string(p.createdAt, "provenance created_at")
         m.pointee.command = try string(p.command, "provenance command")
         m.pointee.preset = try string(p.preset, "provenance preset")
@@ -441,9 +477,17 @@ private func convertNetwork(_ n: Nnrt__Network, context: String) throws(ModelErr
     for i in 0..<n.n_layers {
         let l = try element(n.layers, n.n_layers, i, "\(context)layer \(i + 1)")
         let what = "\(context)layer \(i + 1) '\(str(l.name))'"
-        _ = try enumValue(l.kind.rawValue, LayerKind.self, "\(what): layer kind", reserved: 2...15)
+        let kind = try enumValue(l.kind.rawValue, LayerKind.self, "\(what): layer kind", reserved: 4...15)
         _ = try enumValue(l.activation.rawValue, Activation.self, "\(what): activation", reserved: 6...15)
         for (tensor, label) in [(l.weights, "weights"), (l.bias, "bias")] {
+            if kind == .maxPool2d {
+                // No parameters: the tensor is absent, or present but empty.
+                if let t = tensor, t.pointee.n_shape != 0 || t.pointee.n_data != 0 {
+                    throw ModelError(.badModel,
+                                     "\(what): a max_pool2d layer has no \(label), but the file stores a \(label) tensor of shape \(dims(t.pointee.shape, t.pointee.n_shape)) with \(t.pointee.n_data) floats")
+                }
+                continue
+            }
             guard let t = tensor else { throw ModelError(.badModel, "\(what): \(label) tensor is missing") }
             let shape = dims(t.pointee.shape, t.pointee.n_shape)
             guard let needed = checkedProduct(shape) else {
@@ -460,17 +504,16 @@ private func convertNetwork(_ n: Nnrt__Network, context: String) throws(ModelErr
     for i in 0..<n.n_layers {
         let l = try element(n.layers, n.n_layers, i, "\(context)layer \(i + 1)")
         let what = "\(context)layer \(i + 1) '\(str(l.name))'"
-        guard let w = l.weights?.pointee, let b = l.bias?.pointee else {
-            throw ModelError(.badModel, "\(what): a tensor is missing")
-        }
         layers.append(Layer(
             name: str(l.name),
-            kind: try enumValue(l.kind.rawValue, LayerKind.self, "\(what): layer kind", reserved: 2...15),
+            kind: try enumValue(l.kind.rawValue, LayerKind.self, "\(what): layer kind", reserved: 4...15),
             inputShape: dims(l.input_shape, l.n_input_shape),
             outputShape: dims(l.output_shape, l.n_output_shape),
             activation: try enumValue(l.activation.rawValue, Activation.self, "\(what): activation", reserved: 6...15),
-            weights: Tensor(shape: dims(w.shape, w.n_shape), data: floatArray(w.data, w.n_data)),
-            bias: Tensor(shape: dims(b.shape, b.n_shape), data: floatArray(b.data, b.n_data))))
+            weights: tensor(l.weights),
+            bias: tensor(l.bias),
+            poolShape: dims(l.pool_shape, l.n_pool_shape),
+            dropout: l.dropout))
     }
     var labels: [String] = []
     labels.reserveCapacity(n.n_class_labels)
@@ -497,6 +540,17 @@ private func floatArray(_ p: UnsafeMutablePointer<Float>?, _ n: Int) -> [Float] 
     return Array(UnsafeBufferPointer(start: p, count: n))
 }
 
+private func doubleArray(_ p: UnsafeMutablePointer<Double>?, _ n: Int) -> [Double] {
+    guard let p, n > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: p, count: n))
+}
+
+/// A tensor from an unpacked message; an absent tensor is the empty one (shape [], no data).
+private func tensor(_ t: UnsafeMutablePointer<Nnrt__Tensor>?) -> Tensor {
+    guard let t else { return Tensor(shape: [], data: []) }
+    return Tensor(shape: dims(t.pointee.shape, t.pointee.n_shape), data: floatArray(t.pointee.data, t.pointee.n_data))
+}
+
 private func convertProvenance(_ p: Nnrt__Provenance, context: String) throws(ModelError) -> Provenance {
     var out = Provenance()
     out.dataset = str(p.dataset)
@@ -509,15 +563,30 @@ private func convertProvenance(_ p: Nnrt__Provenance, context: String) throws(Mo
             eta: h.eta, lambda: h.lambda,
             miniBatchSize: Int(h.mini_batch_size), epochs: Int(h.epochs),
             weightInit: try enumValue(h.weight_init.rawValue, WeightInit.self, "\(context)provenance: weight init"),
-            trainingExamples: Int(h.training_examples))
+            trainingExamples: Int(h.training_examples),
+            // Unspecified (version-1 files) is read as L2, the only norm version 1 knew.
+            regularization: h.regularization.rawValue == 0
+                ? .l2 : try enumValue(h.regularization.rawValue, Regularization.self, "\(context)provenance: regularization"),
+            momentum: h.momentum,
+            schedulePatience: Int(h.schedule_patience),
+            scheduleFactor: h.schedule_factor,
+            scheduleStopFraction: h.schedule_stop_fraction,
+            earlyStoppingPatience: Int(h.early_stopping_patience),
+            expansion: str(h.expansion),
+            architecture: str(h.architecture))
     }
     out.seed = p.seed
     for i in 0..<p.n_epochs {
         let e = try element(p.epochs, p.n_epochs, i, "\(context)provenance: epoch \(i + 1)")
         out.epochs.append(EpochMetrics(epoch: Int(e.epoch), training: e.training.map { convertSplit($0.pointee) },
                                        evaluation: e.evaluation.map { convertSplit($0.pointee) },
-                                       seconds: e.seconds))
+                                       seconds: e.seconds,
+                                       eta: e.eta == 0 ? nil : e.eta,
+                                       gradientNorms: doubleArray(e.gradient_norms, e.n_gradient_norms),
+                                       test: e.test.map { convertSplit($0.pointee) }))
     }
+    out.initialGradientNorms = doubleArray(p.initial_gradient_norms, p.n_initial_gradient_norms)
+    out.selectedEpoch = p.selected_epoch == 0 ? nil : Int(p.selected_epoch)
     out.createdAt = str(p.created_at)
     out.command = str(p.command)
     out.preset = str(p.preset)

@@ -44,6 +44,9 @@ public final class CompiledNetwork: Sendable {
         input = n.input
         var compiled: [CompiledLayer] = []
         for layer in n.layers {
+            guard layer.kind == .dense, layer.dropout == 0 else {
+                throw ModelError(.unsupported, "layer '\(layer.name)': \(layer.kind.name) layers and dropout are not supported by this runtime yet")
+            }
             guard let f = ActivationFunction(rawValue: layer.activation.rawValue) else {
                 throw ModelError(.unsupported, "layer '\(layer.name)': activation \(layer.activation.name) is not supported")
             }

@@ -19,7 +19,12 @@ private func expectError(_ code: StatusCode, _ fragment: String, sourceLocation:
     }
 }
 
-private func fileWith(_ n: NetworkModel) -> ModelFile { ModelFile(body: .network(n)) }
+/// A file holding `n`, with the format version a writer stores for it.
+private func fileWith(_ n: NetworkModel) -> ModelFile {
+    var f = ModelFile(body: .network(n))
+    f.formatVersion = f.minimumFormatVersion
+    return f
+}
 
 @Suite struct CodecRoundTrip {
     @Test func networkEveryField() throws {
@@ -49,7 +54,7 @@ private func fileWith(_ n: NetworkModel) -> ModelFile { ModelFile(body: .network
             b.input = e.members[0].input
             var members = e.members
             members[1] = b
-            let file = ModelFile(body: .ensemble(EnsembleModel(name: e.name, members: members, voting: rule, evaluations: e.evaluations)))
+            let file = ModelFile(formatVersion: 1, body: .ensemble(EnsembleModel(name: e.name, members: members, voting: rule, evaluations: e.evaluations)))
             #expect(try decodeModel(encodeModel(file)) == file)
         }
     }
@@ -178,9 +183,9 @@ func listDirectory(_ path: String) -> [String] {
     @Test func wrongVersion() throws {
         let zero = try encodeModelUnvalidated(ModelFile(formatVersion: 0, body: .network(makeNetwork([2, 2]))))
         expectError(.badModel, "no format_version") { _ = try decodeModel(zero) }
-        for v: UInt32 in [2, 99, UInt32.max] {
+        for v: UInt32 in [3, 99, UInt32.max] {
             let b = try encodeModelUnvalidated(ModelFile(formatVersion: v, body: .network(makeNetwork([2, 2]))))
-            expectError(.unsupportedVersion, "reads format version 1") { _ = try decodeModel(b) }
+            expectError(.unsupportedVersion, "reads format versions 1 to 2") { _ = try decodeModel(b) }
             expectError(.unsupportedVersion, "version \(v) is not supported") {
                 try validateModel(ModelFile(formatVersion: v, body: .network(makeNetwork([2, 2]))))
             }
@@ -199,7 +204,7 @@ func listDirectory(_ path: String) -> [String] {
             expectError(code, fragment) { _ = try decodeModel(b) }
         }
         try check(RawOverrides(layerKind: 0), .badModel, "layer 1 'fc1': layer kind is unspecified")
-        try check(RawOverrides(layerKind: 2), .unsupported, "layer 1 'fc1': layer kind 2 is reserved")
+        try check(RawOverrides(layerKind: 4), .unsupported, "layer 1 'fc1': layer kind 4 is reserved")
         try check(RawOverrides(layerKind: 77), .badModel, "layer kind has unknown value 77")
         try check(RawOverrides(layerKind: -1), .badModel, "unknown value -1")
         try check(RawOverrides(activation: 0), .badModel, "activation is unspecified")
@@ -237,8 +242,10 @@ func listDirectory(_ path: String) -> [String] {
         try rejects(n, .badModel, "layer 2 'fc2': bias shape is [3], expected [2]")
         n = base; n.layers[1].bias = Tensor(shape: [2], data: [0])
         try rejects(n, .badModel, "bias")
-        n = base; n.layers[0].inputShape = [2, 2]
-        try rejects(n, .badModel, "layer 1 'fc1': dense input shape must be [in]")
+        n = base; n.layers[0].inputShape = []
+        try rejects(n, .badModel, "layer 1 'fc1': dense input shape must be a list of positive dimensions")
+        n = base; n.layers[0].inputShape = [2, 0]
+        try rejects(n, .badModel, "layer 1 'fc1': dense input shape must be a list of positive dimensions")
         n = base; n.layers[0].outputShape = []
         try rejects(n, .badModel, "layer 1 'fc1': dense output shape")
         n = base; n.classLabels = ["a", "b", "c"]

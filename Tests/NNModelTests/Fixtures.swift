@@ -56,3 +56,38 @@ func makeFullNetwork() -> NetworkModel {
     n.evaluations = [Evaluation(dataset: "mnist:t10k", metrics: SplitMetrics(total: 10000, cost: 0.1, correct: 9542))]
     return n
 }
+
+/// A format-version-2 network: conv2d -> max_pool2d -> dense with dropout -> softmax with
+/// dropout, two input channels, non-square kernel and pool, with every version-2 provenance field.
+func makeConvNetwork(name: String = "conv", seed: UInt64 = 11) -> NetworkModel {
+    var rng = TestRNG(seed: seed)
+    func floats(_ n: Int) -> [Float] { (0..<n).map { _ in rng.float() } }
+    let layers: [Layer] = [
+        .conv2d(name: "conv1", input: [2, 7, 6], maps: 3, kernel: [3, 2], activation: .linear,
+                weights: floats(3 * 2 * 3 * 2), bias: floats(3)),                       // -> [3, 5, 5]
+        .maxPool2d(name: "pool1", input: [3, 5, 5], pool: [2, 2], activation: .relu),     // -> [3, 2, 2]
+        .dense(name: "fc1", inputs: 12, outputs: 5, activation: .tanh,
+               weights: floats(5 * 12), bias: floats(5), dropout: 0.25),
+        .dense(name: "out", inputs: 5, outputs: 3, activation: .softmax,
+               weights: floats(3 * 5), bias: floats(3), dropout: 0.5),
+    ]
+    var n = NetworkModel(name: name, layers: layers, classLabels: ["x", "y", "z"],
+                         input: InputContract(shape: [2, 7, 6], scale: 1.0 / 255.0, offset: 0, polarity: .lightOnDark),
+                         cost: .logLikelihood)
+    var p = Provenance()
+    p.dataset = "mnist"
+    p.hyperparameters = Hyperparameters(sizes: [84, 12, 5, 3], cost: .logLikelihood, eta: 0.03, lambda: 0.1,
+                                        miniBatchSize: 10, epochs: 40, weightInit: .network3, trainingExamples: 250_000,
+                                        regularization: .l1, momentum: 0.9, schedulePatience: 10, scheduleFactor: 2,
+                                        scheduleStopFraction: 1.0 / 128, earlyStoppingPatience: 20,
+                                        expansion: "shift1", architecture: "conv3x3x2,pool2,fc5:tanh:drop0.25,softmax3:drop0.5")
+    p.epochs = [
+        EpochMetrics(epoch: 1, evaluation: SplitMetrics(total: 10000, correct: 9800), seconds: 3.5, eta: 0.03,
+                     gradientNorms: [0.5, 0.25, 0.125], test: SplitMetrics(total: 10000, cost: 0.05, correct: 9790)),
+        EpochMetrics(epoch: 2, seconds: 3.25, eta: 0.015),
+    ]
+    p.initialGradientNorms = [0.01, 0.02, 0.03]
+    p.selectedEpoch = 1
+    n.provenance = p
+    return n
+}

@@ -73,14 +73,12 @@ private func sampleFile() -> ModelFile {
             #expect(h == nil)
         }
         expectFailure(loadBytes(Array("garbage!".utf8)).0, BAD_MODEL)
-        var v2 = sampleFile()
-        v2.formatVersion = 2
-        // encodeModel refuses version 2, so patch the version byte of a valid file: field 2 is
-        // the two bytes 0x10 0x01 right after the identifier.
+        // encodeModel writes only versions it supports, so patch the version byte of a valid
+        // file: field 2 is the two bytes 0x10 0x01 right after the identifier.
         var patched = good
         #expect(patched[12] == 0x10 && patched[13] == 0x01)
-        patched[13] = 0x02
-        expectFailure(loadBytes(patched).0, UNSUPPORTED_VERSION, "version 2")
+        patched[13] = 0x03
+        expectFailure(loadBytes(patched).0, UNSUPPORTED_VERSION, "version 3")
         nnrt_model_free(nil)
     }
 

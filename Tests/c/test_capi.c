@@ -310,9 +310,9 @@ static void test_load_errors(void) {
     path = write_file("identifier.nnrt", good, size);
     CHECK_FAILS(nnrt_model_load(path, &m), NNRT_ERR_BAD_MODEL, "not an nnrt model file");
     free(good);
-    good = pack(net, NULL, 2, "nnrt-model", &size);
-    path = write_file("version2.nnrt", good, size);
-    CHECK_FAILS(nnrt_model_load(path, &m), NNRT_ERR_UNSUPPORTED_VERSION, "version 2");
+    good = pack(net, NULL, 3, "nnrt-model", &size);
+    path = write_file("version3.nnrt", good, size);
+    CHECK_FAILS(nnrt_model_load(path, &m), NNRT_ERR_UNSUPPORTED_VERSION, "version 3");
     free(good);
     good = pack(NULL, NULL, 1, "nnrt-model", &size);
     CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "no network or ensemble");
@@ -352,9 +352,14 @@ static void test_load_errors(void) {
     CHECK_FAILS(nnrt_model_load(path, &m), NNRT_ERR_BAD_MODEL, "layer 2 'fc2': weight 2 is nan");
     free(good);
     net->layers[1]->weights->data[2] = 0.5f;
-    net->layers[0]->kind = (Nnrt__LayerKind)2;
+    net->layers[0]->kind = (Nnrt__LayerKind)4;
     good = pack(net, NULL, 1, "nnrt-model", &size);
     CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_UNSUPPORTED, "layer 1 'fc1'");
+    free(good);
+    /* A conv2d kind on a layer with dense shapes, in a version-1 file: the kind needs version 2. */
+    net->layers[0]->kind = NNRT__LAYER_KIND__LAYER_KIND_CONV2D;
+    good = pack(net, NULL, 1, "nnrt-model", &size);
+    CHECK_FAILS(load_mem(good, size, &m), NNRT_ERR_BAD_MODEL, "needs format version 2");
     free(good);
     net->layers[0]->kind = NNRT__LAYER_KIND__LAYER_KIND_UNSPECIFIED;
     good = pack(net, NULL, 1, "nnrt-model", &size);

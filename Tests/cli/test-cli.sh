@@ -34,14 +34,14 @@ printf '' > "$tmp/empty.nnrt"
 head -c 100 /dev/urandom > "$tmp/random.nnrt"
 echo "hello, I am not a model" > "$tmp/text.nnrt"
 head -c 2000 "$model" > "$tmp/truncated.nnrt"
-# format_version is the varint after the 12-byte identifier field: make it 2.
-cp "$model" "$tmp/v2.nnrt"; printf '\x02' | dd of="$tmp/v2.nnrt" bs=1 seek=13 conv=notrunc status=none
+# format_version is the varint after the 12-byte identifier field: make it 3 (unsupported).
+cp "$model" "$tmp/v2.nnrt"; printf '\x03' | dd of="$tmp/v2.nnrt" bs=1 seek=13 conv=notrunc status=none
 expect 66 'No such file|not found|cannot open' -- "$nnrt" inspect "$tmp/missing.nnrt"
 expect 65 'empty|not an nnrt model' -- "$nnrt" inspect "$tmp/empty.nnrt"
 expect 65 'not an nnrt model|corrupt|invalid' -- "$nnrt" inspect "$tmp/random.nnrt"
 expect 65 'not an nnrt model|corrupt|invalid' -- "$nnrt" eval "$tmp/text.nnrt"
 expect 65 'truncated|corrupt|not an nnrt model' -- "$nnrt" eval "$tmp/truncated.nnrt"
-expect 65 'version 2' -- "$nnrt" inspect "$tmp/v2.nnrt"
+expect 65 'version 3' -- "$nnrt" inspect "$tmp/v2.nnrt"
 # Wrong shapes, written with the binding tests' independent protobuf writer: a weights tensor
 # that does not hold what its shape says, and a layer whose input size breaks the chain.
 python3 - "$tmp" "$root/Bindings/python/tests" <<'PY'

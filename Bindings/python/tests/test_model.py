@@ -320,7 +320,7 @@ def test_empty(tmp_path):
 
 
 def test_wrong_version(net):
-    error = _status_of(net.file(format_version=2))
+    error = _status_of(net.file(format_version=3))
     assert error.status == 4 and isinstance(error, nnrt.UnsupportedVersionError)
     assert error.message
 

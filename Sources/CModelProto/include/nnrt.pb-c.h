@@ -35,9 +35,20 @@ typedef struct Nnrt__Evaluation Nnrt__Evaluation;
 typedef enum _Nnrt__LayerKind {
   NNRT__LAYER_KIND__LAYER_KIND_UNSPECIFIED = 0,
   /*
-   * fully connected: activation(W x + b)
+   * fully connected: activation(s W x + b), s = 1 - dropout
    */
-  NNRT__LAYER_KIND__LAYER_KIND_DENSE = 1
+  NNRT__LAYER_KIND__LAYER_KIND_DENSE = 1,
+  /*
+   * Version 2:
+   */
+  /*
+   * valid convolution, stride 1: activation(W * x + b), b per map
+   */
+  NNRT__LAYER_KIND__LAYER_KIND_CONV2D = 2,
+  /*
+   * max over non-overlapping windows, then activation
+   */
+  NNRT__LAYER_KIND__LAYER_KIND_MAX_POOL2D = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__LAYER_KIND)
 } Nnrt__LayerKind;
 typedef enum _Nnrt__Activation {
@@ -103,6 +114,21 @@ typedef enum _Nnrt__VotingRule {
   NNRT__VOTING_RULE__VOTING_RULE_MEAN_PROBABILITY = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__VOTING_RULE)
 } Nnrt__VotingRule;
+typedef enum _Nnrt__Regularization {
+  /*
+   * read as L2 (version-1 files)
+   */
+  NNRT__REGULARIZATION__REGULARIZATION_UNSPECIFIED = 0,
+  /*
+   * w -> (1 - eta*lambda/n) w - ...
+   */
+  NNRT__REGULARIZATION__REGULARIZATION_L2 = 1,
+  /*
+   * w -> w - (eta*lambda/n) sgn(w) - ...,  sgn(0) = 0
+   */
+  NNRT__REGULARIZATION__REGULARIZATION_L1 = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__REGULARIZATION)
+} Nnrt__Regularization;
 typedef enum _Nnrt__WeightInit {
   NNRT__WEIGHT_INIT__WEIGHT_INIT_UNSPECIFIED = 0,
   /*
@@ -112,7 +138,12 @@ typedef enum _Nnrt__WeightInit {
   /*
    * weights N(0, 1/n_in), biases N(0, 1) (network2.py default)
    */
-  NNRT__WEIGHT_INIT__WEIGHT_INIT_SCALED_NORMAL = 2
+  NNRT__WEIGHT_INIT__WEIGHT_INIT_SCALED_NORMAL = 2,
+  /*
+   * network3.py: weights N(0, 1/n_out) (conv: n_out = maps*KH*KW / pool area), biases N(0, 1);
+   * softmax layers start at zero.
+   */
+  NNRT__WEIGHT_INIT__WEIGHT_INIT_NETWORK3 = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__WEIGHT_INIT)
 } Nnrt__WeightInit;
 
@@ -133,7 +164,7 @@ struct  Nnrt__ModelFile
    */
   char *identifier;
   /*
-   * 1 for this schema
+   * 1, or 2 if any layer is a convolution or pooling or has dropout
    */
   uint32_t format_version;
   /*
@@ -227,6 +258,19 @@ struct  Nnrt__Network
     , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, NNRT__COST__COST_UNSPECIFIED, NULL, 0,NULL }
 
 
+/*
+ * Shapes per kind (per example):
+ *   dense:      input [in] (any shape, flattened row-major: a conv output [C, H, W] feeds a
+ *               dense layer as C*H*W values), output [out]; weights [out, in], bias [out].
+ *   conv2d:     input [C, H, W], output [M, H-KH+1, W-KW+1]; weights [M, C, KH, KW], bias [M].
+ *               out[m][y][x] = activation(b[m] + sum_{c,i,j} W[m][c][i][j] * in[c][y+i][x+j]).
+ *   max_pool2d: input [C, H, W], output [C, H/PH, W/PW] (rounded down: a remainder row or column
+ *               is ignored, as network3's ignore_border); pool_shape [PH, PW]; no weights or bias.
+ *               out[c][y][x] = activation(max over in[c][y*PH+i][x*PW+j]).
+ * network3's ConvPoolLayer (convolution, then pooling, then activation of pooled + bias) is a
+ * conv2d layer with linear activation followed by a max_pool2d layer with the activation; the
+ * two orders agree exactly because the bias is constant per map and activations are monotone.
+ */
 struct  Nnrt__Layer
 {
   ProtobufCMessage base;
@@ -236,28 +280,42 @@ struct  Nnrt__Layer
   char *name;
   Nnrt__LayerKind kind;
   /*
-   * per example; dense: [in]
+   * per example, see above
    */
   size_t n_input_shape;
   uint32_t *input_shape;
   /*
-   * per example; dense: [out]
+   * per example, see above
    */
   size_t n_output_shape;
   uint32_t *output_shape;
   Nnrt__Activation activation;
   /*
-   * dense: [out, in]
+   * absent for max_pool2d
    */
   Nnrt__Tensor *weights;
   /*
-   * dense: [out]
+   * absent for max_pool2d
    */
   Nnrt__Tensor *bias;
+  /*
+   * Version 2:
+   */
+  /*
+   * max_pool2d: [PH, PW]
+   */
+  size_t n_pool_shape;
+  uint32_t *pool_shape;
+  /*
+   * Dense layers only: the probability with which training dropped this layer's inputs. The
+   * stored weights are the trained ones; inference multiplies W x by (1 - dropout), as network3
+   * does, so callers need no flag. 0 = no dropout. A non-zero value needs format version 2.
+   */
+  float dropout;
 };
 #define NNRT__LAYER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnrt__layer__descriptor) \
-    , (char *)protobuf_c_empty_string, NNRT__LAYER_KIND__LAYER_KIND_UNSPECIFIED, 0,NULL, 0,NULL, NNRT__ACTIVATION__ACTIVATION_UNSPECIFIED, NULL, NULL }
+    , (char *)protobuf_c_empty_string, NNRT__LAYER_KIND__LAYER_KIND_UNSPECIFIED, 0,NULL, 0,NULL, NNRT__ACTIVATION__ACTIVATION_UNSPECIFIED, NULL, NULL, 0,NULL, 0 }
 
 
 struct  Nnrt__Tensor
@@ -362,10 +420,20 @@ struct  Nnrt__Provenance
    * e.g. "network2.py JSON" for imported networks
    */
   char *imported_from;
+  /*
+   * as EpochMetrics.gradient_norms, before training
+   */
+  size_t n_initial_gradient_norms;
+  double *initial_gradient_norms;
+  /*
+   * The epoch whose weights the file holds when training kept the best epoch (by evaluation
+   * accuracy) rather than the last; 0 = the last epoch trained.
+   */
+  uint32_t selected_epoch;
 };
 #define NNRT__PROVENANCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnrt__provenance__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 struct  Nnrt__Hyperparameters
@@ -392,10 +460,38 @@ struct  Nnrt__Hyperparameters
    * n in the L2 term (1 - eta*lambda/n)
    */
   uint32_t training_examples;
+  /*
+   * which norm lambda applies to (unspecified = L2)
+   */
+  Nnrt__Regularization regularization;
+  /*
+   * mu in v -> mu v - eta grad; 0 = plain SGD
+   */
+  double momentum;
+  /*
+   * Learning-rate schedule: when the evaluation accuracy has not improved for
+   * schedule_patience epochs, eta is divided by schedule_factor; training stops when eta falls
+   * below eta * schedule_stop_fraction. schedule_patience 0 = constant eta.
+   */
+  uint32_t schedule_patience;
+  double schedule_factor;
+  double schedule_stop_fraction;
+  /*
+   * stop after this many epochs without improvement; 0 = off
+   */
+  uint32_t early_stopping_patience;
+  /*
+   * training-set expansion, e.g. "shift1" (the book's x5)
+   */
+  char *expansion;
+  /*
+   * the layer spec trained, e.g. "conv20x5,pool2,fc100,softmax10"
+   */
+  char *architecture;
 };
 #define NNRT__HYPERPARAMETERS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnrt__hyperparameters__descriptor) \
-    , 0,NULL, NNRT__COST__COST_UNSPECIFIED, 0, 0, 0, 0, NNRT__WEIGHT_INIT__WEIGHT_INIT_UNSPECIFIED, 0 }
+    , 0,NULL, NNRT__COST__COST_UNSPECIFIED, 0, 0, 0, 0, NNRT__WEIGHT_INIT__WEIGHT_INIT_UNSPECIFIED, 0, NNRT__REGULARIZATION__REGULARIZATION_UNSPECIFIED, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Nnrt__EpochMetrics
@@ -417,10 +513,25 @@ struct  Nnrt__EpochMetrics
    * wall time of the epoch's training (not monitoring)
    */
   double seconds;
+  /*
+   * the learning rate used in this epoch (after any schedule)
+   */
+  double eta;
+  /*
+   * Chapter 5's instrument: the length of the gradient of the cost with respect to each layer's
+   * biases (the book's ||delta^l||), one per layer with parameters, input side first, measured
+   * at the end of the epoch on the first 1,000 training examples. Empty when not measured.
+   */
+  size_t n_gradient_norms;
+  double *gradient_norms;
+  /*
+   * the test set, when monitored alongside validation data
+   */
+  Nnrt__SplitMetrics *test;
 };
 #define NNRT__EPOCH_METRICS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnrt__epoch_metrics__descriptor) \
-    , 0, NULL, NULL, 0 }
+    , 0, NULL, NULL, 0, 0, 0,NULL, NULL }
 
 
 /*
@@ -760,6 +871,7 @@ extern const ProtobufCEnumDescriptor    nnrt__activation__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__polarity__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__cost__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__voting_rule__descriptor;
+extern const ProtobufCEnumDescriptor    nnrt__regularization__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__weight_init__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__model_file__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__producer__descriptor;
