@@ -1,0 +1,253 @@
+// Single-precision general matrix multiply (SGEMM), packed and cache-blocked in the manner of
+// Goto and van de Geijn ("Anatomy of high-performance matrix multiplication", 2008):
+//
+//   for jc in steps of NC over n            B block (KC x NC) lives in L2/L3
+//     for pc in steps of KC over k          pack B(pc.., jc..) into NR-wide micro-panels
+//       for ic in steps of MC over m        pack A(ic.., pc..) into MR-tall micro-panels (L2)
+//         for jr in steps of NR, ir in steps of MR:  the MR x NR micro-kernel (registers)
+//
+// The micro-kernel keeps an MR x NR tile of C in SIMD8<Float> registers and adds rank-1 updates
+// with plain multiplies and adds (no FMA: the build targets baseline x86-64, where `addingProduct`
+// would become a libm call).
+//
+// Determinism: each C[i][j] is formed as beta*C[i][j], then + alpha * (sum over one KC block,
+// accumulated in increasing p), block after block in increasing pc. The blocking depends only on
+// (m, n, k), never on threads, alignment or the CPU, so the same shapes and data always give
+// bit-identical results. Zero padding in the packed edge panels only ever touches tile entries
+// that are not written back.
+
+/// Rows of C per micro-kernel tile (one SIMD8 accumulator per row).
+@usableFromInline let gemmMR = 6
+/// Columns of C per micro-kernel tile (one SIMD8<Float>).
+@usableFromInline let gemmNR = 8
+/// Depth of a packed block: a KC x NR micro-panel of B (8 KiB) stays in L1.
+@usableFromInline let gemmKC = 256
+/// Rows of a packed A block: MC x KC floats (120 KiB) stay in L2.
+@usableFromInline let gemmMC = 120
+/// Columns of a packed B block: KC x NC floats (1 MiB).
+@usableFromInline let gemmNC = 1024
+
+/// C (m, n) = alpha * op(A) * op(B) + beta * C, row-major with leading dimensions; op = transpose or not.
+///
+/// - op(A) is (m, k): A is stored (m, lda) with lda >= k, or (k, lda) with lda >= m if transposeA.
+/// - op(B) is (k, n): B is stored (k, ldb) with ldb >= n, or (n, ldb) with ldb >= k if transposeB.
+/// - C is stored (m, ldc) with ldc >= n. When beta is 0, C is not read (as in BLAS), so it may hold
+///   garbage or NaN.
+///
+/// Non-positive m or n is a no-op; k <= 0 or alpha == 0 only scales C by beta. The summation order
+/// is fixed by the shape, so results are bit-identical from run to run. Single-threaded and
+/// re-entrant: it allocates its own packing buffers.
+public func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    // C = beta * C.
+    if beta == 0 {
+        for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
+    } else if beta != 1 {
+        for i in 0..<m {
+            let row = c + i &* ldc
+            for j in 0..<n { row[j] = beta * row[j] }
+        }
+    }
+    guard k > 0, alpha != 0 else { return }
+
+    let kcMax = min(k, gemmKC)
+    let mcMax = min(roundUp(m, gemmMR), gemmMC)
+    let ncMax = min(roundUp(n, gemmNR), gemmNC)
+    // packedA (mcMax / MR panels, kcMax, MR); packedB (ncMax / NR panels, kcMax, NR).
+    let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mcMax &* kcMax)
+    let packedB = UnsafeMutablePointer<Float>.allocate(capacity: kcMax &* ncMax)
+    defer {
+        packedA.deallocate()
+        packedB.deallocate()
+    }
+
+    var jc = 0
+    while jc < n {
+        let nc = min(gemmNC, n &- jc)
+        var pc = 0
+        while pc < k {
+            let kc = min(gemmKC, k &- pc)
+            packB(transposed: transposeB, b: b, ldb: ldb, row0: pc, col0: jc, kc: kc, nc: nc, into: packedB)
+            var ic = 0
+            while ic < m {
+                let mc = min(gemmMC, m &- ic)
+                packA(transposed: transposeA, a: a, lda: lda, row0: ic, col0: pc, mc: mc, kc: kc, into: packedA)
+                macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, packedA: packedA, packedB: packedB,
+                            c: c + (ic &* ldc &+ jc), ldc: ldc)
+                ic &+= mc
+            }
+            pc &+= kc
+        }
+        jc &+= nc
+    }
+}
+
+@inline(__always)
+func roundUp(_ x: Int, _ multiple: Int) -> Int {
+    (x &+ multiple &- 1) / multiple &* multiple
+}
+
+/// Packs op(A)[row0 ..< row0+mc][col0 ..< col0+kc] into MR-tall micro-panels:
+/// packed (ceil(mc/MR), kc, MR), rows past mc zero.
+@inline(__always)
+func packA(transposed: Bool, a: UnsafePointer<Float>, lda: Int, row0: Int, col0: Int, mc: Int, kc: Int,
+           into packed: UnsafeMutablePointer<Float>) {
+    var ir = 0
+    while ir < mc {
+        let rows = min(gemmMR, mc &- ir)
+        let panel = packed + ir &* kc                       // (kc, MR)
+        if transposed {
+            // op(A)[i][p] = a[p * lda + i]: MR consecutive floats per p.
+            let src = a + (col0 &* lda &+ row0 &+ ir)
+            for p in 0..<kc {
+                let s = src + p &* lda
+                let d = panel + p &* gemmMR
+                for i in 0..<rows { d[i] = s[i] }
+                var i = rows
+                while i < gemmMR { d[i] = 0; i &+= 1 }
+            }
+        } else {
+            // op(A)[i][p] = a[i * lda + p]: read each row contiguously, write with stride MR.
+            for i in 0..<rows {
+                let s = a + ((row0 &+ ir &+ i) &* lda &+ col0)
+                var d = panel + i
+                for p in 0..<kc {
+                    d.pointee = s[p]
+                    d += gemmMR
+                }
+            }
+            var i = rows
+            while i < gemmMR {
+                var d = panel + i
+                for _ in 0..<kc {
+                    d.pointee = 0
+                    d += gemmMR
+                }
+                i &+= 1
+            }
+        }
+        ir &+= gemmMR
+    }
+}
+
+/// Packs op(B)[row0 ..< row0+kc][col0 ..< col0+nc] into NR-wide micro-panels:
+/// packed (ceil(nc/NR), kc, NR), columns past nc zero.
+@inline(__always)
+func packB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, row0: Int, col0: Int, kc: Int, nc: Int,
+           into packed: UnsafeMutablePointer<Float>) {
+    var jr = 0
+    while jr < nc {
+        let cols = min(gemmNR, nc &- jr)
+        let panel = packed + jr &* kc                       // (kc, NR)
+        if transposed {
+            // op(B)[p][j] = b[j * ldb + p]: read each of the NR rows of B contiguously.
+            for j in 0..<cols {
+                let s = b + ((col0 &+ jr &+ j) &* ldb &+ row0)
+                var d = panel + j
+                for p in 0..<kc {
+                    d.pointee = s[p]
+                    d += gemmNR
+                }
+            }
+            var j = cols
+            while j < gemmNR {
+                var d = panel + j
+                for _ in 0..<kc {
+                    d.pointee = 0
+                    d += gemmNR
+                }
+                j &+= 1
+            }
+        } else {
+            // op(B)[p][j] = b[p * ldb + j]: NR consecutive floats per p.
+            let src = b + (row0 &* ldb &+ col0 &+ jr)
+            if cols == gemmNR {
+                for p in 0..<kc {
+                    let v = UnsafeRawPointer(src + p &* ldb).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(panel + p &* gemmNR).storeBytes(of: v, as: SIMD8<Float>.self)
+                }
+            } else {
+                for p in 0..<kc {
+                    let s = src + p &* ldb
+                    let d = panel + p &* gemmNR
+                    for j in 0..<cols { d[j] = s[j] }
+                    var j = cols
+                    while j < gemmNR { d[j] = 0; j &+= 1 }
+                }
+            }
+        }
+        jr &+= gemmNR
+    }
+}
+
+/// C[0..<mc][0..<nc] += alpha * packedA · packedB for one packed block pair.
+@inline(__always)
+func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
+                 packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+                 c: UnsafeMutablePointer<Float>, ldc: Int) {
+    var jr = 0
+    while jr < nc {
+        let cols = min(gemmNR, nc &- jr)
+        let bPanel = packedB + jr &* kc
+        var ir = 0
+        while ir < mc {
+            let rows = min(gemmMR, mc &- ir)
+            microKernel(kc: kc, a: packedA + ir &* kc, b: bPanel, alpha: alpha,
+                        c: c + (ir &* ldc &+ jr), ldc: ldc, rows: rows, cols: cols)
+            ir &+= gemmMR
+        }
+        jr &+= gemmNR
+    }
+}
+
+/// The MR x NR (6 x 8) micro-kernel: tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in
+/// increasing p; then C[0..<rows][0..<cols] += alpha * tile.
+/// a is a packed A micro-panel (kc, MR); b a packed B micro-panel (kc, NR); c (rows, ldc).
+@inline(__always)
+func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alpha: Float,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+    var c0 = SIMD8<Float>(repeating: 0), c1 = SIMD8<Float>(repeating: 0)
+    var c2 = SIMD8<Float>(repeating: 0), c3 = SIMD8<Float>(repeating: 0)
+    var c4 = SIMD8<Float>(repeating: 0), c5 = SIMD8<Float>(repeating: 0)
+    var pa = a, pb = b
+    var p = 0
+    while p < kc {
+        let bv = UnsafeRawPointer(pb).loadUnaligned(as: SIMD8<Float>.self)
+        c0 = c0 + SIMD8(repeating: pa[0]) * bv
+        c1 = c1 + SIMD8(repeating: pa[1]) * bv
+        c2 = c2 + SIMD8(repeating: pa[2]) * bv
+        c3 = c3 + SIMD8(repeating: pa[3]) * bv
+        c4 = c4 + SIMD8(repeating: pa[4]) * bv
+        c5 = c5 + SIMD8(repeating: pa[5]) * bv
+        pa += gemmMR
+        pb += gemmNR
+        p &+= 1
+    }
+    let av = SIMD8<Float>(repeating: alpha)
+    if rows == gemmMR && cols == gemmNR {
+        addRow(c, av * c0)
+        addRow(c + ldc, av * c1)
+        addRow(c + 2 &* ldc, av * c2)
+        addRow(c + 3 &* ldc, av * c3)
+        addRow(c + 4 &* ldc, av * c4)
+        addRow(c + 5 &* ldc, av * c5)
+    } else {
+        var tile = (av * c0, av * c1, av * c2, av * c3, av * c4, av * c5)
+        withUnsafeBytes(of: &tile) { raw in
+            let t = raw.bindMemory(to: Float.self)              // (MR, NR)
+            for i in 0..<rows {
+                let row = c + i &* ldc
+                for j in 0..<cols { row[j] = row[j] + t[i &* gemmNR &+ j] }
+            }
+        }
+    }
+}
+
+/// c[0..<8] += v.
+@inline(__always)
+func addRow(_ c: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    let raw = UnsafeMutableRawPointer(c)
+    raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + v, as: SIMD8<Float>.self)
+}

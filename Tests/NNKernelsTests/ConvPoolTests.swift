@@ -1,0 +1,267 @@
+import Testing
+@testable import NNKernels
+
+/// Convolution and max-pooling against straightforward loops and finite differences.
+@Suite struct ConvPoolTests {
+    /// A deterministic pseudo-random sequence in -1...1.
+    func values(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<n).map { _ in
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Double(s % 2_000_001) / 1_000_000 - 1)
+        }
+    }
+
+    struct Shape: CustomTestStringConvertible, Sendable {
+        var batch, channels, height, width, maps, kernelHeight, kernelWidth: Int
+        var outHeight: Int { height - kernelHeight + 1 }
+        var outWidth: Int { width - kernelWidth + 1 }
+        var inputCount: Int { batch * channels * height * width }
+        var weightCount: Int { maps * channels * kernelHeight * kernelWidth }
+        var outputCount: Int { batch * maps * outHeight * outWidth }
+        var scratchCount: Int {
+            conv2dScratchCount(batch: batch, channels: channels, height: height, width: width,
+                               maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+        }
+        var testDescription: String {
+            "(\(batch), \(channels), \(height), \(width)) * (\(maps), \(channels), \(kernelHeight), \(kernelWidth))"
+        }
+    }
+
+    static let forwardShapes: [Shape] = [
+        Shape(batch: 1, channels: 1, height: 1, width: 1, maps: 1, kernelHeight: 1, kernelWidth: 1),
+        Shape(batch: 1, channels: 1, height: 5, width: 5, maps: 1, kernelHeight: 5, kernelWidth: 5),
+        Shape(batch: 2, channels: 1, height: 28, width: 28, maps: 3, kernelHeight: 5, kernelWidth: 5),
+        Shape(batch: 3, channels: 4, height: 12, width: 12, maps: 7, kernelHeight: 5, kernelWidth: 5),
+        Shape(batch: 2, channels: 3, height: 9, width: 7, maps: 5, kernelHeight: 2, kernelWidth: 4),
+        Shape(batch: 1, channels: 2, height: 6, width: 10, maps: 9, kernelHeight: 3, kernelWidth: 1),
+    ]
+
+    /// out[m][y][x] = b[m] + Σ_{c,i,j} W[m][c][i][j] · in[c][y+i][x+j], in Double.
+    func reference(_ s: Shape, input: [Float], weights: [Float], bias: [Float]?) -> [Double] {
+        var out = [Double](repeating: 0, count: s.outputCount)
+        for r in 0..<s.batch {
+            for m in 0..<s.maps {
+                for y in 0..<s.outHeight {
+                    for x in 0..<s.outWidth {
+                        var z = bias.map { Double($0[m]) } ?? 0
+                        for c in 0..<s.channels {
+                            for i in 0..<s.kernelHeight {
+                                for j in 0..<s.kernelWidth {
+                                    let w = weights[((m * s.channels + c) * s.kernelHeight + i) * s.kernelWidth + j]
+                                    let v = input[((r * s.channels + c) * s.height + y + i) * s.width + x + j]
+                                    z += Double(w) * Double(v)
+                                }
+                            }
+                        }
+                        out[((r * s.maps + m) * s.outHeight + y) * s.outWidth + x] = z
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func forward(_ s: Shape, input: [Float], weights: [Float], bias: [Float]?) -> [Float] {
+        var out = [Float](repeating: .nan, count: s.outputCount)
+        var scratch = [Float](repeating: .nan, count: s.scratchCount)
+        if let bias {
+            conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+                          weights: weights, bias: bias, maps: s.maps,
+                          kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth, output: &out, scratch: &scratch)
+        } else {
+            conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+                          weights: weights, bias: nil, maps: s.maps,
+                          kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth, output: &out, scratch: &scratch)
+        }
+        return out
+    }
+
+    @Test(arguments: forwardShapes)
+    func convForwardMatchesReference(_ s: Shape) {
+        let input = values(s.inputCount, seed: 11), weights = values(s.weightCount, seed: 12)
+        let bias = values(s.maps, seed: 13)
+        for b in [bias, nil] {
+            let out = forward(s, input: input, weights: weights, bias: b)
+            let expected = reference(s, input: input, weights: weights, bias: b)
+            for (got, want) in zip(out, expected) {
+                #expect(abs(Double(got) - want) <= 1e-5 * max(1, abs(want)))
+            }
+            #expect(out == forward(s, input: input, weights: weights, bias: b))   // deterministic
+        }
+    }
+
+    @Test func convScratchCountAndInvalidShapes() {
+        #expect(conv2dScratchCount(batch: 10, channels: 1, height: 28, width: 28, maps: 20,
+                                   kernelHeight: 5, kernelWidth: 5) == 25 * 24 * 24)
+        #expect(conv2dScratchCount(batch: 10, channels: 20, height: 12, width: 12, maps: 40,
+                                   kernelHeight: 5, kernelWidth: 5) == 500 * 8 * 8)
+        #expect(conv2dScratchCount(batch: 1, channels: 1, height: 4, width: 4, maps: 1,
+                                   kernelHeight: 5, kernelWidth: 1) == 0)
+        #expect(conv2dScratchCount(batch: 0, channels: 1, height: 4, width: 4, maps: 1,
+                                   kernelHeight: 1, kernelWidth: 1) == 0)
+        #expect(conv2dScratchCount(batch: 1, channels: Int.max / 2, height: 4, width: 4, maps: 1,
+                                   kernelHeight: 3, kernelWidth: 3) == Int.max)
+        // A kernel larger than the input leaves the (empty) output and the scratch untouched.
+        var out: [Float] = [42]
+        var scratch: [Float] = [42]
+        conv2dForward(input: [1, 2, 3, 4], batch: 1, channels: 1, height: 2, width: 2, weights: [1, 1, 1],
+                      bias: nil, maps: 1, kernelHeight: 3, kernelWidth: 1, output: &out, scratch: &scratch)
+        #expect(out == [42] && scratch == [42])
+    }
+
+    /// Finite-difference check of conv2dBackward for the scalar loss L = Σ output · R. L is linear
+    /// in each of W, b and the input, so central differences are exact but for Float rounding.
+    @Test(arguments: [
+        Shape(batch: 2, channels: 3, height: 7, width: 6, maps: 4, kernelHeight: 3, kernelWidth: 2),
+        Shape(batch: 1, channels: 1, height: 8, width: 8, maps: 2, kernelHeight: 5, kernelWidth: 5),
+        Shape(batch: 3, channels: 2, height: 5, width: 9, maps: 3, kernelHeight: 1, kernelWidth: 4),
+    ])
+    func convBackwardMatchesFiniteDifferences(_ s: Shape) {
+        let input = values(s.inputCount, seed: 21), weights = values(s.weightCount, seed: 22)
+        let bias = values(s.maps, seed: 23), r = values(s.outputCount, seed: 24)
+        func loss(_ input: [Float], _ weights: [Float], _ bias: [Float]) -> Double {
+            zip(forward(s, input: input, weights: weights, bias: bias), r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        // Gradients accumulate onto 0.5, checking the "+=" contract.
+        var nablaW = [Float](repeating: 0.5, count: s.weightCount)
+        var nablaB = [Float](repeating: 0.5, count: s.maps)
+        var inputDelta = [Float](repeating: .nan, count: s.inputCount)
+        var scratch = [Float](repeating: .nan, count: s.scratchCount)
+        conv2dBackward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+                       weights: weights, maps: s.maps, kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth,
+                       delta: r, nablaW: &nablaW, nablaB: &nablaB, inputDelta: &inputDelta, scratch: &scratch)
+        let eps: Float = 1e-2
+        func close(_ analytic: Float, _ numeric: Double) -> Bool {
+            abs(Double(analytic) - numeric) <= 2e-3 * max(1, abs(numeric))
+        }
+        for k in 0..<s.weightCount {
+            var plus = weights, minus = weights
+            plus[k] += eps; minus[k] -= eps
+            let numeric = (loss(input, plus, bias) - loss(input, minus, bias)) / Double(plus[k] - minus[k])
+            #expect(close(nablaW[k] - 0.5, numeric), "nablaW[\(k)] = \(nablaW[k] - 0.5), numeric \(numeric)")
+        }
+        for m in 0..<s.maps {
+            var plus = bias, minus = bias
+            plus[m] += eps; minus[m] -= eps
+            let numeric = (loss(input, weights, plus) - loss(input, weights, minus)) / Double(plus[m] - minus[m])
+            #expect(close(nablaB[m] - 0.5, numeric), "nablaB[\(m)] = \(nablaB[m] - 0.5), numeric \(numeric)")
+        }
+        for k in 0..<s.inputCount {
+            var plus = input, minus = input
+            plus[k] += eps; minus[k] -= eps
+            let numeric = (loss(plus, weights, bias) - loss(minus, weights, bias)) / Double(plus[k] - minus[k])
+            #expect(close(inputDelta[k], numeric), "inputDelta[\(k)] = \(inputDelta[k]), numeric \(numeric)")
+        }
+        // Without inputDelta the weight gradients are the same.
+        var nablaW2 = [Float](repeating: 0.5, count: s.weightCount)
+        var nablaB2 = [Float](repeating: 0.5, count: s.maps)
+        conv2dBackward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+                       weights: weights, maps: s.maps, kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth,
+                       delta: r, nablaW: &nablaW2, nablaB: &nablaB2, inputDelta: nil, scratch: &scratch)
+        #expect(nablaW2 == nablaW && nablaB2 == nablaB)
+    }
+
+    @Test func maxPoolForwardWithTiesAndRemainder() {
+        // One example, two channels, 5 x 5 with 2 x 2 pooling: the last row and column are ignored.
+        let plane0: [Float] = [
+            1, 3, 0, 0, 9,
+            3, 2, 5, 5, 9,
+            -1, -2, 7, 7, 9,
+            -3, -1, 7, 7, 9,
+            9, 9, 9, 9, 9,
+        ]
+        let plane1: [Float] = (0..<25).map { Float(-$0) }
+        var out = [Float](repeating: .nan, count: 8)
+        var arg = [Int32](repeating: -1, count: 8)
+        maxPool2dForward(input: plane0 + plane1, batch: 1, channels: 2, height: 5, width: 5,
+                         poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
+        #expect(out == [3, 5, -1, 7, 0, -2, -10, -12])
+        // Ties: the first maximum in row-major window order.
+        #expect(arg == [1, 7, 10, 12, 0, 2, 10, 12])
+        // argmax may be nil.
+        var out2 = [Float](repeating: .nan, count: 8)
+        maxPool2dForward(input: plane0 + plane1, batch: 1, channels: 2, height: 5, width: 5,
+                         poolHeight: 2, poolWidth: 2, output: &out2, argmax: nil)
+        #expect(out2 == out)
+    }
+
+    @Test(arguments: [(2, 3, 7, 5, 2, 2), (1, 1, 24, 24, 2, 2), (3, 2, 9, 8, 3, 2), (1, 2, 5, 7, 1, 3), (2, 1, 4, 4, 4, 4)])
+    func maxPoolMatchesReferenceAndRoutesDelta(batch: Int, channels: Int, height: Int, width: Int,
+                                                poolHeight: Int, poolWidth: Int) {
+        let oh = height / poolHeight, ow = width / poolWidth
+        let planes = batch * channels
+        let input = values(planes * height * width, seed: 31)
+        var out = [Float](repeating: .nan, count: planes * oh * ow)
+        var arg = [Int32](repeating: -1, count: planes * oh * ow)
+        maxPool2dForward(input: input, batch: batch, channels: channels, height: height, width: width,
+                         poolHeight: poolHeight, poolWidth: poolWidth, output: &out, argmax: &arg)
+        let delta = values(planes * oh * ow, seed: 32)
+        var inputDelta = [Float](repeating: .nan, count: input.count)
+        maxPool2dBackward(delta: delta, batch: batch, channels: channels, height: height, width: width,
+                          poolHeight: poolHeight, poolWidth: poolWidth, argmax: arg, inputDelta: &inputDelta)
+        var expectedDelta = [Float](repeating: 0, count: input.count)
+        for p in 0..<planes {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var best = -Float.infinity, bestIndex = -1
+                    for i in 0..<poolHeight {
+                        for j in 0..<poolWidth {
+                            let index = (oy * poolHeight + i) * width + ox * poolWidth + j
+                            if input[p * height * width + index] > best {
+                                best = input[p * height * width + index]
+                                bestIndex = index
+                            }
+                        }
+                    }
+                    let o = (p * oh + oy) * ow + ox
+                    #expect(out[o] == best)
+                    #expect(Int(arg[o]) == bestIndex)
+                    expectedDelta[p * height * width + bestIndex] = delta[o]
+                }
+            }
+        }
+        #expect(inputDelta == expectedDelta)
+    }
+
+    /// Pooling's delta routing is its gradient: finite differences of L = Σ out · R away from ties.
+    @Test func maxPoolBackwardMatchesFiniteDifferences() {
+        let (batch, channels, height, width) = (2, 2, 5, 6)
+        let input = values(batch * channels * height * width, seed: 41)     // distinct values
+        let outCount = batch * channels * 2 * 3
+        let r = values(outCount, seed: 42)
+        func loss(_ x: [Float]) -> Double {
+            var out = [Float](repeating: 0, count: outCount)
+            maxPool2dForward(input: x, batch: batch, channels: channels, height: height, width: width,
+                             poolHeight: 2, poolWidth: 2, output: &out, argmax: nil)
+            return zip(out, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        var arg = [Int32](repeating: 0, count: outCount)
+        var out = [Float](repeating: 0, count: outCount)
+        maxPool2dForward(input: input, batch: batch, channels: channels, height: height, width: width,
+                         poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
+        var inputDelta = [Float](repeating: .nan, count: input.count)
+        maxPool2dBackward(delta: r, batch: batch, channels: channels, height: height, width: width,
+                          poolHeight: 2, poolWidth: 2, argmax: arg, inputDelta: &inputDelta)
+        let eps: Float = 1e-4
+        for k in 0..<input.count {
+            var plus = input, minus = input
+            plus[k] += eps; minus[k] -= eps
+            let numeric = (loss(plus) - loss(minus)) / Double(plus[k] - minus[k])
+            #expect(abs(Double(inputDelta[k]) - numeric) <= 1e-3, "inputDelta[\(k)]")
+        }
+    }
+
+    @Test func maxPoolNaNAndBadArgmax() {
+        var out: [Float] = [0]
+        var arg: [Int32] = [0]
+        maxPool2dForward(input: [1, .nan, 3, .nan], batch: 1, channels: 1, height: 2, width: 2,
+                         poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
+        #expect(out[0].isNaN && arg == [1])
+        // An out-of-range argmax entry is dropped, never written through.
+        var dx = [Float](repeating: .nan, count: 4)
+        maxPool2dBackward(delta: [5], batch: 1, channels: 1, height: 2, width: 2, poolHeight: 2, poolWidth: 2,
+                          argmax: [7], inputDelta: &dx)
+        #expect(dx == [0, 0, 0, 0])
+    }
+}
