@@ -202,12 +202,28 @@ func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
     }
 }
 
-/// The MR x NR (6 x 8) micro-kernel: tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in
-/// increasing p; then C[0..<rows][0..<cols] += alpha * tile.
+/// The MR x NR (6 x 8) micro-kernel for a tile of `rows` (1...MR) by `cols` (1...NR):
+/// tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in increasing p; then
+/// C[0..<rows][0..<cols] += alpha * tile.
 /// a is a packed A micro-panel (kc, MR); b a packed B micro-panel (kc, NR); c (rows, ldc).
+/// Short tiles (small m, e.g. one example) run a kernel with only as many accumulators as rows;
+/// every variant sums each element in the same order, so results do not depend on the variant.
 @inline(__always)
 func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alpha: Float,
                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+    switch rows {
+    case 1: microTile(1, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    case 2: microTile(2, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    case 3, 4: microTile(4, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    default: microTile(6, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    }
+}
+
+/// `microKernel` computing the first R (a literal: 1, 2, 4 or 6) rows of the tile; inlined with
+/// a constant R, the unused accumulators and branches disappear.
+@inline(__always)
+func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alpha: Float,
+               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
     var c0 = SIMD8<Float>(repeating: 0), c1 = SIMD8<Float>(repeating: 0)
     var c2 = SIMD8<Float>(repeating: 0), c3 = SIMD8<Float>(repeating: 0)
     var c4 = SIMD8<Float>(repeating: 0), c5 = SIMD8<Float>(repeating: 0)
@@ -216,27 +232,35 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alph
     while p < kc {
         let bv = UnsafeRawPointer(pb).loadUnaligned(as: SIMD8<Float>.self)
         c0 = c0 + SIMD8(repeating: pa[0]) * bv
-        c1 = c1 + SIMD8(repeating: pa[1]) * bv
-        c2 = c2 + SIMD8(repeating: pa[2]) * bv
-        c3 = c3 + SIMD8(repeating: pa[3]) * bv
-        c4 = c4 + SIMD8(repeating: pa[4]) * bv
-        c5 = c5 + SIMD8(repeating: pa[5]) * bv
+        if R > 1 { c1 = c1 + SIMD8(repeating: pa[1]) * bv }
+        if R > 2 {
+            c2 = c2 + SIMD8(repeating: pa[2]) * bv
+            c3 = c3 + SIMD8(repeating: pa[3]) * bv
+        }
+        if R > 4 {
+            c4 = c4 + SIMD8(repeating: pa[4]) * bv
+            c5 = c5 + SIMD8(repeating: pa[5]) * bv
+        }
         pa += gemmMR
         pb += gemmNR
         p &+= 1
     }
     let av = SIMD8<Float>(repeating: alpha)
-    if rows == gemmMR && cols == gemmNR {
+    if rows == R && cols == gemmNR {
         addRow(c, av * c0)
-        addRow(c + ldc, av * c1)
-        addRow(c + 2 &* ldc, av * c2)
-        addRow(c + 3 &* ldc, av * c3)
-        addRow(c + 4 &* ldc, av * c4)
-        addRow(c + 5 &* ldc, av * c5)
+        if R > 1 { addRow(c + ldc, av * c1) }
+        if R > 2 {
+            addRow(c + 2 &* ldc, av * c2)
+            addRow(c + 3 &* ldc, av * c3)
+        }
+        if R > 4 {
+            addRow(c + 4 &* ldc, av * c4)
+            addRow(c + 5 &* ldc, av * c5)
+        }
     } else {
-        var tile = (av * c0, av * c1, av * c2, av * c3, av * c4, av * c5)
+        var tile = (av * c0, av * c1, av * c2, av * c3, av * c4, av * c5)    // (MR, NR)
         withUnsafeBytes(of: &tile) { raw in
-            let t = raw.bindMemory(to: Float.self)              // (MR, NR)
+            let t = raw.bindMemory(to: Float.self)
             for i in 0..<rows {
                 let row = c + i &* ldc
                 for j in 0..<cols { row[j] = row[j] + t[i &* gemmNR &+ j] }

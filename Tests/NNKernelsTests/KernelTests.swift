@@ -26,7 +26,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [(1, 1, 1), (4, 9, 3), (10, 784, 30), (7, 30, 10)])
+    @Test(arguments: [(1, 1, 1), (4, 9, 3), (10, 784, 30), (7, 30, 10), (8, 13, 9), (23, 100, 17)])
     func denseBackwardMatchesReference(batch: Int, inFeatures: Int, outFeatures: Int) {
         let x = values(batch * inFeatures, seed: 4), w = values(outFeatures * inFeatures, seed: 5)
         let delta = values(batch * outFeatures, seed: 6)
