@@ -9,8 +9,9 @@ public struct EvaluationResult: Sendable, Equatable {
     public var total: Int
     /// Examples whose largest output is their label (network2.py's `accuracy`).
     public var correct: Int
-    /// network2.py's `total_cost`: mean cost per example plus ½(λ/n)Σw², where n is the size of
-    /// the evaluated data (as network2.py does). nil when not computed.
+    /// network2.py's `total_cost`: mean cost per example plus the regularisation term, ½(λ/n)Σw²
+    /// (L2) or (λ/n)Σ|w| (L1), where n is the size of the evaluated data (as network2.py does).
+    /// nil when not computed.
     public var cost: Double?
     /// confusion[actual][predicted] counts, outputSize x outputSize.
     public var confusion: [[Int]]
@@ -25,20 +26,23 @@ public struct EvaluationResult: Sendable, Equatable {
 extension Network {
     /// Runs the network over `data` in batches of `batchSize`, counting correct predictions
     /// (argmax of the output vs the label, smallest index on ties), filling the confusion
-    /// matrix and, if `includeCost`, the total cost with L2 term for `lambda`.
+    /// matrix and, if `includeCost`, network2.py's `total_cost`: the mean cost per example plus
+    /// the regularisation term for `lambda` with n = data.count, ½(λ/n)Σw² (L2) or (λ/n)Σ|w| (L1).
+    /// Dropout layers scale their inputs by 1 - p (network3's inference).
     ///
     /// The per-example cost is computed in Double from the output layer's z (see
-    /// `CostKind.neuronCost`), so it is finite even where σ(z) rounds to 0 or 1 in Float.
-    public func evaluate(_ data: Dataset, lambda: Double = 0, includeCost: Bool = true,
-                         batchSize: Int = 250) throws(TrainerError) -> EvaluationResult {
+    /// `CostKind.exampleCost`), so it is finite even where the activation rounds to 0 or 1.
+    public func evaluate(_ data: Dataset, lambda: Double = 0, regularization: Regularization = .l2,
+                         includeCost: Bool = true, batchSize: Int = 250) throws(TrainerError) -> EvaluationResult {
         try check(data)
         let outputs = outputSize
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: outputs), count: outputs)
         var correct = 0
         var costSum = 0.0
         let batch = max(1, min(batchSize, data.count))
-        let ws = Workspace(sizes: sizes, batchCapacity: batch)
-        let last = layerCount
+        let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: batch)
+        let last = stages.count - 1
+        let outputActivation = stages[last].activation
         var start = 0
         let topology = self.topology
         parameters.withUnsafeBufferPointer { pBuf in
@@ -46,18 +50,16 @@ extension Network {
             while start < data.count {
                 let rows = min(batch, data.count - start)
                 ws.gatherContiguous(data, start: start, rows: rows)
-                topology.forward(p, ws, rows: rows, keepOutputZ: includeCost)
-                let a = ws.activation(last)
+                topology.forward(p, ws, rows: rows, training: false, keepOutputZ: includeCost)
+                let a = ws.output(last)                 // (rows, outputs)
                 for r in 0..<rows {
                     let label = Int(ws.labels[r])
                     let predicted = argmax(a + r &* outputs, outputs)
                     confusion[label][predicted] += 1
                     if predicted == label { correct += 1 }
                     if includeCost {
-                        let z = ws.outputZ + r &* outputs
-                        var c = 0.0
-                        for j in 0..<outputs { c += cost.neuronCost(z: z[j], y: j == label ? 1 : 0) }
-                        costSum += c
+                        costSum += cost.exampleCost(z: ws.outputZ + r &* outputs, width: outputs, label: label,
+                                                    activation: outputActivation)
                     }
                 }
                 start += rows
@@ -66,7 +68,9 @@ extension Network {
         var total: Double? = nil
         if includeCost {
             let n = Double(max(data.count, 1))
-            total = costSum / n + 0.5 * (lambda / n) * sumOfSquaredWeights
+            let penalty = regularization == .l1 ? (lambda / n) * sumOfAbsoluteWeights
+                                                : 0.5 * (lambda / n) * sumOfSquaredWeights
+            total = costSum / n + penalty
         }
         return EvaluationResult(total: data.count, correct: correct, cost: total, confusion: confusion)
     }
@@ -85,5 +89,42 @@ extension Network {
     public func predict(_ input: [Float]) throws(TrainerError) -> Int {
         let out = try feedforward(input)
         return out.withUnsafeBufferPointer { argmax($0.baseAddress!, $0.count) }
+    }
+
+    /// Chapter 5: ‖∂C/∂b^l‖ for each layer with parameters (input side first), the bias gradient
+    /// of the mean cost over the first `count` examples of `data` (the book uses 1,000), dropout
+    /// off (inputs scaled by 1 - p as at inference). The book calls these the speeds at which the
+    /// layers learn.
+    /// - Throws: `TrainerError.invalidArgument` if `count` is not positive or `data` is empty or
+    ///   does not fit the network.
+    public func gradientNorms(on data: Dataset, count: Int = 1000) throws(TrainerError) -> [Double] {
+        guard count > 0 else { throw TrainerError(.invalidArgument, "gradient norms need a positive example count, got \(count)") }
+        guard data.count > 0 else { throw TrainerError(.invalidArgument, "dataset '\(data.name)' is empty") }
+        try check(data)
+        let total = min(count, data.count)
+        let batch = min(total, 100)
+        let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: batch)
+        var nabla = [Float](repeating: 0, count: parameters.count)
+        let topology = self.topology
+        parameters.withUnsafeBufferPointer { pBuf in
+            nabla.withUnsafeMutableBufferPointer { nBuf in
+                guard let p = pBuf.baseAddress, let nb = nBuf.baseAddress else { return }
+                var start = 0
+                while start < total {
+                    let rows = min(batch, total - start)
+                    ws.gatherContiguous(data, start: start, rows: rows)
+                    topology.backprop(p, ws, rows: rows, training: false, nabla: nb)
+                    start += rows
+                }
+            }
+        }
+        return layout.map { v in
+            var s = 0.0
+            for j in 0..<v.outFeatures {
+                let g = Double(nabla[v.biasOffset + j]) / Double(total)
+                s += g * g
+            }
+            return s.squareRoot()
+        }
     }
 }

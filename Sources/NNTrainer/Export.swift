@@ -6,74 +6,190 @@ import Foundation
 import NNModel
 
 extension Network {
-    /// The network as a model: dense layers "fc1", "fc2", ... with sigmoid activation, weights
-    /// (out, in) and biases (out) copied from the arena.
+    /// The network as a model. Each stage becomes one model layer, named by kind and position:
+    /// dense layers "fc1", "fc2", ... (an MLP is exactly that, sigmoid), the softmax layer
+    /// "softmax", convolutions "conv1", ... and pooling layers "pool1", .... A convPool layer is a
+    /// conv2d layer with linear activation followed by a max_pool2d layer carrying the activation
+    /// (the bias commutes with the max); dense layers keep their dropout probability, and the
+    /// runtime scales W x by 1 - p as network3 does. Weights and biases are copied from the arena.
     ///
     /// - Parameters:
-    ///   - name: the model's name.
+    ///   - name: the model's name (default "mnist-" and the sizes or architecture).
     ///   - classLabels: one per output; default "0", "1", ... (the digits for MNIST).
     ///   - input: the input contract (MNIST's by default).
     ///   - provenance: how the model was made (see `Provenance.training(...)`); its `epochs` are
-    ///     replaced by this network's `history` when `history` is not empty.
+    ///     replaced by this network's `history` when `history` is not empty, and an empty
+    ///     hyper-parameter `architecture` is filled in for networks other than sigmoid MLPs.
     public func model(name: String = "", classLabels: [String]? = nil, input: InputContract = .mnist,
                       provenance: Provenance? = nil) -> NetworkModel {
         var layers: [Layer] = []
-        for (l, v) in layout.enumerated() {
-            layers.append(.dense(name: "fc\(l + 1)", inputs: v.inFeatures, outputs: v.outFeatures,
-                                 activation: .sigmoid, weights: weights(layer: l), bias: biases(layer: l)))
+        var counts = (fc: 0, conv: 0, pool: 0)
+        for st in stages {
+            let v = st.parameterIndex.map { layout[$0] }
+            let w = v.map { Array(parameters[$0.weightOffset ..< $0.weightOffset + $0.weightCount]) } ?? []
+            let b = v.map { Array(parameters[$0.biasOffset ..< $0.biasOffset + $0.outFeatures]) } ?? []
+            switch st.kind {
+            case .dense:
+                let layerName: String
+                if st.activation == .softmax {
+                    layerName = "softmax"
+                } else {
+                    counts.fc += 1
+                    layerName = "fc\(counts.fc)"
+                }
+                layers.append(.dense(name: layerName, inputs: st.inCount, outputs: st.outCount, activation: st.activation,
+                                     weights: w, bias: b, dropout: st.dropout))
+            case .conv:
+                counts.conv += 1
+                layers.append(.conv2d(name: "conv\(counts.conv)", input: st.inShape, maps: st.outShape[0],
+                                      kernel: [st.window, st.window], activation: st.activation, weights: w, bias: b))
+            case .pool:
+                counts.pool += 1
+                layers.append(.maxPool2d(name: "pool\(counts.pool)", input: st.inShape, pool: [st.window, st.window],
+                                         activation: st.activation))
+            }
         }
         var prov = provenance
         if !history.isEmpty { prov?.epochs = history }
+        if !isSigmoidMLP, prov?.hyperparameters?.architecture.isEmpty == true {
+            prov?.hyperparameters?.architecture = architecture.description
+        }
         let labels = classLabels ?? (0..<outputSize).map(String.init)
-        let modelName = name.isEmpty ? "mnist-" + sizes.map(String.init).joined(separator: "-") : name
-        return NetworkModel(name: modelName, layers: layers, classLabels: labels, input: input, cost: cost,
-                            provenance: prov)
+        let defaultName = isSigmoidMLP ? sizes.map(String.init).joined(separator: "-") : architecture.description
+        return NetworkModel(name: name.isEmpty ? "mnist-" + defaultName : name, layers: layers, classLabels: labels,
+                            input: input, cost: cost, provenance: prov)
     }
 
     /// A trainable network from a model, so a loaded model can continue training (its epoch
-    /// history comes along, and further epochs are numbered after it).
+    /// history comes along, and further epochs are numbered after it). The inverse of `model`:
+    /// dense layers become fc (softmax activation: the softmax output layer), a conv2d layer with
+    /// linear activation followed by a max_pool2d layer becomes one convPool layer with the pooling
+    /// layer's activation, other conv2d and max_pool2d layers become conv and pool layers. A network
+    /// whose first layer is dense gets the flat input shape [n].
     ///
-    /// - Throws: `TrainerError.unsupported` for a layer that is not dense or not sigmoid, or a
-    ///   cost other than quadratic/cross-entropy; `TrainerError.format` for inconsistent shapes.
+    /// - Throws: `TrainerError.unsupported` for non-square kernels or pooling windows, dropout on a
+    ///   convolution or pooling layer, or a cost that does not go with the output layer;
+    ///   `TrainerError.format` for inconsistent shapes or counts.
     public init(model: NetworkModel) throws(TrainerError) {
         guard !model.layers.isEmpty else {
             throw TrainerError(.format, "model '\(model.name)' has no layers")
         }
-        var sizes: [Int] = []
+        var specs: [LayerSpec] = []
         var parameters: [Float] = []
-        for (i, layer) in model.layers.enumerated() {
+        /// Per spec layer: the model layers it came from.
+        var sources: [[Int]] = []
+        var i = 0
+        let layers = model.layers
+        while i < layers.count {
+            let layer = layers[i]
             let where_ = "model '\(model.name)' layer \(i + 1) '\(layer.name)'"
-            guard layer.kind == .dense else {
-                throw TrainerError(.unsupported, "\(where_): kind \(layer.kind) is not dense; the trainer continues dense sigmoid networks only")
+            guard layer.inputShape.allSatisfy({ $0 > 0 }), layer.outputShape.allSatisfy({ $0 > 0 }),
+                  !layer.inputShape.isEmpty, !layer.outputShape.isEmpty,
+                  layer.inputShape.count <= 3, layer.outputShape.count <= 3,
+                  layer.inputShape.allSatisfy({ $0 < 1 << 24 }), layer.outputShape.allSatisfy({ $0 < 1 << 24 }) else {
+                throw TrainerError(.format, "\(where_): input shape \(layer.inputShape) or output shape \(layer.outputShape) is empty or out of range")
             }
-            guard layer.activation == .sigmoid else {
-                throw TrainerError(.unsupported, "\(where_): activation \(layer.activation.name) is not sigmoid; the trainer continues dense sigmoid networks only")
+            guard layer.dropout.isFinite, layer.dropout >= 0, layer.dropout < 1 else {
+                throw TrainerError(.format, "\(where_): dropout \(layer.dropout) is not in 0..<1")
             }
-            let inputs = layer.inputShape.reduce(1, *)
-            let outputs = layer.outputShape.reduce(1, *)
-            guard inputs > 0, outputs > 0 else {
-                throw TrainerError(.format, "\(where_): empty input or output shape")
+            if layer.kind != .dense && layer.dropout != 0 {
+                throw TrainerError(.unsupported, "\(where_): dropout on a \(layer.kind.name) layer; the trainer drops the inputs of dense layers only")
             }
-            if i == 0 {
-                sizes.append(inputs)
-            } else if sizes[sizes.count - 1] != inputs {
-                throw TrainerError(.format, "\(where_): takes \(inputs) inputs but the previous layer gives \(sizes[sizes.count - 1])")
+            func checkTensor(_ t: Tensor, _ shape: [Int], _ what: String) throws(TrainerError) {
+                let count = shape.reduce(1, *)
+                guard t.shape == shape, t.data.count == count else {
+                    throw TrainerError(.format, "\(where_): \(what) have shape \(t.shape) and \(t.data.count) values, expected \(shape)")
+                }
             }
-            guard layer.weights.shape == [outputs, inputs], layer.weights.data.count == outputs * inputs else {
-                throw TrainerError(.format, "\(where_): weights have shape \(layer.weights.shape) and \(layer.weights.data.count) values, expected [\(outputs), \(inputs)]")
+            switch layer.kind {
+            case .dense:
+                let inputs = layer.inputShape.reduce(1, *), outputs = layer.outputShape.reduce(1, *)
+                try checkTensor(layer.weights, [outputs, inputs], "weights")
+                try checkTensor(layer.bias, [outputs], "bias")
+                if layer.activation == .softmax {
+                    guard i == layers.count - 1 else {
+                        throw TrainerError(.unsupported, "\(where_): a softmax layer must be the last layer")
+                    }
+                    specs.append(.softmax(units: outputs, dropout: Double(layer.dropout)))
+                } else {
+                    specs.append(.dense(units: outputs, activation: layer.activation, dropout: Double(layer.dropout)))
+                }
+                parameters += layer.weights.data
+                parameters += layer.bias.data
+                sources.append([i])
+            case .conv2d:
+                guard layer.inputShape.count == 3, layer.weights.shape.count == 4 else {
+                    throw TrainerError(.format, "\(where_): conv2d needs a [C, H, W] input and [M, C, KH, KW] weights, got \(layer.inputShape) and \(layer.weights.shape)")
+                }
+                let ws = layer.weights.shape
+                guard ws[2] == ws[3] else {
+                    throw TrainerError(.unsupported, "\(where_): kernel \(ws[2])x\(ws[3]) is not square; the trainer uses square kernels")
+                }
+                guard ws.allSatisfy({ $0 > 0 && $0 < 1 << 24 }), ws[1] == layer.inputShape[0] else {
+                    throw TrainerError(.format, "\(where_): weights shape \(ws) does not fit the input \(layer.inputShape)")
+                }
+                try checkTensor(layer.weights, ws, "weights")
+                try checkTensor(layer.bias, [ws[0]], "bias")
+                guard layer.activation != .softmax else {
+                    throw TrainerError(.unsupported, "\(where_): softmax on a convolution; softmax is only an output layer")
+                }
+                if layer.activation == .linear, i + 1 < layers.count, layers[i + 1].kind == .maxPool2d,
+                   layers[i + 1].poolShape.count == 2, layers[i + 1].poolShape[0] == layers[i + 1].poolShape[1],
+                   layers[i + 1].poolShape[0] > 0, layers[i + 1].dropout == 0, layers[i + 1].activation != .softmax {
+                    specs.append(.convPool(maps: ws[0], kernel: ws[2], pool: layers[i + 1].poolShape[0],
+                                           activation: layers[i + 1].activation))
+                    sources.append([i, i + 1])
+                    i += 1
+                } else {
+                    specs.append(.conv(maps: ws[0], kernel: ws[2], activation: layer.activation))
+                    sources.append([i])
+                }
+                parameters += layer.weights.data
+                parameters += layer.bias.data
+            case .maxPool2d:
+                guard layer.poolShape.count == 2, layer.poolShape[0] > 0 else {
+                    throw TrainerError(.format, "\(where_): pool shape \(layer.poolShape) is not [PH, PW]")
+                }
+                guard layer.poolShape[0] == layer.poolShape[1] else {
+                    throw TrainerError(.unsupported, "\(where_): pool \(layer.poolShape[0])x\(layer.poolShape[1]) is not square; the trainer uses square windows")
+                }
+                guard layer.activation != .softmax else {
+                    throw TrainerError(.unsupported, "\(where_): softmax on a pooling layer; softmax is only an output layer")
+                }
+                guard layer.weights.data.isEmpty, layer.bias.data.isEmpty else {
+                    throw TrainerError(.format, "\(where_): a max_pool2d layer has no weights or bias")
+                }
+                specs.append(.pool(size: layer.poolShape[0], activation: layer.activation))
+                sources.append([i])
             }
-            guard layer.bias.data.count == outputs, layer.bias.shape.reduce(1, *) == outputs else {
-                throw TrainerError(.format, "\(where_): bias has shape \(layer.bias.shape) and \(layer.bias.data.count) values, expected [\(outputs)]")
-            }
-            sizes.append(outputs)
-            parameters += layer.weights.data
-            parameters += layer.bias.data
+            i += 1
         }
-        guard model.cost.isTrainable else {
-            throw TrainerError(.unsupported, "model '\(model.name)': cost \(model.cost.name) is not trainable here (quadratic or cross-entropy only)")
+        let architecture = Architecture(inputShape: layers[0].inputShape, layers: specs)
+        let stages: [Stage]
+        do throws(TrainerError) {
+            stages = try architecture.resolveStages()
+        } catch {
+            throw TrainerError(.format, "model '\(model.name)': \(error.message)")
         }
-        try self.init(sizes: sizes, cost: model.cost, parameters: parameters,
-                      history: model.provenance?.epochs ?? [])
+        // Every model layer's declared shapes must be the ones the architecture gives.
+        let flat = sources.flatMap { $0 }
+        for (s, st) in stages.enumerated() {
+            let layer = layers[flat[s]]
+            let where_ = "model '\(model.name)' layer \(flat[s] + 1) '\(layer.name)'"
+            let inputOK = st.kind == .dense ? layer.inputShape.reduce(1, *) == st.inCount : layer.inputShape == st.inShape
+            guard inputOK else {
+                throw TrainerError(.format, "\(where_): takes input \(layer.inputShape) but the previous layer gives \(st.inShape)")
+            }
+            guard layer.outputShape == st.outShape else {
+                throw TrainerError(.format, "\(where_): output shape \(layer.outputShape) should be \(st.outShape)")
+            }
+        }
+        do throws(TrainerError) {
+            try self.init(architecture: architecture, cost: model.cost, parameters: parameters,
+                          history: model.provenance?.epochs ?? [])
+        } catch {
+            throw TrainerError(error.kind == .invalidArgument ? .format : error.kind, "model '\(model.name)': \(error.message)")
+        }
     }
 }
 
@@ -88,9 +204,12 @@ extension Provenance {
     ///   - history: every epoch's metrics.
     ///   - command: the command line that produced the model.
     ///   - date: the creation time, written as RFC 3339 UTC.
+    ///   - architecture: the network's architecture; written as the hyper-parameter `architecture`
+    ///     unless it is a sigmoid MLP (whose `sizes` say it all).
     public static func training(config: TrainingConfig, sizes: [Int], cost: CostKind, trainingExamples: Int,
                                 trainingSplit: String, evaluationSplit: String, history: [EpochMetrics],
-                                command: String = "", date: Date = Date()) -> Provenance {
+                                command: String = "", date: Date = Date(),
+                                architecture: Architecture? = nil) -> Provenance {
         var p = Provenance()
         p.dataset = "mnist"
         p.trainingSplit = trainingSplit
@@ -98,6 +217,9 @@ extension Provenance {
         p.hyperparameters = Hyperparameters(sizes: sizes, cost: cost, eta: config.eta, lambda: config.lambda,
                                             miniBatchSize: config.miniBatchSize, epochs: config.epochs,
                                             weightInit: config.weightInit, trainingExamples: trainingExamples)
+        if let architecture, !architecture.isSigmoidMLP {
+            p.hyperparameters?.architecture = architecture.description
+        }
         p.seed = config.seed
         p.epochs = history
         p.createdAt = rfc3339UTC(date)

@@ -1,5 +1,5 @@
-// Mini-batch stochastic gradient descent with L2 regularisation, as network2.py's SGD and
-// update_mini_batch, plus its four monitoring flags.
+// Mini-batch stochastic gradient descent, as network2.py's SGD and update_mini_batch, with its
+// four monitoring flags; plus chapter 3's L1 regularisation and momentum, and network3's dropout.
 
 import NNKernels
 import NNModel
@@ -40,6 +40,55 @@ public enum TrainingEvent: Sendable, Equatable {
     case epochEnded(EpochMetrics)
 }
 
+/// The settings of one SGD epoch (the book's hyper-parameters).
+public struct SGDParameters: Sendable, Equatable {
+    /// η, the learning rate.
+    public var eta: Double
+    /// λ, the regularisation parameter (0 = none).
+    public var lambda: Double
+    /// The norm λ applies to (weights only, never biases).
+    public var regularization: Regularization
+    /// μ, the momentum co-efficient in v → μv − η∇C (0 = plain SGD).
+    public var momentum: Double
+    /// m, examples per gradient step.
+    public var miniBatchSize: Int
+    /// n of the regularisation term (ηλ/n): the size of the whole training set.
+    public var trainingExamples: Int
+
+    public init(eta: Double, lambda: Double = 0, regularization: Regularization = .l2, momentum: Double = 0,
+                miniBatchSize: Int, trainingExamples: Int) {
+        self.eta = eta
+        self.lambda = lambda
+        self.regularization = regularization
+        self.momentum = momentum
+        self.miniBatchSize = miniBatchSize
+        self.trainingExamples = trainingExamples
+    }
+
+    /// Checks every value; the message names the offending one.
+    public func validate() throws(TrainerError) {
+        guard eta.isFinite, eta > 0 else { throw TrainerError(.invalidArgument, "eta must be a positive number, got \(eta)") }
+        guard lambda.isFinite, lambda >= 0 else { throw TrainerError(.invalidArgument, "lambda must not be negative, got \(lambda)") }
+        guard momentum.isFinite, momentum >= 0, momentum < 1 else {
+            throw TrainerError(.invalidArgument, "momentum must be in 0..<1, got \(momentum)")
+        }
+        guard miniBatchSize > 0 else { throw TrainerError(.invalidArgument, "mini-batch size must be positive, got \(miniBatchSize)") }
+        guard trainingExamples > 0 else {
+            throw TrainerError(.invalidArgument, "training set size n must be positive, got \(trainingExamples)")
+        }
+    }
+}
+
+/// Momentum velocities (empty when momentum is 0), in the layout of `parameters`.
+public struct OptimizerState: Sendable, Equatable {
+    /// v for every weight and bias; created as zeros by the first epoch with momentum.
+    public var velocity: [Float]
+
+    public init(velocity: [Float] = []) {
+        self.velocity = velocity
+    }
+}
+
 extension Network {
     /// Trains the network by mini-batch stochastic gradient descent (network2.py's `SGD`).
     ///
@@ -57,7 +106,7 @@ extension Network {
     ///   - lambda: λ, the L2 regularisation parameter (0 = none).
     ///   - evaluationData: data for the evaluation monitors (the book passes validation or test data).
     ///   - monitor: which costs and accuracies to measure each epoch.
-    ///   - rng: the seeded generator for shuffling.
+    ///   - rng: the seeded generator for shuffling (and dropout masks).
     ///   - observer: receives progress and end-of-epoch events, synchronously, on this thread.
     /// - Returns: the metrics of the epochs just trained (also appended to `history`).
     @discardableResult
@@ -66,44 +115,28 @@ extension Network {
                              rng: inout SeededGenerator,
                              observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> [EpochMetrics] {
         guard epochs >= 0 else { throw TrainerError(.invalidArgument, "epochs must not be negative, got \(epochs)") }
-        guard miniBatchSize > 0 else { throw TrainerError(.invalidArgument, "mini-batch size must be positive, got \(miniBatchSize)") }
-        guard eta.isFinite, eta > 0 else { throw TrainerError(.invalidArgument, "eta must be a positive number, got \(eta)") }
-        guard lambda.isFinite, lambda >= 0 else { throw TrainerError(.invalidArgument, "lambda must not be negative, got \(lambda)") }
         guard trainingData.count > 0 else { throw TrainerError(.invalidArgument, "training data '\(trainingData.name)' is empty") }
+        let parameters = SGDParameters(eta: eta, lambda: lambda, miniBatchSize: miniBatchSize,
+                                       trainingExamples: trainingData.count)
+        try parameters.validate()
         try check(trainingData)
         if let evaluationData { try check(evaluationData) }
         if evaluationData == nil && (monitor.contains(.evaluationCost) || monitor.contains(.evaluationAccuracy)) {
             throw TrainerError(.invalidArgument, "evaluation monitoring needs evaluation data")
         }
 
-        let n = trainingData.count
-        let ws = Workspace(sizes: sizes, batchCapacity: min(miniBatchSize, n))
-        var nabla = [Float](repeating: 0, count: parameters.count)
-        var order = Array(0..<n)
-        let batches = (n + miniBatchSize - 1) / miniBatchSize
-        let progressEvery = max(1, batches / 100)
+        var order = Array(0..<trainingData.count)
+        var state = OptimizerState()
         var trained: [EpochMetrics] = []
-
         for _ in 0..<epochs {
             let epoch = history.count + 1
-            let clock = ContinuousClock()
-            let start = clock.now
-            rng.shuffle(&order)
-            var k = 0
-            var done = 0
-            while k < n {
-                let m = min(miniBatchSize, n - k)
-                try ws.gather(trainingData, order[k ..< k + m])
-                applyMiniBatch(ws, rows: m, nabla: &nabla, eta: eta, lambda: lambda, n: n)
-                k += m
-                done += 1
-                if let observer, done % progressEvery == 0 || done == batches {
-                    observer(.progress(TrainingProgress(epoch: epoch, miniBatchesDone: done, miniBatchesTotal: batches)))
-                }
-            }
-            let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-
+            let seconds = try trainEpoch(trainingData, order: &order, parameters: parameters, state: &state, rng: &rng,
+                                         progress: observer.map { observer in
+                                             { done, total in
+                                                 observer(.progress(TrainingProgress(epoch: epoch, miniBatchesDone: done,
+                                                                                     miniBatchesTotal: total)))
+                                             }
+                                         })
             var metrics = EpochMetrics(epoch: epoch, seconds: seconds)
             if monitor.contains(.trainingCost) || monitor.contains(.trainingAccuracy) {
                 metrics.training = try splitMetrics(trainingData, lambda: lambda,
@@ -122,43 +155,152 @@ extension Network {
         return trained
     }
 
+    /// One epoch of SGD: Fisher–Yates-shuffles `order` with `rng` (as network2 shuffles
+    /// training_data), then runs a gradient step on each mini-batch of `order` (the last one may
+    /// be smaller); dropout masks also come from `rng`, drawn per mini-batch after the shuffle.
+    /// `progress(done, total)` is called about 100 times per epoch (and after the last
+    /// mini-batch). Appends nothing to `history` (the caller does).
+    ///
+    /// The step for weights w and biases b, with ∇ the gradient summed over the m examples:
+    /// - L2, no momentum: w → (1 − ηλ/n) w − (η/m) ∇w (network2.py);
+    /// - L1, no momentum: w → w − (ηλ/n) sgn(w) − (η/m) ∇w, sgn(0) = 0;
+    /// - momentum μ > 0: v → μv − η(∇w/m + R'(w)), w → w + v, where R'(w) is (λ/n) w (L2) or
+    ///   (λ/n) sgn(w) (L1); biases v → μv − η∇b/m, b → b + v;
+    /// - biases without momentum: b → b − (η/m) ∇b.
+    ///
+    /// - Parameters:
+    ///   - data: the training examples.
+    ///   - order: the indices of `data` to train on, reshuffled in place (start with 0..<count and
+    ///     pass the same array to every epoch).
+    ///   - parameters: η, λ, the regularisation, μ, m and n.
+    ///   - state: the momentum velocities; created (as zeros) when momentum > 0 and empty.
+    ///   - rng: the seeded generator for the shuffle and the dropout masks.
+    ///   - progress: called with (mini-batches done, mini-batches in the epoch).
+    /// - Returns: the wall time of the epoch's SGD in seconds.
+    /// - Throws: `TrainerError.invalidArgument` for bad parameters, an empty `order`, an index out
+    ///   of range, data that does not fit the network, or a velocity of the wrong size.
+    @discardableResult
+    public mutating func trainEpoch(_ data: Dataset, order: inout [Int], parameters sgd: SGDParameters,
+                                    state: inout OptimizerState, rng: inout SeededGenerator,
+                                    progress: ((Int, Int) -> Void)?) throws(TrainerError) -> Double {
+        try sgd.validate()
+        try check(data)
+        guard !order.isEmpty else { throw TrainerError(.invalidArgument, "the training order is empty") }
+        if let bad = order.first(where: { $0 < 0 || $0 >= data.count }) {
+            throw TrainerError(.invalidArgument, "training order index \(bad) is out of range for dataset '\(data.name)' of \(data.count)")
+        }
+        let useMomentum = sgd.momentum > 0
+        if useMomentum {
+            if state.velocity.isEmpty { state.velocity = [Float](repeating: 0, count: parameters.count) }
+            guard state.velocity.count == parameters.count else {
+                throw TrainerError(.invalidArgument, "momentum velocity has \(state.velocity.count) values, the network has \(parameters.count) parameters")
+            }
+        }
+        let n = order.count
+        let batchCapacity = min(sgd.miniBatchSize, n)
+        let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: batchCapacity)
+        var nabla = [Float](repeating: 0, count: parameters.count)
+        let batches = (n + sgd.miniBatchSize - 1) / sgd.miniBatchSize
+        let progressEvery = max(1, batches / 100)
+        let hasDropout = stages.contains { $0.dropout > 0 }
+        let topology = self.topology
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        rng.shuffle(&order)
+        var k = 0
+        var done = 0
+        while k < n {
+            let m = min(sgd.miniBatchSize, n - k)
+            ws.gatherUnchecked(data, order[k ..< k + m])
+            if hasDropout { topology.drawDropoutMasks(ws, rows: m, rng: &rng) }
+            if useMomentum {
+                applyMiniBatch(topology, ws, rows: m, nabla: &nabla, velocity: &state.velocity, sgd, training: true)
+            } else {
+                var none: [Float] = []
+                applyMiniBatch(topology, ws, rows: m, nabla: &nabla, velocity: &none, sgd, training: true)
+            }
+            k += m
+            done += 1
+            if let progress, done % progressEvery == 0 || done == batches {
+                progress(done, batches)
+            }
+        }
+        let elapsed = clock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
     /// One gradient step on the examples at `indices` of `data` (network2.py's
     /// `update_mini_batch`): w → (1 − ηλ/n) w − (η/m) Σ nablaW, b → b − (η/m) Σ nablaB, with
-    /// m = indices.count and n the size of the whole training set.
+    /// m = indices.count and n the size of the whole training set. Dropout layers are taken at
+    /// inference (no masks).
     public mutating func updateMiniBatch(_ data: Dataset, indices: [Int], eta: Double, lambda: Double = 0,
                                          n: Int) throws(TrainerError) {
         guard !indices.isEmpty else { return }
-        guard n > 0 else { throw TrainerError(.invalidArgument, "training set size n must be positive") }
+        let sgd = SGDParameters(eta: eta, lambda: lambda, miniBatchSize: indices.count, trainingExamples: n)
+        try sgd.validate()
         try check(data)
-        let ws = Workspace(sizes: sizes, batchCapacity: indices.count)
+        let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: indices.count)
         try ws.gather(data, indices[...])
         var nabla = [Float](repeating: 0, count: parameters.count)
-        applyMiniBatch(ws, rows: indices.count, nabla: &nabla, eta: eta, lambda: lambda, n: n)
+        var none: [Float] = []
+        applyMiniBatch(topology, ws, rows: indices.count, nabla: &nabla, velocity: &none, sgd, training: false)
     }
 
-    /// Backpropagation over the m rows in `ws`, then the L2-regularised step. `nabla` must be
-    /// all zeros on entry and is left all zeros.
-    private mutating func applyMiniBatch(_ ws: Workspace, rows m: Int, nabla: inout [Float],
-                                         eta: Double, lambda: Double, n: Int) {
-        let decay = Float(1 - eta * lambda / Double(n))   // weight decay 1 − ηλ/n
-        let step = Float(eta / Double(m))                  // η/m
-        let layout = self.layout
-        let topology = self.topology
+    /// Backpropagation over the m rows in `ws`, then the regularised (momentum) step described at
+    /// `trainEpoch`. `nabla` must be all zeros on entry and is left all zeros; `velocity` is
+    /// empty for plain SGD, else holds one value per parameter.
+    mutating func applyMiniBatch(_ topology: Topology, _ ws: Workspace, rows m: Int, nabla: inout [Float],
+                                 velocity: inout [Float], _ sgd: SGDParameters, training: Bool) {
+        let eta = sgd.eta, lambda = sgd.lambda, n = Double(sgd.trainingExamples)
+        let l1 = sgd.regularization == .l1
+        let layout = topology.layout
         parameters.withUnsafeMutableBufferPointer { pBuf in
             nabla.withUnsafeMutableBufferPointer { nBuf in
-                ws.labels.withUnsafeBufferPointer { lab in
-                    guard let p = pBuf.baseAddress, let nb = nBuf.baseAddress, let labels = lab.baseAddress else { return }
-                    topology.backprop(UnsafePointer(p), ws, rows: m, labels: labels, nabla: nb)
-                    for v in layout {
-                        let w = p + v.weightOffset, nw = nb + v.weightOffset
-                        for i in 0..<(v.outFeatures &* v.inFeatures) {
-                            w[i] = decay * w[i] - step * nw[i]
-                            nw[i] = 0
+                velocity.withUnsafeMutableBufferPointer { vBuf in
+                    guard let p = pBuf.baseAddress, let nb = nBuf.baseAddress else { return }
+                    topology.backprop(UnsafePointer(p), ws, rows: m, training: training, nabla: nb)
+                    if let v = vBuf.baseAddress, vBuf.count == pBuf.count {
+                        // Momentum: v → μv − η(∇/m + R'(w)), w → w + v.
+                        let mu = Float(sgd.momentum), etaF = Float(eta)
+                        let inv = Float(1 / Double(m)), reg = Float(lambda / n)
+                        for lay in layout {
+                            let w = p + lay.weightOffset, nw = nb + lay.weightOffset, vw = v + lay.weightOffset
+                            for i in 0..<lay.weightCount {
+                                let r = l1 ? reg * signum(w[i]) : reg * w[i]
+                                vw[i] = mu * vw[i] - etaF * (nw[i] * inv + r)
+                                w[i] += vw[i]
+                                nw[i] = 0
+                            }
+                            let b = p + lay.biasOffset, nbias = nb + lay.biasOffset, vb = v + lay.biasOffset
+                            for j in 0..<lay.outFeatures {
+                                vb[j] = mu * vb[j] - etaF * (nbias[j] * inv)
+                                b[j] += vb[j]
+                                nbias[j] = 0
+                            }
                         }
-                        let b = p + v.biasOffset, nbias = nb + v.biasOffset
-                        for j in 0..<v.outFeatures {
-                            b[j] = b[j] - step * nbias[j]
-                            nbias[j] = 0
+                    } else {
+                        let step = Float(eta / Double(m))                  // η/m
+                        let decay = Float(1 - eta * lambda / n)            // L2 weight decay 1 − ηλ/n
+                        let shrink = Float(eta * lambda / n)               // L1 shrink ηλ/n
+                        for lay in layout {
+                            let w = p + lay.weightOffset, nw = nb + lay.weightOffset
+                            if l1 {
+                                for i in 0..<lay.weightCount {
+                                    w[i] = w[i] - shrink * signum(w[i]) - step * nw[i]
+                                    nw[i] = 0
+                                }
+                            } else {
+                                for i in 0..<lay.weightCount {
+                                    w[i] = decay * w[i] - step * nw[i]
+                                    nw[i] = 0
+                                }
+                            }
+                            let b = p + lay.biasOffset, nbias = nb + lay.biasOffset
+                            for j in 0..<lay.outFeatures {
+                                b[j] = b[j] - step * nbias[j]
+                                nbias[j] = 0
+                            }
                         }
                     }
                 }
@@ -170,4 +312,10 @@ extension Network {
         let r = try evaluate(data, lambda: lambda, includeCost: cost)
         return SplitMetrics(total: data.count, cost: cost ? r.cost : nil, correct: accuracy ? r.correct : nil)
     }
+}
+
+/// sgn(x) with sgn(0) = 0 (and sgn(NaN) = 0).
+@inline(__always)
+func signum(_ x: Float) -> Float {
+    x > 0 ? 1 : (x < 0 ? -1 : 0)
 }

@@ -1,0 +1,317 @@
+// The batched forward and backward passes over a resolved architecture (network3.py's layers),
+// and the preallocated workspace they run in.
+//
+// Every stage s maps the previous stage's output a^{s-1} (the input for s = 0) to its own output
+// a^s = f(z^s):
+//   dense: z = W (a^{s-1} ⊙ m) + b, with m the dropout mask (0/1 in training, the constant 1 - p
+//          at inference, network3's scaling), a^{s-1} flattened;
+//   conv:  z = W * a^{s-1} + b (valid convolution, stride 1, b per map);
+//   pool:  z = max over each window of a^{s-1}.
+// Backpropagation runs the stages in reverse. The buffer grad(s) first receives ∂C/∂a^s from
+// the stage above, then is turned in place into δ^s = ∂C/∂z^s = ∂C/∂a^s ⊙ f'(z^s) ((BP2)); the
+// output stage gets δ^L from the cost directly ((BP1)). Each stage then adds its (BP3)/(BP4)
+// gradients and writes ∂C/∂a^{s-1} into grad(s-1).
+
+import NNKernels
+import NNModel
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A network's stages, parameter layout and cost: everything the passes need but the
+/// parameters themselves (so the hot loop can hold it while it mutates `parameters` in place,
+/// without a copy-on-write copy).
+struct Topology: Sendable {
+    let stages: [Stage]
+    let layout: [LayerLayout]
+    let cost: CostKind
+    /// For each stage, whether ∂C/∂(its input) is needed: some stage below it has parameters.
+    let propagates: [Bool]
+
+    init(stages: [Stage], layout: [LayerLayout], cost: CostKind) {
+        self.stages = stages
+        self.layout = layout
+        self.cost = cost
+        var below = false
+        var p: [Bool] = []
+        for s in stages {
+            p.append(below)
+            if s.parameterIndex != nil { below = true }
+        }
+        propagates = p
+    }
+
+    var outputCount: Int { stages[stages.count - 1].outCount }
+
+    /// Forward pass for `rows` examples already in `ws.input`. With `training`, dense layers with
+    /// dropout use the masks in `ws.mask(s)` (see `drawDropoutMasks`); otherwise they scale their
+    /// input by 1 - p. With `keepOutputZ`, the output stage's z is kept in `ws.outputZ` (the
+    /// evaluation computes the cost from z).
+    func forward(_ p: UnsafePointer<Float>, _ ws: Workspace, rows: Int, training: Bool, keepOutputZ: Bool) {
+        let last = stages.count &- 1
+        for s in 0...last {
+            let st = stages[s]
+            let x = ws.stageInput(s)       // (rows, st.inCount)
+            let out = ws.output(s)         // (rows, st.outCount)
+            switch st.kind {
+            case .dense:
+                guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
+                let xEff = dropoutInput(st, s, x, ws, rows: rows, training: training)
+                denseForward(input: xEff, batch: rows, inFeatures: v.inFeatures,
+                             weights: p + v.weightOffset, bias: p + v.biasOffset, outFeatures: v.outFeatures,
+                             output: out)
+            case .conv:
+                guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
+                conv2dForward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                              weights: p + v.weightOffset, bias: p + v.biasOffset, maps: st.outShape[0],
+                              kernelHeight: st.window, kernelWidth: st.window, output: out, scratch: ws.scratch)
+            case .pool:
+                maxPool2dForward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                                 poolHeight: st.window, poolWidth: st.window, output: out, argmax: ws.argmax(s))
+            }
+            if keepOutputZ && s == last {
+                ws.outputZ.update(from: out, count: rows &* st.outCount)
+            }
+            activationForward(st.function, out, rows: rows, width: st.outCount)
+        }
+    }
+
+    /// The input a dense stage multiplies by W: x itself without dropout, x ⊙ mask in training,
+    /// (1 - p) x at inference (written into `ws.masked(s)`).
+    @inline(__always)
+    private func dropoutInput(_ st: Stage, _ s: Int, _ x: UnsafeMutablePointer<Float>, _ ws: Workspace,
+                              rows: Int, training: Bool) -> UnsafeMutablePointer<Float> {
+        guard st.dropout > 0 else { return x }
+        let n = rows &* st.inCount
+        let xm = ws.masked(s)              // (rows, st.inCount)
+        if training {
+            let m = ws.mask(s)             // (rows, st.inCount), 0 or 1
+            for i in 0..<n { xm[i] = x[i] * m[i] }
+        } else {
+            let keep = 1 - st.dropout
+            for i in 0..<n { xm[i] = x[i] * keep }
+        }
+        return xm
+    }
+
+    /// Draws fresh dropout masks for `rows` examples from `rng` (network3's `dropout_layer`: each
+    /// input of a dense layer with dropout p is kept, as 1, with probability 1 - p, else 0).
+    func drawDropoutMasks(_ ws: Workspace, rows: Int, rng: inout SeededGenerator) {
+        for (s, st) in stages.enumerated() where st.dropout > 0 {
+            let m = ws.mask(s)             // (rows, st.inCount)
+            // Drop when a 53-bit uniform u falls below p: u < p  <=>  bits < p * 2^53.
+            let threshold = UInt64(Double(st.dropout) * 0x1.0p53)
+            for i in 0..<(rows &* st.inCount) {
+                m[i] = (rng.next() >> 11) < threshold ? 0 : 1
+            }
+        }
+    }
+
+    /// Backpropagation for `rows` examples in `ws.input` with their labels in `ws.labels`: runs
+    /// the forward pass, then adds ∂C_x/∂w and ∂C_x/∂b summed over the examples into `nabla`
+    /// (same layout as `parameters`).
+    func backprop(_ p: UnsafePointer<Float>, _ ws: Workspace, rows: Int, training: Bool,
+                  nabla: UnsafeMutablePointer<Float>) {
+        forward(p, ws, rows: rows, training: training, keepOutputZ: false)
+        let last = stages.count &- 1
+        // (BP1) δ^L from the cost.
+        cost.outputDelta(activations: ws.output(last), labels: ws.labels, rows: rows, width: stages[last].outCount,
+                         activation: stages[last].activation, delta: ws.grad(last))
+        var s = last
+        while s >= 0 {
+            let st = stages[s]
+            let delta = ws.grad(s)          // (rows, st.outCount): ∂C/∂a^s, made δ^s here
+            if s != last {
+                // (BP2), second half: δ^s = ∂C/∂a^s ⊙ f'(z^s), f' expressed through a^s.
+                activationBackward(st.function, activations: ws.output(s), delta: delta, count: rows &* st.outCount)
+            }
+            let inputDelta: UnsafeMutablePointer<Float>? = propagates[s] ? ws.grad(s &- 1) : nil  // (rows, st.inCount)
+            let x = ws.stageInput(s)
+            switch st.kind {
+            case .dense:
+                guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
+                let xEff = st.dropout > 0 ? ws.masked(s) : x
+                // (BP3) ∂C/∂b = δ, (BP4) ∂C/∂w_jk = a_k δ_j, and (BP2)'s first half wᵀδ.
+                denseBackward(input: xEff, batch: rows, inFeatures: v.inFeatures,
+                              weights: p + v.weightOffset, outFeatures: v.outFeatures, delta: delta,
+                              nablaW: nabla + v.weightOffset, nablaB: nabla + v.biasOffset, inputDelta: inputDelta)
+                if let inputDelta, st.dropout > 0 {
+                    // A dropped input had no effect: ∂C/∂x = (wᵀδ) ⊙ m.
+                    let n = rows &* st.inCount
+                    if training {
+                        let m = ws.mask(s)
+                        for i in 0..<n { inputDelta[i] *= m[i] }
+                    } else {
+                        let keep = 1 - st.dropout
+                        for i in 0..<n { inputDelta[i] *= keep }
+                    }
+                }
+            case .conv:
+                guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
+                conv2dBackward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                               weights: p + v.weightOffset, maps: st.outShape[0],
+                               kernelHeight: st.window, kernelWidth: st.window, delta: delta,
+                               nablaW: nabla + v.weightOffset, nablaB: nabla + v.biasOffset,
+                               inputDelta: inputDelta, scratch: ws.scratch)
+            case .pool:
+                if let inputDelta, let argmax = ws.argmax(s) {
+                    // Only each window's maximum affected the output: δ goes there, 0 elsewhere.
+                    maxPool2dBackward(delta: delta, batch: rows, channels: st.inShape[0], height: st.inShape[1],
+                                      width: st.inShape[2], poolHeight: st.window, poolWidth: st.window,
+                                      argmax: argmax, inputDelta: inputDelta)
+                }
+            }
+            if inputDelta == nil { break }
+            s &-= 1
+        }
+    }
+}
+
+/// Preallocated scratch for batches of up to `batchCapacity` examples: the inputs, every
+/// stage's output and gradient, dropout masks, pooling argmax indices, the convolutions' im2col
+/// scratch, the output stage's z and the labels. One is made per training epoch or evaluation, so
+/// the hot loop allocates nothing.
+final class Workspace {
+    let batchCapacity: Int
+    let inputCount: Int
+    private let storage: UnsafeMutablePointer<Float>
+    private let indexStorage: UnsafeMutablePointer<Int32>
+    private let outputOffsets: [Int]
+    private let gradOffsets: [Int]
+    private let maskOffsets: [Int]
+    private let maskedOffsets: [Int]
+    private let argmaxOffsets: [Int]
+    /// The examples, (batchCapacity, inputCount).
+    let input: UnsafeMutablePointer<Float>
+    /// The output stage's z, (batchCapacity, outputCount).
+    let outputZ: UnsafeMutablePointer<Float>
+    /// im2col scratch shared by the convolutions (the largest any of them needs).
+    let scratch: UnsafeMutablePointer<Float>
+    /// (batchCapacity) class labels.
+    let labels: UnsafeMutablePointer<UInt8>
+
+    /// - Throws: `TrainerError.invalidArgument` if the buffers would not fit in memory's address range.
+    init(stages: [Stage], inputCount: Int, batchCapacity: Int) throws(TrainerError) {
+        let b = max(1, batchCapacity)
+        self.batchCapacity = b
+        self.inputCount = inputCount
+        var offset = 0
+        var overflow = false
+        func take(_ count: Int) -> Int {
+            let (n, o1) = count.multipliedReportingOverflow(by: b)
+            let (end, o2) = offset.addingReportingOverflow(n)
+            overflow = overflow || o1 || o2
+            let start = offset
+            offset = end
+            return start
+        }
+        let inputOffset = take(inputCount)
+        var outs: [Int] = [], grads: [Int] = [], masks: [Int] = [], maskeds: [Int] = []
+        var scratchCount = 0
+        for st in stages {
+            outs.append(take(st.outCount))
+            grads.append(take(st.outCount))
+            masks.append(st.dropout > 0 ? take(st.inCount) : -1)
+            maskeds.append(st.dropout > 0 ? take(st.inCount) : -1)
+            if st.kind == .conv {
+                scratchCount = max(scratchCount, conv2dScratchCount(
+                    batch: b, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                    maps: st.outShape[0], kernelHeight: st.window, kernelWidth: st.window))
+            }
+        }
+        let zOffset = take(stages.last?.outCount ?? 0)
+        let scratchOffset = offset
+        let (total, o3) = offset.addingReportingOverflow(scratchCount)
+        var indexCount = 0
+        var argmaxes: [Int] = []
+        for st in stages {
+            argmaxes.append(st.kind == .pool ? indexCount : -1)
+            if st.kind == .pool { indexCount = indexCount &+ st.outCount &* b }
+        }
+        guard !overflow, !o3, total < Int.max / 8 else {
+            throw TrainerError(.invalidArgument, "a batch of \(b) needs more memory than can be addressed")
+        }
+        storage = .allocate(capacity: max(total, 1))
+        storage.initialize(repeating: 0, count: max(total, 1))
+        indexStorage = .allocate(capacity: max(indexCount, 1))
+        indexStorage.initialize(repeating: 0, count: max(indexCount, 1))
+        labels = .allocate(capacity: b)
+        labels.initialize(repeating: 0, count: b)
+        outputOffsets = outs
+        gradOffsets = grads
+        maskOffsets = masks
+        maskedOffsets = maskeds
+        argmaxOffsets = argmaxes
+        input = storage + inputOffset
+        outputZ = storage + zOffset
+        scratch = storage + scratchOffset
+    }
+
+    deinit {
+        storage.deallocate()
+        indexStorage.deallocate()
+        labels.deallocate()
+    }
+
+    /// Output a^s of stage s, (batchCapacity, outCount).
+    @inline(__always) func output(_ s: Int) -> UnsafeMutablePointer<Float> { storage + outputOffsets[s] }
+    /// The input of stage s: the examples for s = 0, else the previous stage's output.
+    @inline(__always) func stageInput(_ s: Int) -> UnsafeMutablePointer<Float> { s == 0 ? input : output(s &- 1) }
+    /// ∂C/∂a^s, then δ^s, of stage s, (batchCapacity, outCount).
+    @inline(__always) func grad(_ s: Int) -> UnsafeMutablePointer<Float> { storage + gradOffsets[s] }
+    /// Dropout mask of dense stage s, (batchCapacity, inCount); only for stages with dropout.
+    @inline(__always) func mask(_ s: Int) -> UnsafeMutablePointer<Float> { storage + maskOffsets[s] }
+    /// The masked (or scaled) input of dense stage s, (batchCapacity, inCount); only with dropout.
+    @inline(__always) func masked(_ s: Int) -> UnsafeMutablePointer<Float> { storage + maskedOffsets[s] }
+    /// Argmax indices of pool stage s, (batchCapacity, outCount); nil for other stages.
+    @inline(__always) func argmax(_ s: Int) -> UnsafeMutablePointer<Int32>? {
+        argmaxOffsets[s] < 0 ? nil : indexStorage + argmaxOffsets[s]
+    }
+
+    /// Copies the examples at `indices` (at most batchCapacity, each checked) into the input rows
+    /// and labels.
+    func gather(_ data: Dataset, _ indices: ArraySlice<Int>) throws(TrainerError) {
+        guard indices.count <= batchCapacity else {
+            throw TrainerError(.invalidArgument, "batch of \(indices.count) exceeds the workspace's \(batchCapacity)")
+        }
+        for i in indices where i < 0 || i >= data.count {
+            throw TrainerError(.invalidArgument, "index \(i) out of range for dataset '\(data.name)' of \(data.count)")
+        }
+        gatherUnchecked(data, indices)
+    }
+
+    /// `gather` for indices already known to be in range.
+    func gatherUnchecked(_ data: Dataset, _ indices: ArraySlice<Int>) {
+        let n = inputCount
+        let dst = input
+        data.images.withUnsafeBufferPointer { src in
+            data.labels.withUnsafeBufferPointer { lab in
+                guard let s = src.baseAddress, let l = lab.baseAddress else { return }
+                var r = 0
+                for i in indices {
+                    (dst + r &* n).update(from: s + i &* n, count: n)
+                    labels[r] = l[i]
+                    r &+= 1
+                }
+            }
+        }
+    }
+
+    /// Copies examples start..<start+rows (contiguous, in range) into the input rows and labels.
+    func gatherContiguous(_ data: Dataset, start: Int, rows: Int) {
+        let n = inputCount
+        data.images.withUnsafeBufferPointer { src in
+            guard let s = src.baseAddress else { return }
+            input.update(from: s + start &* n, count: rows &* n)
+        }
+        data.labels.withUnsafeBufferPointer { lab in
+            guard let l = lab.baseAddress else { return }
+            labels.update(from: l + start, count: rows)
+        }
+    }
+}
