@@ -22,6 +22,9 @@
 @usableFromInline let gemmNR = 8
 /// Depth of a packed block: a KC x NR micro-panel of B (8 KiB) stays in L1.
 @usableFromInline let gemmKC = 256
+/// Copies of each A value in its packed panel: stored pre-broadcast as an aligned SIMD4, the
+/// micro-kernel multiplies with it directly instead of shuffling a scalar into every lane.
+@usableFromInline let gemmBroadcast = 4
 /// Rows of a packed A block: MC x KC floats (120 KiB) stay in L2.
 @usableFromInline let gemmMC = 120
 /// Columns of a packed B block: KC x NC floats (1 MiB).
@@ -55,13 +58,18 @@ public func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, al
     let kcMax = min(k, gemmKC)
     let mcMax = min(roundUp(m, gemmMR), gemmMC)
     let ncMax = min(roundUp(n, gemmNR), gemmNC)
-    // packedA (mcMax / MR panels, kcMax, MR); packedB (ncMax / NR panels, kcMax, NR).
-    let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mcMax &* kcMax)
-    let packedB = UnsafeMutablePointer<Float>.allocate(capacity: kcMax &* ncMax)
+    // packedA (mcMax / MR panels, kcMax, MR, 4 copies); packedB (ncMax / NR panels, kcMax, NR);
+    // 64-byte aligned so the micro-kernel's SIMD4 loads of A are aligned.
+    let rawA = UnsafeMutableRawPointer.allocate(
+        byteCount: mcMax &* kcMax &* gemmBroadcast &* MemoryLayout<Float>.stride, alignment: 64)
+    let rawB = UnsafeMutableRawPointer.allocate(
+        byteCount: kcMax &* ncMax &* MemoryLayout<Float>.stride, alignment: 64)
     defer {
-        packedA.deallocate()
-        packedB.deallocate()
+        rawA.deallocate()
+        rawB.deallocate()
     }
+    let packedA = rawA.bindMemory(to: Float.self, capacity: mcMax &* kcMax &* gemmBroadcast)
+    let packedB = rawB.bindMemory(to: Float.self, capacity: kcMax &* ncMax)
 
     var jc = 0
     while jc < n {
@@ -89,41 +97,42 @@ func roundUp(_ x: Int, _ multiple: Int) -> Int {
     (x &+ multiple &- 1) / multiple &* multiple
 }
 
-/// Packs op(A)[row0 ..< row0+mc][col0 ..< col0+kc] into MR-tall micro-panels:
-/// packed (ceil(mc/MR), kc, MR), rows past mc zero.
+/// Packs op(A)[row0 ..< row0+mc][col0 ..< col0+kc] into MR-tall micro-panels, each value
+/// broadcast 4 times: packed (ceil(mc/MR), kc, MR, 4), rows past mc zero.
 @inline(__always)
 func packA(transposed: Bool, a: UnsafePointer<Float>, lda: Int, row0: Int, col0: Int, mc: Int, kc: Int,
            into packed: UnsafeMutablePointer<Float>) {
     var ir = 0
     while ir < mc {
         let rows = min(gemmMR, mc &- ir)
-        let panel = packed + ir &* kc                       // (kc, MR)
+        let panel = packed + ir &* kc &* gemmBroadcast      // (kc, MR, 4)
+        let stride = gemmMR &* gemmBroadcast
         if transposed {
             // op(A)[i][p] = a[p * lda + i]: MR consecutive floats per p.
             let src = a + (col0 &* lda &+ row0 &+ ir)
             for p in 0..<kc {
                 let s = src + p &* lda
-                let d = panel + p &* gemmMR
-                for i in 0..<rows { d[i] = s[i] }
+                let d = panel + p &* stride
+                for i in 0..<rows { storeBroadcast(s[i], d + i &* gemmBroadcast) }
                 var i = rows
-                while i < gemmMR { d[i] = 0; i &+= 1 }
+                while i < gemmMR { storeBroadcast(0, d + i &* gemmBroadcast); i &+= 1 }
             }
         } else {
-            // op(A)[i][p] = a[i * lda + p]: read each row contiguously, write with stride MR.
+            // op(A)[i][p] = a[i * lda + p]: read each row contiguously, write with stride MR*4.
             for i in 0..<rows {
                 let s = a + ((row0 &+ ir &+ i) &* lda &+ col0)
-                var d = panel + i
+                var d = panel + i &* gemmBroadcast
                 for p in 0..<kc {
-                    d.pointee = s[p]
-                    d += gemmMR
+                    storeBroadcast(s[p], d)
+                    d += stride
                 }
             }
             var i = rows
             while i < gemmMR {
-                var d = panel + i
+                var d = panel + i &* gemmBroadcast
                 for _ in 0..<kc {
-                    d.pointee = 0
-                    d += gemmMR
+                    storeBroadcast(0, d)
+                    d += stride
                 }
                 i &+= 1
             }
@@ -194,7 +203,7 @@ func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
         var ir = 0
         while ir < mc {
             let rows = min(gemmMR, mc &- ir)
-            microKernel(kc: kc, a: packedA + ir &* kc, b: bPanel, alpha: alpha,
+            microKernel(kc: kc, a: packedA + ir &* kc &* gemmBroadcast, b: bPanel, alpha: alpha,
                         c: c + (ir &* ldc &+ jr), ldc: ldc, rows: rows, cols: cols)
             ir &+= gemmMR
         }
@@ -205,7 +214,7 @@ func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
 /// The MR x NR (6 x 8) micro-kernel for a tile of `rows` (1...MR) by `cols` (1...NR):
 /// tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in increasing p; then
 /// C[0..<rows][0..<cols] += alpha * tile.
-/// a is a packed A micro-panel (kc, MR); b a packed B micro-panel (kc, NR); c (rows, ldc).
+/// a is a packed A micro-panel (kc, MR, 4), 16-byte aligned; b a packed B micro-panel (kc, NR); c (rows, ldc).
 /// Short tiles (small m, e.g. one example) run a kernel with only as many accumulators as rows;
 /// every variant sums each element in the same order, so results do not depend on the variant.
 @inline(__always)
@@ -231,17 +240,17 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
     var p = 0
     while p < kc {
         let bv = UnsafeRawPointer(pb).loadUnaligned(as: SIMD8<Float>.self)
-        c0 = c0 + SIMD8(repeating: pa[0]) * bv
-        if R > 1 { c1 = c1 + SIMD8(repeating: pa[1]) * bv }
+        c0 = c0 + broadcast(pa) * bv
+        if R > 1 { c1 = c1 + broadcast(pa + 4) * bv }
         if R > 2 {
-            c2 = c2 + SIMD8(repeating: pa[2]) * bv
-            c3 = c3 + SIMD8(repeating: pa[3]) * bv
+            c2 = c2 + broadcast(pa + 8) * bv
+            c3 = c3 + broadcast(pa + 12) * bv
         }
         if R > 4 {
-            c4 = c4 + SIMD8(repeating: pa[4]) * bv
-            c5 = c5 + SIMD8(repeating: pa[5]) * bv
+            c4 = c4 + broadcast(pa + 16) * bv
+            c5 = c5 + broadcast(pa + 20) * bv
         }
-        pa += gemmMR
+        pa += gemmMR &* gemmBroadcast
         pb += gemmNR
         p &+= 1
     }
@@ -267,6 +276,19 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
             }
         }
     }
+}
+
+/// d[0..<4] = v (one pre-broadcast value of a packed A panel).
+@inline(__always)
+func storeBroadcast(_ v: Float, _ d: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(d).storeBytes(of: SIMD4<Float>(repeating: v), as: SIMD4<Float>.self)
+}
+
+/// The SIMD8 holding 8 copies of the pre-broadcast value at p (16-byte aligned SIMD4).
+@inline(__always)
+func broadcast(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    let v = UnsafeRawPointer(p).load(as: SIMD4<Float>.self)
+    return SIMD8(lowHalf: v, highHalf: v)
 }
 
 /// c[0..<8] += v.
