@@ -4,6 +4,17 @@
  * libnnrt loads nnrt model files (see docs/model-format.md and Sources/CModelProto/nnrt.proto),
  * single networks or voting ensembles, and runs batched feed-forward inference on them.
  *
+ * Layers (format versions 1 and 2; see "Layers" below for introspection):
+ * - dense (fully connected): z = W x + b over the flattened input; a layer trained with dropout
+ *   probability p computes z = W ((1 - p) x) + b, network3's inference scaling. p comes from the
+ *   model file, so callers set no flag.
+ * - conv2d (format version 2): valid convolution with stride 1, input [C, H, W], kernels
+ *   [M, C, KH, KW], one bias per feature map, output [M, H-KH+1, W-KW+1].
+ * - max_pool2d (format version 2): the maximum over non-overlapping PH x PW windows, output
+ *   [C, H/PH, W/PW] (a remainder row or column is ignored).
+ * Each layer then applies its activation: sigmoid, tanh, ReLU, linear, or softmax (dense only).
+ * The runtime runs the same kernels as the nnrt trainer, so its outputs are the trainer's.
+ *
  * Conventions (they hold for every function below):
  * - Every fallible function returns an nnrt_status; NNRT_OK (0) is success. On failure the
  *   calling thread's last error message (nnrt_last_error_message) says what went wrong, and
@@ -35,23 +46,23 @@ extern "C" {
  */
 
 #define NNRT_VERSION_MAJOR 0
-#define NNRT_VERSION_MINOR 1
+#define NNRT_VERSION_MINOR 2
 #define NNRT_VERSION_PATCH 0
-#define NNRT_VERSION_STRING "0.1.0"
+#define NNRT_VERSION_STRING "0.2.0"
 
 /* Bumped whenever a function's signature or meaning changes incompatibly (a changed function
  * gets a new name, e.g. _v2, so this should rarely move). Compare with nnrt_abi_version() at
  * run time to detect a header/library mismatch. */
 #define NNRT_ABI_VERSION 1
 
-/* The library's version, e.g. "0.1.0". Static string; thread-safe. */
+/* The library's version, e.g. "0.2.0". Static string; thread-safe. */
 const char *nnrt_version_string(void);
 
 /* The library's ABI version (NNRT_ABI_VERSION of the header it was built with). Thread-safe. */
 uint32_t nnrt_abi_version(void);
 
-/* The range of model format versions this library reads, inclusive. Either pointer may be NULL.
- * Thread-safe. */
+/* The range of model format versions this library reads, inclusive (1 to 2: version 2 adds
+ * conv2d and max_pool2d layers and dense dropout). Either pointer may be NULL. Thread-safe. */
 void nnrt_supported_format_versions(uint32_t *oldest, uint32_t *newest);
 
 /* ---------------------------------------------------------------------------------------------
@@ -160,7 +171,7 @@ nnrt_status nnrt_model_voting(const nnrt_model *model, nnrt_voting *out_rule);
 /* The format version of the file the model was loaded from (0 for nnrt_ensemble_create). */
 nnrt_status nnrt_model_format_version(const nnrt_model *model, uint32_t *out_version);
 
-/* The producer recorded in the file, e.g. "nnrt" and "0.1.0". Either out pointer may be NULL.
+/* The producer recorded in the file, e.g. "nnrt" and "0.2.0". Either out pointer may be NULL.
  * Empty strings for models built by nnrt_ensemble_create. */
 nnrt_status nnrt_model_producer(const nnrt_model *model, const char **out_name,
                                 const char **out_version);
@@ -175,6 +186,44 @@ nnrt_status nnrt_model_metadata_entry(const nnrt_model *model, size_t index,
 /* The value for `key` (first match); NOT_FOUND if there is none. */
 nnrt_status nnrt_model_metadata_get(const nnrt_model *model, const char *key,
                                     const char **out_value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Layers: what each member network computes, input side first. All thread-safe; strings live as
+ * long as the model.
+ */
+
+/* Layer kinds (nnrt.proto's LayerKind). New kinds may be added: treat unknown values as "other". */
+#define NNRT_LAYER_DENSE              1  /* fully connected; dropout scaling from the file      */
+#define NNRT_LAYER_CONV2D             2  /* valid convolution, stride 1, bias per feature map   */
+#define NNRT_LAYER_MAX_POOL2D         3  /* max over non-overlapping windows                    */
+
+/* Activations (nnrt.proto's Activation), applied after each layer's operation. */
+#define NNRT_ACTIVATION_SIGMOID       1  /* 1 / (1 + exp(-z))                                   */
+#define NNRT_ACTIVATION_TANH          2
+#define NNRT_ACTIVATION_RELU          3  /* max(0, z)                                           */
+#define NNRT_ACTIVATION_LINEAR        4  /* identity                                            */
+#define NNRT_ACTIVATION_SOFTMAX       5  /* exp(z_j) / sum_k exp(z_k) over the layer's outputs  */
+
+/* The number of layers of member network `member` (0-based, below nnrt_model_member_count; 0 for
+ * a single network) into *out_count.
+ * Errors: INVALID_ARGUMENT (NULL model or out_count), NOT_FOUND (member out of range).
+ * Thread-safe. */
+nnrt_status nnrt_model_layer_count(const nnrt_model *model, size_t member, size_t *out_count);
+
+/* Describes layer `index` (0-based, input side first) of member network `member`:
+ * - *out_kind: an NNRT_LAYER_* value;
+ * - *out_activation: an NNRT_ACTIVATION_* value;
+ * - *out_name: the layer's name in the file, e.g. "conv1";
+ * - *out_summary: a readable one-line description with shapes, e.g.
+ *   "conv2d 'conv1' [1,28,28] -> [20,24,24], 5x5 kernels, linear" or
+ *   "dense 'fc1' [640] -> [1000], relu, dropout 0.5 (inputs scaled by 0.5)".
+ *   Its wording may change between versions; parse the other fields, not this one.
+ * Any out pointer may be NULL (that field is not reported). The strings are owned by the model
+ * and live as long as it does; do not free them. On failure the out values are 0 and NULL.
+ * Errors: INVALID_ARGUMENT (NULL model), NOT_FOUND (member or index out of range). Thread-safe. */
+nnrt_status nnrt_model_layer_info(const nnrt_model *model, size_t member, size_t index,
+                                  int32_t *out_kind, int32_t *out_activation,
+                                  const char **out_name, const char **out_summary);
 
 /* ---------------------------------------------------------------------------------------------
  * Inference

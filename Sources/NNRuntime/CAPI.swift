@@ -79,7 +79,7 @@ private func size(_ n: Int, _ name: String) throws(ModelError) -> Int {
 
 @_cdecl("nnrt_version_string")
 public func nnrt_version_string() -> UnsafePointer<CChar> {
-    cString("0.1.0")
+    cString("0.2.0")
 }
 
 @_cdecl("nnrt_abi_version")
@@ -338,6 +338,45 @@ public func nnrt_model_metadata_get(_ model: OpaquePointer?, _ key: UnsafePointe
         return ok
     }
     return fail(.notFound, "nnrt_model_metadata_get: no metadata entry with key '\(String(cString: key))'")
+}
+
+@_cdecl("nnrt_model_layer_count")
+public func nnrt_model_layer_count(_ model: OpaquePointer?, _ member: Int, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    let function = "nnrt_model_layer_count"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let outCount else { return nullOut(function, "out_count") }
+    guard member >= 0, member < m.members.count else {
+        return fail(.notFound, "\(function): member \(UInt(bitPattern: member)) is not below the member count \(m.members.count)")
+    }
+    outCount.pointee = m.members[member].layerInfo.count
+    return ok
+}
+
+@_cdecl("nnrt_model_layer_info")
+public func nnrt_model_layer_info(_ model: OpaquePointer?, _ member: Int, _ index: Int,
+                                  _ outKind: UnsafeMutablePointer<Int32>?, _ outActivation: UnsafeMutablePointer<Int32>?,
+                                  _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                  _ outSummary: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    let function = "nnrt_model_layer_info"
+    outKind?.pointee = 0
+    outActivation?.pointee = 0
+    outName?.pointee = nil
+    outSummary?.pointee = nil
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard member >= 0, member < m.members.count, member < m.cStrings.layers.count else {
+        return fail(.notFound, "\(function): member \(UInt(bitPattern: member)) is not below the member count \(m.members.count)")
+    }
+    let info = m.members[member].layerInfo
+    let strings = m.cStrings.layers[member]
+    guard index >= 0, index < info.count, index < strings.count else {
+        return fail(.notFound,
+                    "\(function): layer \(UInt(bitPattern: index)) is not below member \(member)'s layer count \(info.count)")
+    }
+    outKind?.pointee = info[index].kind.rawValue
+    outActivation?.pointee = info[index].activation.rawValue
+    outName?.pointee = strings[index].name
+    outSummary?.pointee = strings[index].summary
+    return ok
 }
 
 // MARK: - Inference

@@ -13,13 +13,64 @@ import Musl
 import Darwin
 #endif
 
-/// One dense layer ready to run: weights (outFeatures, inFeatures), bias (outFeatures).
+/// What a compiled layer computes, with its per-example shapes.
+enum LayerOperation: Sendable {
+    /// z = W (keep x) + b for x (inFeatures) flattened; weights (outFeatures, inFeatures), bias
+    /// (outFeatures). `keep` is 1 - dropout for a layer trained with dropout (network3's inference
+    /// scaling, applied to the input exactly as the trainer does), nil otherwise.
+    case dense(inFeatures: Int, outFeatures: Int, keep: Float?)
+    /// Valid, stride-1 convolution: input (channels, height, width), weights (maps, channels,
+    /// kernelHeight, kernelWidth), bias (maps), output (maps, height-KH+1, width-KW+1).
+    case conv2d(channels: Int, height: Int, width: Int, maps: Int, kernelHeight: Int, kernelWidth: Int)
+    /// Max over non-overlapping windows: input (channels, height, width), output (channels,
+    /// height/poolHeight, width/poolWidth).
+    case maxPool2d(channels: Int, height: Int, width: Int, poolHeight: Int, poolWidth: Int)
+}
+
+/// One layer ready to run: its operation, then `activation` over its `outCount` outputs.
 struct CompiledLayer: Sendable {
-    let inFeatures: Int
-    let outFeatures: Int
+    let operation: LayerOperation
     let activation: ActivationFunction
+    /// Floats per example in and out.
+    let inCount: Int
+    let outCount: Int
+    /// Dense (outFeatures, inFeatures) or conv (maps, channels, KH, KW); empty for pooling.
     let weights: [Float]
+    /// Dense (outFeatures) or conv (maps); empty for pooling.
     let bias: [Float]
+}
+
+/// A description of one layer of a loaded network, for introspection (`nnrt_model_layer_info`).
+public struct LayerInfo: Sendable, Equatable {
+    /// The layer kind (dense, conv2d, max_pool2d).
+    public let kind: LayerKind
+    /// The activation applied to the layer's outputs.
+    public let activation: Activation
+    /// The layer's name in the model file, e.g. "conv1".
+    public let name: String
+    /// A readable one-line description, e.g.
+    /// "conv2d 'conv1' [1,28,28] -> [20,24,24], 5x5 kernels, linear".
+    public let summary: String
+
+    init(_ layer: Layer) {
+        kind = layer.kind
+        activation = layer.activation
+        name = layer.name
+        func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ",") + "]" }
+        var text = "\(layer.kind.name) '\(layer.name)' \(shape(layer.inputShape)) -> \(shape(layer.outputShape))"
+        switch layer.kind {
+        case .dense:
+            text += ", \(layer.activation.name)"
+            if layer.dropout > 0 { text += ", dropout \(layer.dropout) (inputs scaled by \(1 - layer.dropout))" }
+        case .conv2d:
+            let w = layer.weights.shape
+            text += ", \(w.count == 4 ? w[2] : 0)x\(w.count == 4 ? w[3] : 0) kernels, \(layer.activation.name)"
+        case .maxPool2d:
+            let p = layer.poolShape
+            text += ", \(p.count == 2 ? p[0] : 0)x\(p.count == 2 ? p[1] : 0) max-pooling, \(layer.activation.name)"
+        }
+        summary = text
+    }
 }
 
 /// One validated feed-forward network, ready to run. Immutable; shared (by reference) between the
@@ -33,56 +84,138 @@ public final class CompiledNetwork: Sendable {
     public let outputSize: Int
     /// How raw 8-bit pixels are scaled for this network.
     public let input: InputContract
+    /// One description per layer, input side first.
+    public let layerInfo: [LayerInfo]
     let layers: [CompiledLayer]
-    /// The widest layer output, which sizes the scratch buffers.
+    /// The widest layer output, which sizes the two ping-pong activation buffers (floats per example).
     let maxWidth: Int
+    /// The widest input of a dense layer with dropout, which sizes the scaled-input buffer
+    /// (floats per example; 0 without dropout).
+    let maxDropoutWidth: Int
+    /// Floats of im2col scratch the largest convolution needs (independent of the batch; 0 without
+    /// convolutions).
+    let convScratch: Int
 
-    /// Compiles a network; it must have passed `validateModel` (`Model.init(file:)` checks).
+    /// Compiles a network; it must have passed `validateModel` (`Model.init(file:)` checks), but
+    /// every shape used for memory is checked again here, so nothing traps on any input.
     init(_ n: NetworkModel) throws(ModelError) {
         guard !n.layers.isEmpty else { throw ModelError(.badModel, "network '\(n.name)' has no layers") }
         name = n.name
         input = n.input
         var compiled: [CompiledLayer] = []
-        for layer in n.layers {
-            guard layer.kind == .dense, layer.dropout == 0 else {
-                throw ModelError(.unsupported, "layer '\(layer.name)': \(layer.kind.name) layers and dropout are not supported by this runtime yet")
-            }
+        var scratch = 0, dropoutWidth = 0
+        for (index, layer) in n.layers.enumerated() {
+            let what = "layer \(index + 1) '\(layer.name)'"
             guard let f = ActivationFunction(rawValue: layer.activation.rawValue) else {
-                throw ModelError(.unsupported, "layer '\(layer.name)': activation \(layer.activation.name) is not supported")
+                throw ModelError(.unsupported, "\(what): activation \(layer.activation.name) is not supported")
             }
-            compiled.append(CompiledLayer(inFeatures: layer.inputShape[0], outFeatures: layer.outputShape[0],
-                                          activation: f, weights: layer.weights.data, bias: layer.bias.data))
+            guard let inCount = elementCount(layer.inputShape), let outCount = elementCount(layer.outputShape) else {
+                throw ModelError(.badModel, "\(what): shapes \(layer.inputShape) -> \(layer.outputShape) are not valid")
+            }
+            let operation: LayerOperation
+            switch layer.kind {
+            case .dense:
+                let (weightCount, overflow) = inCount.multipliedReportingOverflow(by: outCount)
+                guard !overflow, layer.weights.data.count == weightCount, layer.bias.data.count == outCount else {
+                    throw ModelError(.badModel, "\(what): tensors do not match the shapes")
+                }
+                let keep: Float? = layer.dropout > 0 ? 1 - layer.dropout : nil
+                if keep != nil { dropoutWidth = max(dropoutWidth, inCount) }
+                operation = .dense(inFeatures: inCount, outFeatures: outCount, keep: keep)
+            case .conv2d:
+                let w = layer.weights.shape
+                guard layer.inputShape.count == 3, w.count == 4, layer.bias.data.count == w[0],
+                      let wCount = elementCount(w), layer.weights.data.count == wCount else {
+                    throw ModelError(.badModel, "\(what): tensors do not match the shapes")
+                }
+                let (c, h, wd) = (layer.inputShape[0], layer.inputShape[1], layer.inputShape[2])
+                let needed = conv2dScratchCount(batch: 1, channels: c, height: h, width: wd,
+                                                maps: w[0], kernelHeight: w[2], kernelWidth: w[3])
+                guard needed > 0, needed < Int.max / MemoryLayout<Float>.stride else {
+                    throw ModelError(.outOfMemory, "\(what): the convolution's scratch memory does not fit in memory")
+                }
+                scratch = max(scratch, needed)
+                operation = .conv2d(channels: c, height: h, width: wd, maps: w[0], kernelHeight: w[2], kernelWidth: w[3])
+            case .maxPool2d:
+                guard layer.inputShape.count == 3, layer.poolShape.count == 2 else {
+                    throw ModelError(.badModel, "\(what): shapes do not describe a pooling layer")
+                }
+                operation = .maxPool2d(channels: layer.inputShape[0], height: layer.inputShape[1], width: layer.inputShape[2],
+                                       poolHeight: layer.poolShape[0], poolWidth: layer.poolShape[1])
+            }
+            compiled.append(CompiledLayer(operation: operation, activation: f, inCount: inCount, outCount: outCount,
+                                          weights: layer.weights.data, bias: layer.bias.data))
         }
         layers = compiled
-        inputSize = compiled[0].inFeatures
-        outputSize = compiled[compiled.count - 1].outFeatures
-        maxWidth = compiled.reduce(0) { max($0, $1.outFeatures) }
+        layerInfo = n.layers.map(LayerInfo.init)
+        inputSize = compiled[0].inCount
+        outputSize = compiled[compiled.count - 1].outCount
+        maxWidth = compiled.reduce(0) { max($0, $1.outCount) }
+        maxDropoutWidth = dropoutWidth
+        convScratch = scratch
     }
 
     /// Runs `rows` examples (input is (rows, inputSize)) through the network, ping-ponging between
-    /// the two scratch buffers (each at least rows * maxWidth floats). Returns the buffer holding
-    /// the (rows, outputSize) result.
+    /// `a` and `b` (each at least rows * maxWidth floats). `scaled` holds at least rows *
+    /// maxDropoutWidth floats and `convScratch` at least `self.convScratch` floats (either may be
+    /// nil when the network needs none). Returns the buffer holding the (rows, outputSize) result.
     func forward(_ input: UnsafePointer<Float>, rows: Int,
-                 _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-        var current = UnsafePointer(input)
-        var target = a
+                 _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                 scaled: UnsafeMutablePointer<Float>?, convScratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+        var current = UnsafePointer(input)     // (rows, layer.inCount)
+        var target = a                         // (rows, layer.outCount)
         var other = b
         for layer in layers {
             layer.weights.withUnsafeBufferPointer { w in
                 layer.bias.withUnsafeBufferPointer { bias in
-                    // Validation guarantees non-empty tensors of exactly (out, in) and (out).
-                    guard let w = w.baseAddress, let bias = bias.baseAddress else { return }
-                    denseForward(input: current, batch: rows, inFeatures: layer.inFeatures,
-                                 weights: w, bias: bias, outFeatures: layer.outFeatures,
-                                 output: target)
+                    switch layer.operation {
+                    case let .dense(inFeatures, outFeatures, keep):
+                        // Validation guarantees tensors of exactly (out, in) and (out).
+                        guard let w = w.baseAddress, let bias = bias.baseAddress else { return }
+                        var x = current                                    // (rows, inFeatures)
+                        if let keep, let scaled {
+                            // network3's inference for a layer trained with dropout: W ((1 - p) x) + b.
+                            let n = rows &* inFeatures
+                            var i = 0
+                            while i < n {
+                                scaled[i] = current[i] * keep
+                                i &+= 1
+                            }
+                            x = UnsafePointer(scaled)
+                        }
+                        denseForward(input: x, batch: rows, inFeatures: inFeatures,
+                                     weights: w, bias: bias, outFeatures: outFeatures, output: target)
+                    case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth):
+                        guard let w = w.baseAddress, let bias = bias.baseAddress, let convScratch else { return }
+                        conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
+                                      weights: w, bias: bias, maps: maps,
+                                      kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                      output: target, scratch: convScratch)
+                    case let .maxPool2d(channels, height, width, poolHeight, poolWidth):
+                        maxPool2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
+                                         poolHeight: poolHeight, poolWidth: poolWidth, output: target, argmax: nil)
+                    }
                 }
             }
-            activationForward(layer.activation, target, rows: rows, width: layer.outFeatures)
+            activationForward(layer.activation, target, rows: rows, width: layer.outCount)
             current = UnsafePointer(target)
             swap(&target, &other)
         }
         return UnsafeMutablePointer(mutating: current)
     }
+}
+
+/// Product of positive dimensions, nil if empty, non-positive or overflowing.
+private func elementCount(_ dims: [Int]) -> Int? {
+    guard !dims.isEmpty else { return nil }
+    var product = 1
+    for d in dims {
+        guard d > 0 else { return nil }
+        let (p, overflow) = product.multipliedReportingOverflow(by: d)
+        if overflow { return nil }
+        product = p
+    }
+    return product
 }
 
 /// A network (an ensemble of one) or a voting ensemble, loaded and ready for batched inference.
@@ -183,7 +316,8 @@ public final class Model: Sendable {
         self.formatVersion = formatVersion
         self.producer = producer
         self.metadata = metadata
-        self.cStrings = try CStrings(name: name, producer: producer, labels: classLabels, metadata: metadata)
+        self.cStrings = try CStrings(name: name, producer: producer, labels: classLabels, metadata: metadata,
+                                     layers: members.map(\.layerInfo))
     }
 }
 
@@ -197,8 +331,11 @@ final class CStrings: @unchecked Sendable {
     private(set) var labels: [UnsafePointer<CChar>] = []
     private(set) var metadataKeys: [UnsafePointer<CChar>] = []
     private(set) var metadataValues: [UnsafePointer<CChar>] = []
+    /// Per member, per layer: the layer's name and summary (`LayerInfo`).
+    private(set) var layers: [[(name: UnsafePointer<CChar>, summary: UnsafePointer<CChar>)]] = []
 
-    init(name: String, producer: Producer, labels: [String], metadata: [(key: String, value: String)]) throws(ModelError) {
+    init(name: String, producer: Producer, labels: [String], metadata: [(key: String, value: String)],
+         layers: [[LayerInfo]]) throws(ModelError) {
         var owned: [UnsafeMutablePointer<CChar>] = []
         func copy(_ s: String) throws(ModelError) -> UnsafePointer<CChar> {
             guard let p = strdup(s) else {
@@ -219,6 +356,13 @@ final class CStrings: @unchecked Sendable {
             k.append(try copy(e.key))
             v.append(try copy(e.value))
         }
+        var memberLayers: [[(name: UnsafePointer<CChar>, summary: UnsafePointer<CChar>)]] = []
+        for member in layers {
+            var list: [(name: UnsafePointer<CChar>, summary: UnsafePointer<CChar>)] = []
+            for info in member { list.append((name: try copy(info.name), summary: try copy(info.summary))) }
+            memberLayers.append(list)
+        }
+        self.layers = memberLayers
         self.labels = l
         self.metadataKeys = k
         self.metadataValues = v

@@ -42,6 +42,62 @@ private func sampleFile() -> ModelFile {
 }
 
 @Suite struct CAPI {
+
+    @Test func layerIntrospection() throws {
+        let e = ModelFile(body: .ensemble(EnsembleModel(
+            name: "e", members: [makeConvNetwork(seed: 1, name: "a"), makeConvNetwork(seed: 2, name: "b")], voting: .majority)))
+        let m = try loaded(e)
+        defer { nnrt_model_free(m) }
+        var version: UInt32 = 0
+        #expect(nnrt_model_format_version(m, &version) == OK && version == 2)
+        var n = 0
+        #expect(nnrt_model_layer_count(m, 0, &n) == OK && n == 4)
+        #expect(nnrt_model_layer_count(m, 1, &n) == OK && n == 4)
+        expectFailure(nnrt_model_layer_count(m, 2, &n), NOT_FOUND, "member 2 is not below the member count 2")
+        expectFailure(nnrt_model_layer_count(m, -1, &n), NOT_FOUND)
+        expectFailure(nnrt_model_layer_count(m, 0, nil), INVALID, "out_count is NULL")
+        expectFailure(nnrt_model_layer_count(nil, 0, &n), INVALID, "model is NULL")
+
+        var kind: Int32 = -1, activation: Int32 = -1
+        var name: UnsafePointer<CChar>?, summary: UnsafePointer<CChar>?
+        let expected: [(Int32, Int32, String)] = [(2, 4, "conv1"), (3, 3, "pool1"), (1, 2, "fc1"), (1, 5, "out")]
+        for (i, (k, a, layerName)) in expected.enumerated() {
+            #expect(nnrt_model_layer_info(m, 1, i, &kind, &activation, &name, &summary) == OK)
+            #expect(kind == k && activation == a && String(cString: name!) == layerName)
+            #expect(String(cString: summary!).hasPrefix(["dense", "conv2d", "max_pool2d"][Int(k) - 1] + " '\(layerName)' "))
+        }
+        #expect(nnrt_model_layer_info(m, 0, 0, &kind, &activation, &name, &summary) == OK)
+        #expect(String(cString: summary!) == "conv2d 'conv1' [2,9,8] -> [3,7,7], 3x2 kernels, linear")
+        // Every out pointer may be NULL.
+        #expect(nnrt_model_layer_info(m, 0, 2, nil, nil, nil, nil) == OK)
+        #expect(nnrt_model_layer_info(m, 0, 2, nil, nil, nil, &summary) == OK)
+        #expect(String(cString: summary!) == "dense 'fc1' [3,3,3] -> [7], tanh, dropout 0.5 (inputs scaled by 0.5)")
+        // Out of range: NOT_FOUND, and the outputs are cleared.
+        expectFailure(nnrt_model_layer_info(m, 0, 4, &kind, &activation, &name, &summary), NOT_FOUND,
+                      "layer 4 is not below member 0's layer count 4")
+        #expect(kind == 0 && activation == 0 && name == nil && summary == nil)
+        expectFailure(nnrt_model_layer_info(m, 2, 0, &kind, nil, nil, nil), NOT_FOUND, "member 2")
+        expectFailure(nnrt_model_layer_info(m, -1, 0, &kind, nil, nil, nil), NOT_FOUND)
+        expectFailure(nnrt_model_layer_info(m, 0, -1, &kind, nil, nil, nil), NOT_FOUND)
+        expectFailure(nnrt_model_layer_info(nil, 0, 0, &kind, &activation, &name, &summary), INVALID, "model is NULL")
+
+        // Run-time ensembles describe their members' layers too; the strings outlive the sources.
+        var shallow = makeConvNetwork(seed: 3, name: "c")
+        shallow.layers.removeLast()
+        shallow.layers[2] = .dense(name: "fc", inputs: 27, outputs: 4, activation: .sigmoid,
+                                   weights: [Float](repeating: 0.5, count: 108), bias: [0, 0, 0, 0])
+        let single = try loaded(ModelFile(body: .network(shallow)))
+        var members: [OpaquePointer?] = [single, m]
+        var combined: OpaquePointer?
+        #expect(nnrt_ensemble_create(&members, 2, 1, &combined) == OK, "\(lastError())")
+        nnrt_model_free(single)
+        defer { nnrt_model_free(combined) }
+        #expect(nnrt_model_layer_count(combined, 0, &n) == OK && n == 3)
+        #expect(nnrt_model_layer_count(combined, 2, &n) == OK && n == 4)
+        expectFailure(nnrt_model_layer_count(combined, 3, &n), NOT_FOUND)
+        #expect(nnrt_model_layer_info(combined, 0, 2, &kind, &activation, &name, &summary) == OK)
+        #expect(kind == 1 && activation == 1 && String(cString: summary!) == "dense 'fc' [27] -> [4], sigmoid")
+    }
     @Test func versionsAndStatusStrings() {
         #expect(String(cString: nnrt_version_string()) == NNRTVersion.string)
         #expect(nnrt_abi_version() == 1)

@@ -225,6 +225,220 @@ static void reference(const Nnrt__Network *n, const float *x, double *out) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* A format-version-2 fixture: conv2d -> max_pool2d -> dense with dropout (softmax) */
+
+/* Shapes: input [2, 6, 5]; conv1: 3 maps of 3x2 -> [3, 4, 4], linear; pool1: 2x2 -> [3, 2, 2],
+ * ReLU; out: dense 12 -> 4, softmax, dropout 0.5. Everything lives in static storage. */
+enum { CC = 2, CH = 6, CW = 5, CM = 3, CKH = 3, CKW = 2, COH = 4, COW = 4, CPH = 2, CPW = 2,
+       CPOH = 2, CPOW = 2, CFLAT = CM * CPOH * CPOW, CCLASSES = 4 };
+static float conv_w[CM * CC * CKH * CKW], conv_b[CM], fc_w[CCLASSES * CFLAT], fc_b[CCLASSES];
+static uint32_t conv_in[3] = {CC, CH, CW}, conv_out[3] = {CM, COH, COW}, pool_out[3] = {CM, CPOH, CPOW};
+static uint32_t conv_w_shape[4] = {CM, CC, CKH, CKW}, conv_b_shape[1] = {CM};
+static uint32_t pool_shape[2] = {CPH, CPW}, fc_in[1] = {CFLAT}, fc_out[1] = {CCLASSES};
+static uint32_t fc_w_shape[2] = {CCLASSES, CFLAT}, fc_b_shape[1] = {CCLASSES};
+static const float conv_dropout = 0.5f;
+
+static Nnrt__Tensor conv_wt, conv_bt, fc_wt, fc_bt, pool_extra;
+static Nnrt__Layer conv_layer, pool_layer, fc_layer;
+static Nnrt__Layer *conv_layers[3];
+static char *conv_labels[CCLASSES] = {"a", "b", "c", "d"};
+static Nnrt__InputContract conv_contract;
+static Nnrt__Network conv_net;
+
+static Nnrt__Network *make_conv_network(void) {
+    size_t i;
+    for (i = 0; i < sizeof conv_w / sizeof *conv_w; i++) conv_w[i] = rnd();
+    for (i = 0; i < CM; i++) conv_b[i] = rnd();
+    for (i = 0; i < sizeof fc_w / sizeof *fc_w; i++) fc_w[i] = rnd();
+    for (i = 0; i < CCLASSES; i++) fc_b[i] = rnd();
+    nnrt__tensor__init(&conv_wt);
+    conv_wt.n_shape = 4; conv_wt.shape = conv_w_shape; conv_wt.n_data = sizeof conv_w / sizeof *conv_w; conv_wt.data = conv_w;
+    nnrt__tensor__init(&conv_bt);
+    conv_bt.n_shape = 1; conv_bt.shape = conv_b_shape; conv_bt.n_data = CM; conv_bt.data = conv_b;
+    nnrt__tensor__init(&fc_wt);
+    fc_wt.n_shape = 2; fc_wt.shape = fc_w_shape; fc_wt.n_data = sizeof fc_w / sizeof *fc_w; fc_wt.data = fc_w;
+    nnrt__tensor__init(&fc_bt);
+    fc_bt.n_shape = 1; fc_bt.shape = fc_b_shape; fc_bt.n_data = CCLASSES; fc_bt.data = fc_b;
+
+    nnrt__layer__init(&conv_layer);
+    conv_layer.name = (char *)"conv1";
+    conv_layer.kind = NNRT__LAYER_KIND__LAYER_KIND_CONV2D;
+    conv_layer.n_input_shape = 3; conv_layer.input_shape = conv_in;
+    conv_layer.n_output_shape = 3; conv_layer.output_shape = conv_out;
+    conv_layer.activation = NNRT__ACTIVATION__ACTIVATION_LINEAR;
+    conv_layer.weights = &conv_wt;
+    conv_layer.bias = &conv_bt;
+
+    nnrt__layer__init(&pool_layer);   /* no tensors: a pooling layer has no parameters */
+    pool_layer.name = (char *)"pool1";
+    pool_layer.kind = NNRT__LAYER_KIND__LAYER_KIND_MAX_POOL2D;
+    pool_layer.n_input_shape = 3; pool_layer.input_shape = conv_out;
+    pool_layer.n_output_shape = 3; pool_layer.output_shape = pool_out;
+    pool_layer.n_pool_shape = 2; pool_layer.pool_shape = pool_shape;
+    pool_layer.activation = NNRT__ACTIVATION__ACTIVATION_RELU;
+
+    nnrt__layer__init(&fc_layer);
+    fc_layer.name = (char *)"out";
+    fc_layer.kind = NNRT__LAYER_KIND__LAYER_KIND_DENSE;
+    fc_layer.n_input_shape = 1; fc_layer.input_shape = fc_in;
+    fc_layer.n_output_shape = 1; fc_layer.output_shape = fc_out;
+    fc_layer.activation = NNRT__ACTIVATION__ACTIVATION_SOFTMAX;
+    fc_layer.weights = &fc_wt;
+    fc_layer.bias = &fc_bt;
+    fc_layer.dropout = conv_dropout;
+
+    conv_layers[0] = &conv_layer;
+    conv_layers[1] = &pool_layer;
+    conv_layers[2] = &fc_layer;
+    nnrt__input_contract__init(&conv_contract);
+    conv_contract.n_shape = 3; conv_contract.shape = conv_in;
+    conv_contract.scale = 1.0f / 255.0f;
+    conv_contract.polarity = NNRT__POLARITY__POLARITY_LIGHT_ON_DARK;
+    nnrt__network__init(&conv_net);
+    conv_net.name = (char *)"convnet";
+    conv_net.n_layers = 3; conv_net.layers = conv_layers;
+    conv_net.n_class_labels = CCLASSES; conv_net.class_labels = conv_labels;
+    conv_net.input = &conv_contract;
+    conv_net.cost = NNRT__COST__COST_LOG_LIKELIHOOD;
+    return &conv_net;
+}
+
+/* The conv fixture's forward pass in double precision, straight from nnrt.proto's definitions. */
+static void conv_reference(const float *x, double *out) {
+    double conv[CM][COH][COW], pooled[CFLAT], z[CCLASSES], m = -1e300, sum = 0;
+    int c, i, j, k, y, xx;
+    for (k = 0; k < CM; k++)
+        for (y = 0; y < COH; y++)
+            for (xx = 0; xx < COW; xx++) {
+                double s = conv_b[k];
+                for (c = 0; c < CC; c++)
+                    for (i = 0; i < CKH; i++)
+                        for (j = 0; j < CKW; j++)
+                            s += (double)conv_w[((k * CC + c) * CKH + i) * CKW + j] * x[(c * CH + y + i) * CW + xx + j];
+                conv[k][y][xx] = s;   /* linear */
+            }
+    for (k = 0; k < CM; k++)
+        for (y = 0; y < CPOH; y++)
+            for (xx = 0; xx < CPOW; xx++) {
+                double best = conv[k][y * CPH][xx * CPW];
+                for (i = 0; i < CPH; i++)
+                    for (j = 0; j < CPW; j++)
+                        if (conv[k][y * CPH + i][xx * CPW + j] > best) best = conv[k][y * CPH + i][xx * CPW + j];
+                pooled[(k * CPOH + y) * CPOW + xx] = best > 0 ? best : 0;   /* ReLU */
+            }
+    for (j = 0; j < CCLASSES; j++) {
+        double s = 0;
+        for (k = 0; k < CFLAT; k++) s += (double)fc_w[j * CFLAT + k] * pooled[k];
+        z[j] = (1.0 - conv_dropout) * s + fc_b[j];
+        if (z[j] > m) m = z[j];
+    }
+    for (j = 0; j < CCLASSES; j++) sum += (z[j] = exp(z[j] - m));
+    for (j = 0; j < CCLASSES; j++) out[j] = z[j] / sum;
+}
+
+static void test_conv_and_layers(void) {
+    enum { N = 300 };   /* crosses the runtime's block size of 256 examples */
+    static float x[N * CC * CH * CW], outputs[N * CCLASSES];
+    static int32_t labels[N];
+    Nnrt__Network *net = make_conv_network();
+    nnrt_model *m = NULL, *e = NULL;
+    const nnrt_model *members[2];
+    uint8_t *buf;
+    size_t size, n = 0, i, j, dims[3] = {0, 0, 0}, rank = 0;
+    uint32_t version = 0;
+    int32_t kind = -1, activation = -1;
+    const char *name = NULL, *summary = NULL;
+    double worst = 0, ref[CCLASSES];
+    int labels_ok = 1;
+
+    buf = pack(net, NULL, 2, "nnrt-model", &size);
+    CHECK(load_mem(buf, size, &m) == NNRT_OK && m != NULL);
+    CHECK(nnrt_model_format_version(m, &version) == NNRT_OK && version == 2);
+    CHECK(nnrt_model_input_size(m, &n) == NNRT_OK && n == CC * CH * CW);
+    CHECK(nnrt_model_input_shape(m, dims, 3, &rank) == NNRT_OK && rank == 3 && dims[0] == CC && dims[1] == CH &&
+          dims[2] == CW);
+
+    /* Outputs against the reference, over more examples than one block. */
+    for (i = 0; i < sizeof x / sizeof *x; i++) x[i] = rnd();
+    CHECK(nnrt_model_predict(m, x, N, sizeof x / sizeof *x, labels, N, outputs, N * CCLASSES) == NNRT_OK);
+    for (i = 0; i < N; i++) {
+        size_t best = 0;
+        conv_reference(x + i * CC * CH * CW, ref);
+        for (j = 0; j < CCLASSES; j++) {
+            double d = fabs(outputs[i * CCLASSES + j] - ref[j]);
+            if (d > worst) worst = d;
+            if (ref[j] > ref[best]) best = j;
+        }
+        if (labels[i] != (int32_t)best && fabs(ref[labels[i]] - ref[best]) > 1e-5) labels_ok = 0;
+    }
+    CHECK(worst <= 1e-5);
+    CHECK(labels_ok);
+
+    /* Layer introspection. */
+    CHECK(nnrt_model_layer_count(m, 0, &n) == NNRT_OK && n == 3);
+    CHECK_FAILS(nnrt_model_layer_count(m, 1, &n), NNRT_ERR_NOT_FOUND, "member 1");
+    CHECK_FAILS(nnrt_model_layer_count(m, 0, NULL), NNRT_ERR_INVALID_ARGUMENT, "out_count");
+    CHECK_FAILS(nnrt_model_layer_count(NULL, 0, &n), NNRT_ERR_INVALID_ARGUMENT, "model");
+    CHECK(nnrt_model_layer_info(m, 0, 0, &kind, &activation, &name, &summary) == NNRT_OK);
+    CHECK(kind == NNRT_LAYER_CONV2D && activation == NNRT_ACTIVATION_LINEAR && strcmp(name, "conv1") == 0);
+    CHECK(strcmp(summary, "conv2d 'conv1' [2,6,5] -> [3,4,4], 3x2 kernels, linear") == 0);
+    CHECK(nnrt_model_layer_info(m, 0, 1, &kind, &activation, &name, &summary) == NNRT_OK);
+    CHECK(kind == NNRT_LAYER_MAX_POOL2D && activation == NNRT_ACTIVATION_RELU && strcmp(name, "pool1") == 0);
+    CHECK(strcmp(summary, "max_pool2d 'pool1' [3,4,4] -> [3,2,2], 2x2 max-pooling, relu") == 0);
+    CHECK(nnrt_model_layer_info(m, 0, 2, &kind, &activation, NULL, &summary) == NNRT_OK);
+    CHECK(kind == NNRT_LAYER_DENSE && activation == NNRT_ACTIVATION_SOFTMAX);
+    CHECK(strcmp(summary, "dense 'out' [12] -> [4], softmax, dropout 0.5 (inputs scaled by 0.5)") == 0);
+    CHECK(nnrt_model_layer_info(m, 0, 2, NULL, NULL, NULL, NULL) == NNRT_OK);
+    CHECK_FAILS(nnrt_model_layer_info(m, 0, 3, &kind, &activation, &name, &summary), NNRT_ERR_NOT_FOUND, "layer 3");
+    CHECK(kind == 0 && activation == 0 && name == NULL && summary == NULL);
+    CHECK_FAILS(nnrt_model_layer_info(m, 1, 0, &kind, NULL, NULL, NULL), NNRT_ERR_NOT_FOUND, "member 1");
+    CHECK_FAILS(nnrt_model_layer_info(m, (size_t)-1, 0, NULL, NULL, NULL, NULL), NNRT_ERR_NOT_FOUND, "member");
+    CHECK_FAILS(nnrt_model_layer_info(m, 0, (size_t)-1, NULL, NULL, NULL, NULL), NNRT_ERR_NOT_FOUND, "layer");
+    CHECK_FAILS(nnrt_model_layer_info(NULL, 0, 0, &kind, NULL, NULL, NULL), NNRT_ERR_INVALID_ARGUMENT, "model");
+
+    /* A run-time ensemble of the model with itself describes both members. */
+    members[0] = m;
+    members[1] = m;
+    CHECK(nnrt_ensemble_create(members, 2, NNRT_VOTING_MAJORITY, &e) == NNRT_OK);
+    CHECK(nnrt_model_layer_count(e, 1, &n) == NNRT_OK && n == 3);
+    CHECK(nnrt_model_layer_info(e, 1, 1, &kind, NULL, &name, NULL) == NNRT_OK && kind == NNRT_LAYER_MAX_POOL2D &&
+          strcmp(name, "pool1") == 0);
+    nnrt_model_free(e);
+    nnrt_model_free(m);
+    free(buf);
+
+    /* The same file as format version 1 is rejected: conv layers need version 2. */
+    buf = pack(net, NULL, 1, "nnrt-model", &size);
+    CHECK_FAILS(load_mem(buf, size, &m), NNRT_ERR_BAD_MODEL, "layer 1 'conv1': a conv2d layer needs format version 2");
+    CHECK(m == NULL);
+    free(buf);
+    /* A pooling layer that stores weights; a kernel larger than the input; dropout 1. */
+    nnrt__tensor__init(&pool_extra);
+    pool_extra.n_shape = 1; pool_extra.shape = conv_b_shape; pool_extra.n_data = CM; pool_extra.data = conv_b;
+    pool_layer.weights = &pool_extra;
+    buf = pack(net, NULL, 2, "nnrt-model", &size);
+    CHECK_FAILS(load_mem(buf, size, &m), NNRT_ERR_BAD_MODEL, "layer 2 'pool1': a max_pool2d layer has no weights");
+    free(buf);
+    pool_layer.weights = NULL;
+    conv_w_shape[0] = 1;                  /* [1, 2, 7, 1]: 14 of the array's floats */
+    conv_w_shape[2] = 7;
+    conv_w_shape[3] = 1;
+    conv_wt.n_data = CC * 7;
+    buf = pack(net, NULL, 2, "nnrt-model", &size);
+    CHECK_FAILS(load_mem(buf, size, &m), NNRT_ERR_BAD_MODEL, "conv2d kernel 7x1 must be at least 1x1 and fit the 6x5 input");
+    free(buf);
+    conv_w_shape[0] = CM;
+    conv_w_shape[2] = CKH;
+    conv_w_shape[3] = CKW;
+    conv_wt.n_data = sizeof conv_w / sizeof *conv_w;
+    fc_layer.dropout = 1.0f;
+    buf = pack(net, NULL, 2, "nnrt-model", &size);
+    CHECK_FAILS(load_mem(buf, size, &m), NNRT_ERR_BAD_MODEL, "layer 3 'out': dropout 1.0 is outside 0 <= p < 1");
+    free(buf);
+    fc_layer.dropout = conv_dropout;
+}
+
+/* ----------------------------------------------------------------------------------------- */
 /* Tests */
 
 static void test_versions_and_status(void) {
@@ -633,6 +847,7 @@ int main(int argc, char **argv) {
     test_load_errors();
     test_introspection_and_predict();
     test_ensembles();
+    test_conv_and_layers();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "test_capi: could not remove %s\n", dir);
     printf("%d passed, %d failed\n", passed, failed);

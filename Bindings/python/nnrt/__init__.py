@@ -35,9 +35,9 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._loader import LibraryLoadError
-from ._model import Ensemble, InputContract, Model, Producer
+from ._model import Ensemble, InputContract, LayerInfo, Model, Producer
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The ABI version this binding was written for (NNRT_ABI_VERSION).
 ABI_VERSION = _capi.ABI_VERSION
@@ -47,7 +47,7 @@ library_path: str = _capi.library_path
 
 
 def version() -> str:
-    """The loaded library's version, e.g. ``"0.1.0"``."""
+    """The loaded library's version, e.g. ``"0.2.0"``."""
     return (_capi.nnrt_version_string() or b"").decode("utf-8", errors="replace")
 
 
@@ -67,6 +67,7 @@ __all__ = [
     "Model",
     "Ensemble",
     "InputContract",
+    "LayerInfo",
     "Producer",
     *_errors.__all__,
     "LibraryLoadError",

@@ -36,6 +36,16 @@ NNRT_ERR_NOT_FOUND = 11
 NNRT_VOTING_MAJORITY = 1
 NNRT_VOTING_MEAN_PROBABILITY = 2
 
+# Layer kinds and activations (nnrt_model_layer_info: NNRT_LAYER_*, NNRT_ACTIVATION_*).
+NNRT_LAYER_DENSE = 1
+NNRT_LAYER_CONV2D = 2
+NNRT_LAYER_MAX_POOL2D = 3
+NNRT_ACTIVATION_SIGMOID = 1
+NNRT_ACTIVATION_TANH = 2
+NNRT_ACTIVATION_RELU = 3
+NNRT_ACTIVATION_LINEAR = 4
+NNRT_ACTIVATION_SOFTMAX = 5
+
 # Input polarity (nnrt_model_input_contract).
 NNRT_POLARITY_LIGHT_ON_DARK = 1
 NNRT_POLARITY_DARK_ON_LIGHT = 2
@@ -118,6 +128,17 @@ nnrt_model_metadata_entry = _bind(
 )
 nnrt_model_metadata_get = _bind(
     "nnrt_model_metadata_get", nnrt_status, [nnrt_model_p, c_char_p, POINTER(c_char_p)]
+)
+
+# --- Layers -----------------------------------------------------------------------------------
+nnrt_model_layer_count = _bind(
+    "nnrt_model_layer_count", nnrt_status, [nnrt_model_p, c_size_t, POINTER(c_size_t)]
+)
+nnrt_model_layer_info = _bind(
+    "nnrt_model_layer_info",
+    nnrt_status,
+    [nnrt_model_p, c_size_t, c_size_t, POINTER(c_int32), POINTER(c_int32),
+     POINTER(c_char_p), POINTER(c_char_p)],
 )
 
 # --- Inference --------------------------------------------------------------------------------

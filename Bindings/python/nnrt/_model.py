@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from numpy.typing import ArrayLike
 
-__all__ = ["Model", "Ensemble", "InputContract", "Producer"]
+__all__ = ["Model", "Ensemble", "InputContract", "Producer", "LayerInfo"]
 
 #: What ``Model(...)`` accepts: a path, or the bytes of a model file.
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -23,6 +23,18 @@ _VOTING_NAMES = {
     _capi.NNRT_VOTING_MEAN_PROBABILITY: "mean-probability",
 }
 _VOTING_CODES = {name: code for code, name in _VOTING_NAMES.items()}
+_LAYER_NAMES = {
+    _capi.NNRT_LAYER_DENSE: "dense",
+    _capi.NNRT_LAYER_CONV2D: "conv2d",
+    _capi.NNRT_LAYER_MAX_POOL2D: "max_pool2d",
+}
+_ACTIVATION_NAMES = {
+    _capi.NNRT_ACTIVATION_SIGMOID: "sigmoid",
+    _capi.NNRT_ACTIVATION_TANH: "tanh",
+    _capi.NNRT_ACTIVATION_RELU: "relu",
+    _capi.NNRT_ACTIVATION_LINEAR: "linear",
+    _capi.NNRT_ACTIVATION_SOFTMAX: "softmax",
+}
 _POLARITY_NAMES = {
     _capi.NNRT_POLARITY_LIGHT_ON_DARK: "light-on-dark",
     _capi.NNRT_POLARITY_DARK_ON_LIGHT: "dark-on-light",
@@ -40,8 +52,24 @@ class InputContract(NamedTuple):
     polarity: str
 
 
+class LayerInfo(NamedTuple):
+    """One layer of a member network (``Model.layers``).
+
+    ``kind`` is ``"dense"``, ``"conv2d"`` or ``"max_pool2d"``; ``activation`` is ``"sigmoid"``,
+    ``"tanh"``, ``"relu"``, ``"linear"`` or ``"softmax"`` (a value a newer library adds shows as
+    ``"unknown(N)"``); ``name`` is the layer's name in the file; ``summary`` is a readable line
+    with the shapes, e.g. ``"conv2d 'conv1' [1,28,28] -> [20,24,24], 5x5 kernels, linear"``
+    (for display: its wording may change).
+    """
+
+    kind: str
+    activation: str
+    name: str
+    summary: str
+
+
 class Producer(NamedTuple):
-    """The program that wrote a model file, e.g. ``Producer("nnrt", "0.1.0")``."""
+    """The program that wrote a model file, e.g. ``Producer("nnrt", "0.2.0")``."""
 
     name: str
     version: str
@@ -261,6 +289,30 @@ class Model:
             key, value = c_char_p(), c_char_p()
             check(_capi.nnrt_model_metadata_entry(self._ptr(), i, byref(key), byref(value)))
             result.setdefault(_text(key.value), _text(value.value))
+        return result
+
+    def layers(self, member: int = 0) -> List[LayerInfo]:
+        """The layers of member network ``member`` (0 for a single network), input side first.
+
+        Raises :class:`nnrt.NotFoundError` if ``member`` is not below :attr:`member_count`.
+        """
+        if not isinstance(member, int) or isinstance(member, bool) or member < 0:
+            raise InvalidArgumentError(_capi.NNRT_ERR_INVALID_ARGUMENT,
+                                       f"member must be a non-negative int, not {member!r}")
+        count = c_size_t()
+        check(_capi.nnrt_model_layer_count(self._ptr(), member, byref(count)))
+        result: List[LayerInfo] = []
+        for index in range(count.value):
+            kind, activation = c_int32(), c_int32()
+            name, summary = c_char_p(), c_char_p()
+            check(_capi.nnrt_model_layer_info(self._ptr(), member, index, byref(kind), byref(activation),
+                                              byref(name), byref(summary)))
+            result.append(LayerInfo(
+                _LAYER_NAMES.get(kind.value, f"unknown({kind.value})"),
+                _ACTIVATION_NAMES.get(activation.value, f"unknown({activation.value})"),
+                _text(name.value),
+                _text(summary.value),
+            ))
         return result
 
     @property

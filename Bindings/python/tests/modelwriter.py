@@ -1,4 +1,4 @@
-"""A tiny pure-Python writer of nnrt model files (format v1), for the tests.
+"""A tiny pure-Python writer of nnrt model files (format versions 1 and 2), for the tests.
 
 It encodes just the messages of Sources/CModelProto/nnrt.proto that a model needs, with the
 protobuf wire format written by hand (varints and length-delimited fields), following the field
@@ -19,6 +19,8 @@ from typing import Iterable, Optional, Sequence, Tuple
 
 # Enum values from nnrt.proto.
 LAYER_KIND_DENSE = 1
+LAYER_KIND_CONV2D = 2       # format version 2
+LAYER_KIND_MAX_POOL2D = 3   # format version 2
 ACTIVATION_SIGMOID = 1
 ACTIVATION_TANH = 2
 ACTIVATION_RELU = 3
@@ -106,19 +108,55 @@ def tensor(shape: Sequence[int], data: Iterable[float]) -> bytes:
 
 
 def dense_layer(name: str, weights, bias, activation: int = ACTIVATION_SIGMOID,
-                weight_shape: Optional[Sequence[int]] = None) -> bytes:
-    """Layer for activation(W x + b). ``weights`` is a numpy array [out, in] (or nested lists)."""
+                weight_shape: Optional[Sequence[int]] = None, dropout: float = 0.0,
+                input_shape: Optional[Sequence[int]] = None) -> bytes:
+    """Layer for activation(W ((1 - dropout) x) + b). ``weights`` is a numpy array [out, in] (or
+    nested lists); ``input_shape`` defaults to [in] (a [C, H, W] input is flattened). A non-zero
+    ``dropout`` (field 9) needs format version 2."""
     rows = [list(map(float, row)) for row in weights]
     out_size, in_size = len(rows), len(rows[0]) if rows else 0
     flat = [v for row in rows for v in row]
     return (
         string_field(1, name)
         + uint_field(2, LAYER_KIND_DENSE)
-        + packed_uint32(3, [in_size])
+        + packed_uint32(3, input_shape or [in_size])
         + packed_uint32(4, [out_size])
         + uint_field(5, activation)
         + message_field(6, tensor(weight_shape or [out_size, in_size], flat))
         + message_field(7, tensor([out_size], list(map(float, bias))))
+        + float_field(9, dropout)
+    )
+
+
+def conv_layer(name: str, input_shape: Sequence[int], weights, bias,
+               activation: int = ACTIVATION_LINEAR) -> bytes:
+    """Layer { kind = CONV2D } (format version 2): valid convolution, stride 1.
+    ``input_shape`` is [C, H, W]; ``weights`` a numpy array [M, C, KH, KW]; ``bias`` [M]."""
+    maps, channels, kh, kw = (int(d) for d in weights.shape)
+    _, height, width = (int(d) for d in input_shape)
+    return (
+        string_field(1, name)
+        + uint_field(2, LAYER_KIND_CONV2D)
+        + packed_uint32(3, input_shape)
+        + packed_uint32(4, [maps, height - kh + 1, width - kw + 1])
+        + uint_field(5, activation)
+        + message_field(6, tensor([maps, channels, kh, kw], weights))
+        + message_field(7, tensor([maps], list(map(float, bias))))
+    )
+
+
+def pool_layer(name: str, input_shape: Sequence[int], pool: Sequence[int],
+               activation: int = ACTIVATION_LINEAR) -> bytes:
+    """Layer { kind = MAX_POOL2D; pool_shape = 8 } (format version 2): no weights or bias.
+    ``input_shape`` is [C, H, W], ``pool`` [PH, PW]; the output is [C, H/PH, W/PW]."""
+    channels, height, width = (int(d) for d in input_shape)
+    return (
+        string_field(1, name)
+        + uint_field(2, LAYER_KIND_MAX_POOL2D)
+        + packed_uint32(3, input_shape)
+        + packed_uint32(4, [channels, height // pool[0], width // pool[1]])
+        + uint_field(5, activation)
+        + packed_uint32(8, pool)
     )
 
 

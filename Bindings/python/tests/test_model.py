@@ -33,10 +33,10 @@ def model(model_bytes):
 # --- Library-level ------------------------------------------------------------------------------
 
 def test_versions():
-    assert nnrt.version() == "0.1.0" == nnrt.__version__
+    assert nnrt.version() == "0.2.0" == nnrt.__version__
     assert nnrt.abi_version() == nnrt.ABI_VERSION == 1
     oldest, newest = nnrt.supported_format_versions()
-    assert 1 <= oldest <= 1 <= newest
+    assert (oldest, newest) == (1, 2)
 
 
 def test_every_header_function_is_mapped():

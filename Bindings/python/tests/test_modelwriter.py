@@ -25,3 +25,12 @@ def test_fields():
 def test_file_starts_with_the_magic():
     data = random_net((4, 3), contract=((1, 2, 2), 1 / 255, 0.0, 1)).file()
     assert data.startswith(b"\x0a\x0annrt-model\x10\x01")
+
+
+def test_version_two_fields():
+    # pool_shape is field 8 (packed: 0x42), dropout field 9 (fixed32: 0x4d).
+    pool = mw.pool_layer("p", (3, 4, 4), (2, 2), mw.ACTIVATION_RELU)
+    assert b"\x10\x03" in pool and b"\x42\x02\x02\x02" in pool and b"\x32" not in pool
+    dense = mw.dense_layer("d", [[1.0, 2.0]], [0.0], dropout=0.5)
+    assert dense.endswith(b"\x4d\x00\x00\x00\x3f")
+    assert not mw.dense_layer("d", [[1.0, 2.0]], [0.0]).endswith(b"\x3f")
