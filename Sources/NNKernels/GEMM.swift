@@ -151,7 +151,24 @@ func packB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, row0: Int, col0:
         let cols = min(gemmNR, nc &- jr)
         let panel = packed + jr &* kc                       // (kc, NR)
         if transposed {
-            // op(B)[p][j] = b[j * ldb + p]: read each of the NR rows of B contiguously.
+            // op(B)[p][j] = b[j * ldb + p]: read each of the NR rows of B contiguously. A full
+            // panel goes 4 values of p at a time through two 4 x 4 register transposes.
+            if cols == gemmNR {
+                let s = b + ((col0 &+ jr) &* ldb &+ row0)
+                var p = 0
+                while p &+ 4 <= kc {
+                    transpose4x4(s + p, ldb, into: panel + p &* gemmNR)
+                    transpose4x4(s + (4 &* ldb &+ p), ldb, into: panel + (p &* gemmNR &+ 4))
+                    p &+= 4
+                }
+                while p < kc {
+                    let d = panel + p &* gemmNR
+                    for j in 0..<gemmNR { d[j] = s[j &* ldb &+ p] }
+                    p &+= 1
+                }
+                jr &+= gemmNR
+                continue
+            }
             for j in 0..<cols {
                 let s = b + ((col0 &+ jr &+ j) &* ldb &+ row0)
                 var d = panel + j
@@ -189,6 +206,22 @@ func packB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, row0: Int, col0:
         }
         jr &+= gemmNR
     }
+}
+
+/// Writes the transpose of the 4 x 4 block s (4 rows, stride ld) into d (4 rows, stride NR):
+/// d[p * NR + j] = s[j * ld + p].
+@inline(__always)
+func transpose4x4(_ s: UnsafePointer<Float>, _ ld: Int, into d: UnsafeMutablePointer<Float>) {
+    let r0 = UnsafeRawPointer(s).loadUnaligned(as: SIMD4<Float>.self)
+    let r1 = UnsafeRawPointer(s + ld).loadUnaligned(as: SIMD4<Float>.self)
+    let r2 = UnsafeRawPointer(s + 2 &* ld).loadUnaligned(as: SIMD4<Float>.self)
+    let r3 = UnsafeRawPointer(s + 3 &* ld).loadUnaligned(as: SIMD4<Float>.self)
+    let raw = UnsafeMutableRawPointer(d)
+    let rowBytes = gemmNR &* MemoryLayout<Float>.stride
+    raw.storeBytes(of: SIMD4(r0[0], r1[0], r2[0], r3[0]), as: SIMD4<Float>.self)
+    raw.storeBytes(of: SIMD4(r0[1], r1[1], r2[1], r3[1]), toByteOffset: rowBytes, as: SIMD4<Float>.self)
+    raw.storeBytes(of: SIMD4(r0[2], r1[2], r2[2], r3[2]), toByteOffset: 2 &* rowBytes, as: SIMD4<Float>.self)
+    raw.storeBytes(of: SIMD4(r0[3], r1[3], r2[3], r3[3]), toByteOffset: 3 &* rowBytes, as: SIMD4<Float>.self)
 }
 
 /// C[0..<mc][0..<nc] += alpha * packedA · packedB for one packed block pair.
