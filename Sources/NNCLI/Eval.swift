@@ -147,16 +147,35 @@ struct Import: ParsableCommand {
 struct PresetsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "presets",
-        abstract: "List the book's experiments that `nnrt train --preset NAME` runs."
+        abstract: "List the book's experiments that `nnrt train --preset NAME` runs, with the book's figures."
     )
 
+    @Flag(help: "Print one JSON object per preset (name, description, book figure) for scripts.")
+    var json = false
+
+    /// The figure the book reports, taken from the description ("... the book reports 98.78%").
+    static func bookFigure(_ p: Preset) -> String? {
+        guard let r = p.description.range(of: #"reports (a peak of |about )?[0-9]+(\.[0-9]+)?%"#, options: .regularExpression),
+              let n = p.description[r].range(of: #"[0-9]+(\.[0-9]+)?%"#, options: .regularExpression)
+        else { return nil }
+        return String(p.description[r][n])
+    }
+
     func run() throws {
-        var rows: [[String]] = [["preset", "sizes", "cost", "eta", "lambda", "batch", "epochs", "book"]]
+        if json {
+            for p in NNTrainer.Presets.all {
+                var o: [String: Any] = ["name": p.name, "description": p.description, "epochs": p.config.epochs]
+                if let figure = Self.bookFigure(p) { o["book"] = figure }
+                let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+                say(String(decoding: data, as: UTF8.self))
+            }
+            return
+        }
+        var rows: [[String]] = [["preset", "epochs", "batch", "eta", "lambda", "cost", "book"]]
         for p in NNTrainer.Presets.all {
             let c = p.config
-            let book = p.description.range(of: #"[0-9]+\.[0-9]+%"#, options: .regularExpression).map { String(p.description[$0]) } ?? "-"
-            rows.append([p.name, c.sizes.map(String.init).joined(separator: ","), c.cost.name, "\(c.eta)", "\(c.lambda)",
-                         "\(c.miniBatchSize)", "\(c.epochs)", book])
+            rows.append([p.name, "\(c.epochs)", "\(c.miniBatchSize)", "\(c.eta)", "\(c.lambda)", c.cost.name,
+                         Self.bookFigure(p) ?? "-"])
         }
         say(table(rows))
         say("")
