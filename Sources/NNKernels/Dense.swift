@@ -1,12 +1,18 @@
 // Dense-layer kernels shared by the trainer and the runtime: forward/backward pairs over unsafe
 // buffers, with the shape of every buffer in its comment. Row-major throughout.
 //
-// The inner loops are saxpy-shaped (y[0..<n] += a * x[0..<n]) over contiguous memory, which the
-// compiler vectorises without reassociating a reduction, so results are deterministic and do not
-// depend on the vector width the code was built for.
+// The forward pass is dot products with a fixed 8-lane summation order (`dot`, `dot2`); the
+// backward pass is two packed `sgemm` products for mini-batches (GEMM.swift) and saxpy loops
+// (y[0..<n] += a * x[0..<n]) for one or a few rows. Every sum has a fixed order determined by the
+// shapes, so results are deterministic and do not depend on the CPU or the vector width.
 
 /// output (batch, outFeatures) = input (batch, inFeatures) · weightsᵀ + bias, where weights is
 /// (outFeatures, inFeatures) and bias (outFeatures). Computes z = W x + b for every row x.
+///
+/// Each output is bias[j] + dot(row, weights row j) with `dot`'s fixed summation order, so a row's
+/// result is bit-identical whatever batch it is computed in (the runtime, CLI and bindings batch
+/// differently and still agree exactly). This is also why the forward pass does not go through
+/// `sgemm`, whose order differs; at the book's batch sizes the paired dot products are as fast.
 @inlinable
 public func denseForward(
     input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
@@ -21,9 +27,15 @@ public func denseForward(
         for j in 0..<outFeatures {
             let w = weights + j &* inFeatures
             var r = r0
-            while r < r1 {
+            while r &+ 2 <= r1 {
+                // Two rows share each load of the weight row; same sums as `dot`, bit for bit.
+                let (z0, z1) = dot2(input + r &* inFeatures, input + (r &+ 1) &* inFeatures, w, inFeatures)
+                output[r &* outFeatures &+ j] = bias[j] + z0
+                output[(r &+ 1) &* outFeatures &+ j] = bias[j] + z1
+                r &+= 2
+            }
+            if r < r1 {
                 output[r &* outFeatures &+ j] = bias[j] + dot(input + r &* inFeatures, w, inFeatures)
-                r &+= 1
             }
         }
         r0 = r1
@@ -61,6 +73,41 @@ public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) 
     let s4 = s.lowHalf + s.highHalf
     let s2 = s4.lowHalf + s4.highHalf
     return (s2[0] + s2[1]) + tail
+}
+
+/// (dot(a0, b, n), dot(a1, b, n)) in one pass over b: each result is bit-identical to `dot`'s, so
+/// a row's output does not depend on how the rows of a batch are paired.
+@inlinable
+public func dot2(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                 _ n: Int) -> (Float, Float) {
+    var acc00 = SIMD8<Float>(repeating: 0), acc01 = SIMD8<Float>(repeating: 0)   // row 0
+    var acc10 = SIMD8<Float>(repeating: 0), acc11 = SIMD8<Float>(repeating: 0)   // row 1
+    var k = 0
+    while k &+ 16 <= n {
+        let b0 = UnsafeRawPointer(b + k).loadUnaligned(as: SIMD8<Float>.self)
+        let b1 = UnsafeRawPointer(b + (k &+ 8)).loadUnaligned(as: SIMD8<Float>.self)
+        acc00 = acc00 + UnsafeRawPointer(a0 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
+        acc01 = acc01 + UnsafeRawPointer(a0 + (k &+ 8)).loadUnaligned(as: SIMD8<Float>.self) * b1
+        acc10 = acc10 + UnsafeRawPointer(a1 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
+        acc11 = acc11 + UnsafeRawPointer(a1 + (k &+ 8)).loadUnaligned(as: SIMD8<Float>.self) * b1
+        k &+= 16
+    }
+    if k &+ 8 <= n {
+        let b0 = UnsafeRawPointer(b + k).loadUnaligned(as: SIMD8<Float>.self)
+        acc00 = acc00 + UnsafeRawPointer(a0 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
+        acc10 = acc10 + UnsafeRawPointer(a1 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
+        k &+= 8
+    }
+    var tail0: Float = 0, tail1: Float = 0
+    while k < n {
+        tail0 += a0[k] * b[k]
+        tail1 += a1[k] * b[k]
+        k &+= 1
+    }
+    let s0 = acc00 + acc01, s1 = acc10 + acc11
+    let s04 = s0.lowHalf + s0.highHalf, s14 = s1.lowHalf + s1.highHalf
+    let s02 = s04.lowHalf + s04.highHalf, s12 = s14.lowHalf + s14.highHalf
+    return ((s02[0] + s02[1]) + tail0, (s12[0] + s12[1]) + tail1)
 }
 
 /// y[0..<n] += alpha * x[0..<n].

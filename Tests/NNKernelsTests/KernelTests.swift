@@ -62,6 +62,30 @@ import Testing
         }
     }
 
+    @Test func dot2MatchesDotBitForBit() {
+        for n in [0, 1, 7, 8, 15, 16, 17, 33, 784, 1000] {
+            let a0 = values(n, seed: 7), a1 = values(n, seed: 8), b = values(n, seed: 9)
+            let (z0, z1) = dot2(a0, a1, b, n)
+            #expect(z0 == dot(a0, b, n) && z1 == dot(a1, b, n))
+        }
+    }
+
+    /// A row's output does not depend on the batch it is in (the runtime, the CLI and the bindings
+    /// may batch differently and must still agree exactly).
+    @Test func denseForwardRowsDoNotDependOnTheBatch() {
+        let (batch, inFeatures, outFeatures) = (7, 50, 13)
+        let x = values(batch * inFeatures, seed: 10), w = values(outFeatures * inFeatures, seed: 11)
+        let b = values(outFeatures, seed: 12)
+        var all = [Float](repeating: .nan, count: batch * outFeatures)
+        denseForward(input: x, batch: batch, inFeatures: inFeatures, weights: w, bias: b, outFeatures: outFeatures, output: &all)
+        for r in 0..<batch {
+            var one = [Float](repeating: .nan, count: outFeatures)
+            denseForward(input: Array(x[(r * inFeatures)..<((r + 1) * inFeatures)]), batch: 1, inFeatures: inFeatures,
+                         weights: w, bias: b, outFeatures: outFeatures, output: &one)
+            #expect(one == Array(all[(r * outFeatures)..<((r + 1) * outFeatures)]))
+        }
+    }
+
     @Test func activations() {
         var z: [Float] = [-100, -1, 0, 1, 100]
         activationForward(.sigmoid, &z, rows: 1, width: 5)
