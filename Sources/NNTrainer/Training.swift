@@ -1,59 +1,348 @@
-// One call that runs a whole training configuration on MNIST: pick the data, initialise (or
-// continue) the network, run SGD with monitoring, and build the model with its provenance.
+// One call that runs a whole training configuration on MNIST: pick (and expand) the data,
+// initialise (or continue, or resume) the network, run SGD epoch by epoch with monitoring, the
+// learning-rate schedule, early stopping, model selection, chapter 5's gradient norms and
+// checkpoints, and build the model with its provenance.
 
 import Foundation
 import NNModel
 
 /// What `train` produces.
 public struct TrainingOutcome: Sendable {
-    /// The trained network (its `history` holds every epoch, earlier ones included).
+    /// The trained network (its `history` holds every epoch, earlier ones included). With
+    /// `keepBest`, it holds the weights of the best evaluation epoch (`selectedEpoch`).
     public var network: Network
     /// The network as a model, with provenance, ready for `writeModelFile`.
     public var model: NetworkModel
-    /// The data it was trained on (the training split, limited by `trainingLimit`).
+    /// The training split it learned from (limited by `trainingLimit`, before any expansion).
     public var trainingData: Dataset
+    /// Number of examples per epoch after expansion (250,000 for shift1 on 50,000).
+    public var expandedTrainingCount: Int
     /// The data the evaluation monitors used, if any.
     public var evaluationData: Dataset?
+    /// The epoch (of this run or an earlier one in the history) with the highest evaluation
+    /// accuracy, the earliest on ties; nil without evaluation accuracy.
+    public var bestEpoch: EpochMetrics?
+    /// The test set's figures at `bestEpoch`: its `test` metrics when the test set was monitored
+    /// alongside validation data, or its evaluation metrics when the evaluation data is the test set.
+    public var testAtBestEpoch: SplitMetrics?
+    /// The epoch whose weights `network` holds when `keepBest` selected one (nil: the last).
+    public var selectedEpoch: Int?
+    /// Why training stopped before `epochs` (the schedule's end or early stopping), or nil.
+    public var stopReason: String?
+    /// Epochs trained by this configuration (including those before a resume).
+    public var epochsTrained: Int
+}
+
+/// What `train` reports to its observer, synchronously, on the training thread.
+public enum TrainingRunEvent: Sendable, Equatable {
+    /// About 100 times per epoch (and after the last mini-batch).
+    case progress(TrainingProgress)
+    /// Chapter 5: ||∂C/∂b^l|| per layer with parameters (input side first) before training.
+    case initialGradientNorms([Double])
+    /// The end of an epoch, after monitoring: "Epoch 12: 9491 / 10000" comes from
+    /// `metrics.evaluation`; `metrics.eta`, `gradientNorms` and `test` are filled as configured.
+    case epochEnded(EpochMetrics)
+    /// The schedule changed η after `epoch`; the next epoch uses `eta`.
+    case etaChanged(epoch: Int, eta: Double)
+    /// Training stops after `epoch` before its configured epochs, for `reason`.
+    case stopped(epoch: Int, reason: String)
+    /// A checkpoint for continuing after `epoch` was written to `path`.
+    case checkpointWritten(epoch: Int, path: String)
 }
 
 /// Trains a network on MNIST as `config` says.
 ///
+/// Each epoch shuffles the training order, runs `Network.trainEpoch` with the current η, then
+/// measures what `config.monitor` asks for (plus the test set with `monitorTest`, and gradient
+/// norms with `gradientNorms`), appends the epoch to the history, applies early stopping and the
+/// learning-rate schedule (an improvement is an evaluation accuracy strictly above the best so
+/// far), and writes a checkpoint if `checkpointPath` is given.
+///
 /// - Parameters:
-///   - config: hyperparameters, seed, monitors, training limit and evaluation set.
+///   - config: hyperparameters, seed, monitors, training limit, expansion and evaluation set.
 ///   - data: MNIST as `MNIST.load` returns it.
-///   - continuing: a model to continue training instead of a fresh network. Its layer sizes and
-///     cost are kept (`config.sizes`, `config.cost` and `config.weightInit` are then ignored) and
-///     new epochs are numbered after the ones in its provenance.
+///   - continuing: a model to continue training instead of a fresh network. Its layers and cost
+///     are kept (`config.sizes`, `architecture`, `activation`, `cost` and `weightInit` are then
+///     ignored) and new epochs are numbered after the ones in its provenance.
 ///   - command: the command line, recorded in the provenance.
-///   - observer: receives progress and end-of-epoch events.
-/// - Throws: `TrainerError` for an invalid configuration or a model that cannot be trained.
+///   - checkpointPath: where to write a checkpoint after every epoch (atomically), from which
+///     `resumeTraining` continues exactly; the caller removes it (`removeCheckpoint`) once the
+///     model is safely written.
+///   - observer: receives progress, epoch, schedule and stop events.
+/// - Throws: `TrainerError` for an invalid configuration, a model that cannot be trained or a
+///   checkpoint that cannot be written.
 public func train(_ config: TrainingConfig, data: MNISTData, continuing: NetworkModel? = nil,
-                  command: String = "", observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                  command: String = "", checkpointPath: String? = nil,
+                  observer: ((TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     try config.validate()
-    var rng = SeededGenerator(seed: config.seed)
-    var network: Network
-    if let continuing {
-        network = try Network(model: continuing)
-    } else {
-        network = try Network(sizes: config.sizes, cost: config.cost, weightInit: config.weightInit, rng: &rng)
+    let prepared = try PreparedData(config: config, data: data)
+    var state = try TrainingState.start(config: config, prepared: prepared, continuing: continuing, observer: observer)
+    return try runTraining(config: config, prepared: prepared, state: &state, command: command,
+                           checkpointPath: checkpointPath, observer: observer)
+}
+
+/// Continues the run whose checkpoint is at `checkpointPath` (written by `train` after an epoch)
+/// with the configuration stored in it, exactly where it stopped: the final weights are bit for bit
+/// those of a run that was never interrupted. Checkpoints keep being written to the same path.
+///
+/// - Parameters:
+///   - checkpointPath: the checkpoint file.
+///   - data: MNIST, the same files the run started with.
+///   - command: the command line, recorded in the provenance.
+///   - observer: as for `train`.
+/// - Throws: `TrainerError.io` if the file cannot be read, `.format` if it is damaged.
+public func resumeTraining(from checkpointPath: String, data: MNISTData, command: String = "",
+                           observer: ((TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+    let checkpoint = try Checkpoint.read(path: checkpointPath)
+    return try resumeTraining(checkpoint, data: data, command: command, checkpointPath: checkpointPath, observer: observer)
+}
+
+/// Continues the run held by `checkpoint` (see `resumeTraining(from:data:command:observer:)`),
+/// writing further checkpoints to `checkpointPath` if given.
+public func resumeTraining(_ checkpoint: Checkpoint, data: MNISTData, command: String = "",
+                           checkpointPath: String? = nil,
+                           observer: ((TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+    let config = checkpoint.config
+    try config.validate()
+    let prepared = try PreparedData(config: config, data: data)
+    var state = try checkpoint.trainingState()
+    guard state.order.count == prepared.fixed.count else {
+        throw TrainerError(.format,
+                           "checkpoint's training order has \(state.order.count) examples, the data gives \(prepared.fixed.count): resume with the same MNIST files and options")
     }
-    let trainingData = config.trainingLimit.map { data.training.prefix($0) } ?? data.training
-    let evaluationData: Dataset? = switch config.evaluationSet {
-    case .validation: data.validation
-    case .test: data.test
-    case .none: nil
+    return try runTraining(config: config, prepared: prepared, state: &state, command: command,
+                           checkpointPath: checkpointPath, observer: observer)
+}
+
+// MARK: The run
+
+/// The data of a run, prepared once (and shared by ensemble members): the training split, its
+/// fixed expansion, the evaluation data and the test set.
+struct PreparedData: Sendable {
+    /// The training split, before expansion.
+    let base: Dataset
+    /// `base` with the fixed expansion (shift1) applied; per-epoch distortions apply to it.
+    let fixed: Dataset
+    let expansion: ExpansionSpec
+    let evaluation: Dataset?
+    let test: Dataset
+
+    init(config: TrainingConfig, data: MNISTData) throws(TrainerError) {
+        base = config.trainingLimit.map { data.training.prefix($0) } ?? data.training
+        guard base.count > 0 else { throw TrainerError(.invalidArgument, "the training data is empty") }
+        expansion = try ExpansionSpec.parse(config.expansion)
+        fixed = expansion.shift1 ? try Expansion.shift1(base) : base
+        evaluation = switch config.evaluationSet {
+        case .validation: data.validation
+        case .test: data.test
+        case .none: nil
+        }
+        if let evaluation, evaluation.count == 0 {
+            throw TrainerError(.invalidArgument, "the \(config.evaluationSet.rawValue) data is empty")
+        }
+        test = data.test
     }
-    try network.sgd(trainingData: trainingData, epochs: config.epochs, miniBatchSize: config.miniBatchSize,
-                    eta: config.eta, lambda: config.lambda, evaluationData: evaluationData,
-                    monitor: config.monitor, rng: &rng, observer: observer)
-    func split(_ d: Dataset?) -> String {
+
+    /// "train[0:50000]" for "mnist:train[0:50000]".
+    static func split(_ d: Dataset?) -> String {
         guard let d else { return "" }
         return d.name.hasPrefix("mnist:") ? String(d.name.dropFirst("mnist:".count)) : d.name
     }
-    let provenance = Provenance.training(config: config, sizes: network.sizes, cost: network.cost,
-                                         trainingExamples: trainingData.count,
-                                         trainingSplit: split(trainingData), evaluationSplit: split(evaluationData),
+}
+
+/// Everything that changes during a run: what a checkpoint holds.
+struct TrainingState: Sendable, Equatable {
+    var network: Network
+    var optimizer: OptimizerState
+    /// Shuffling and dropout generator.
+    var rng: SeededGenerator
+    /// The training order, (expanded count), shuffled in place each epoch.
+    var order: [Int]
+    /// η of the next epoch.
+    var eta: Double
+    /// Best evaluation accuracy (correct count) so far in this run, and its epoch.
+    var bestCorrect: Int?
+    var bestEpoch: Int?
+    /// Epochs since the last improvement (early stopping).
+    var epochsSinceImprovement: Int
+    /// Epochs since the last improvement or change of η (the schedule).
+    var epochsSinceScheduleEvent: Int
+    /// The parameters at `bestEpoch`, with `keepBest`.
+    var bestParameters: [Float]?
+    /// Epochs of this configuration done so far.
+    var epochsDone: Int
+    var initialGradientNorms: [Double]
+    /// Set when the schedule or early stopping ended the run.
+    var stopReason: String?
+
+    /// The state before the first epoch: a new network (or the continued one), zero velocities,
+    /// the identity order; measures the initial gradient norms if asked.
+    static func start(config: TrainingConfig, prepared: PreparedData, continuing: NetworkModel?,
+                      observer: ((TrainingRunEvent) -> Void)?) throws(TrainerError) -> TrainingState {
+        var rng = SeededGenerator(seed: config.seed)
+        let network: Network
+        if let continuing {
+            network = try Network(model: continuing)
+        } else {
+            network = try Network(architecture: try config.resolvedArchitecture(), cost: config.cost,
+                                  weightInit: config.weightInit, rng: &rng)
+        }
+        var norms: [Double] = []
+        if config.gradientNorms {
+            norms = try network.gradientNorms(on: prepared.base, count: 1000)
+            observer?(.initialGradientNorms(norms))
+        }
+        let velocity = config.momentum > 0 ? [Float](repeating: 0, count: network.parameters.count) : []
+        return TrainingState(network: network, optimizer: OptimizerState(velocity: velocity), rng: rng,
+                             order: Array(0..<prepared.fixed.count), eta: config.eta, bestCorrect: nil, bestEpoch: nil,
+                             epochsSinceImprovement: 0, epochsSinceScheduleEvent: 0, bestParameters: nil,
+                             epochsDone: 0, initialGradientNorms: norms, stopReason: nil)
+    }
+
+    /// True when no epoch is left to train.
+    func isFinished(_ config: TrainingConfig) -> Bool { stopReason != nil || epochsDone >= config.epochs }
+}
+
+/// Runs the remaining epochs of `state`, then builds the outcome.
+func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout TrainingState, command: String,
+                 checkpointPath: String?, observer: ((TrainingRunEvent) -> Void)?) throws(TrainerError) -> TrainingOutcome {
+    let n = prepared.fixed.count
+    let batches = (n + config.miniBatchSize - 1) / config.miniBatchSize
+    let progressEvery = max(1, batches / 100)
+    let measureEvaluation = prepared.evaluation != nil
+        && (config.monitor.contains(.evaluationCost) || config.monitor.contains(.evaluationAccuracy))
+    let measureTraining = config.monitor.contains(.trainingCost) || config.monitor.contains(.trainingAccuracy)
+
+    while !state.isFinished(config) {
+        let epoch = state.network.history.count + 1
+        let parameters = SGDParameters(eta: state.eta, lambda: config.lambda, regularization: config.regularization,
+                                       momentum: config.momentum, miniBatchSize: config.miniBatchSize,
+                                       trainingExamples: n)
+        var epochData = prepared.fixed
+        if prepared.expansion.hasDistortions {
+            var distortionRNG = Expansion.distortionGenerator(seed: config.seed, epoch: epoch)
+            epochData = try Expansion.distorted(prepared.fixed, spec: prepared.expansion, rng: &distortionRNG)
+        }
+        var progress: ((Int, Int) -> Void)? = nil
+        if let observer {
+            progress = { done, total in
+                if done % progressEvery == 0 || done == total {
+                    observer(.progress(TrainingProgress(epoch: epoch, miniBatchesDone: done, miniBatchesTotal: total)))
+                }
+            }
+        }
+        let seconds = try state.network.trainEpoch(epochData, order: &state.order, parameters: parameters,
+                                                   state: &state.optimizer, rng: &state.rng, progress: progress)
+        epochData = prepared.fixed   // release the distorted copy before monitoring
+
+        var metrics = EpochMetrics(epoch: epoch, seconds: seconds, eta: state.eta)
+        let network = state.network
+        func measure(_ data: Dataset, cost: Bool, accuracy: Bool) throws(TrainerError) -> SplitMetrics {
+            let r = try network.evaluate(data, lambda: config.lambda, regularization: config.regularization,
+                                         includeCost: cost, batchSize: 250)
+            return SplitMetrics(total: data.count, cost: cost ? r.cost : nil, correct: accuracy ? r.correct : nil)
+        }
+        if measureTraining {
+            metrics.training = try measure(prepared.base, cost: config.monitor.contains(.trainingCost),
+                                           accuracy: config.monitor.contains(.trainingAccuracy))
+        }
+        if measureEvaluation, let evaluation = prepared.evaluation {
+            metrics.evaluation = try measure(evaluation, cost: config.monitor.contains(.evaluationCost),
+                                             accuracy: config.monitor.contains(.evaluationAccuracy))
+        }
+        if config.monitorTest && config.evaluationSet == .validation {
+            metrics.test = try measure(prepared.test, cost: false, accuracy: true)
+        }
+        if config.gradientNorms {
+            metrics.gradientNorms = try network.gradientNorms(on: prepared.base, count: 1000)
+        }
+        state.network.history.append(metrics)
+        state.epochsDone += 1
+        observer?(.epochEnded(metrics))
+
+        // Model selection, early stopping and the schedule follow the evaluation accuracy.
+        if let correct = metrics.evaluation?.correct {
+            if state.bestCorrect.map({ correct > $0 }) ?? true {
+                state.bestCorrect = correct
+                state.bestEpoch = epoch
+                state.epochsSinceImprovement = 0
+                state.epochsSinceScheduleEvent = 0
+                if config.keepBest { state.bestParameters = state.network.parameters }
+            } else {
+                state.epochsSinceImprovement += 1
+                state.epochsSinceScheduleEvent += 1
+            }
+            if config.earlyStoppingPatience > 0 && state.epochsSinceImprovement >= config.earlyStoppingPatience
+                && state.epochsDone < config.epochs {
+                state.stopReason = "early stopping: no improvement in \(config.earlyStoppingPatience) epochs"
+            } else if config.schedulePatience > 0 && state.epochsSinceScheduleEvent >= config.schedulePatience
+                        && state.epochsDone < config.epochs {
+                state.eta /= config.scheduleFactor
+                state.epochsSinceScheduleEvent = 0
+                if config.scheduleStopFraction > 0 && state.eta <= config.eta * config.scheduleStopFraction * (1 + 1e-9) {
+                    state.stopReason = "learning-rate schedule: eta fell to \(state.eta), \(fractionText(state.eta / config.eta)) of its start"
+                } else {
+                    observer?(.etaChanged(epoch: epoch, eta: state.eta))
+                }
+            }
+            if let reason = state.stopReason { observer?(.stopped(epoch: epoch, reason: reason)) }
+        }
+
+        if let checkpointPath {
+            try Checkpoint(config: config, state: state, command: command).write(to: checkpointPath)
+            observer?(.checkpointWritten(epoch: epoch, path: checkpointPath))
+        }
+    }
+    return finishTraining(config: config, prepared: prepared, state: state, command: command)
+}
+
+/// "1/128" for 0.0078125; otherwise the decimal.
+private func fractionText(_ f: Double) -> String {
+    let inverse = (1 / f).rounded()
+    return abs(1 / f - inverse) < 1e-6 ? "1/\(Int(inverse))" : "\(f)"
+}
+
+/// The outcome of a finished (or stopped) run: the selected weights and the model with provenance.
+func finishTraining(config: TrainingConfig, prepared: PreparedData, state: TrainingState,
+                    command: String) -> TrainingOutcome {
+    var network = state.network
+    var selected: Int? = nil
+    if config.keepBest, let best = state.bestParameters, let epoch = state.bestEpoch {
+        network.parameters = best
+        selected = epoch
+    }
+    let architecture = network.architecture
+    var provenance = Provenance.training(config: config, sizes: architecture.sizes, cost: network.cost,
+                                         trainingExamples: prepared.fixed.count,
+                                         trainingSplit: PreparedData.split(prepared.base),
+                                         evaluationSplit: PreparedData.split(prepared.evaluation),
                                          history: network.history, command: command)
+    if var h = provenance.hyperparameters {
+        h.regularization = config.regularization
+        h.momentum = config.momentum
+        h.schedulePatience = config.schedulePatience
+        h.scheduleFactor = config.scheduleFactor
+        h.scheduleStopFraction = config.scheduleStopFraction
+        h.earlyStoppingPatience = config.earlyStoppingPatience
+        h.expansion = prepared.expansion.description
+        h.architecture = architecture.isSigmoidMLP ? "" : architecture.description
+        provenance.hyperparameters = h
+    }
+    provenance.initialGradientNorms = state.initialGradientNorms
+    provenance.selectedEpoch = selected
     let model = network.model(provenance: provenance)
-    return TrainingOutcome(network: network, model: model, trainingData: trainingData, evaluationData: evaluationData)
+
+    // The best epoch over the whole history (earlier runs of a continued model included).
+    var best: EpochMetrics? = nil
+    for e in network.history {
+        guard let c = e.evaluation?.correct else { continue }
+        if best?.evaluation?.correct.map({ c > $0 }) ?? true { best = e }
+    }
+    let testAtBest: SplitMetrics? = best.flatMap { b in
+        b.test ?? (config.evaluationSet == .test ? b.evaluation : nil)
+    }
+    return TrainingOutcome(network: network, model: model, trainingData: prepared.base,
+                           expandedTrainingCount: prepared.fixed.count, evaluationData: prepared.evaluation,
+                           bestEpoch: best, testAtBestEpoch: testAtBest, selectedEpoch: selected,
+                           stopReason: state.stopReason, epochsTrained: state.epochsDone)
 }
