@@ -8,27 +8,28 @@
 //
 // The micro-kernel keeps an MR x NR tile of C in SIMD8<Float> registers and adds rank-1 updates
 // with plain multiplies and adds (no FMA: the build targets baseline x86-64, where `addingProduct`
-// would become a libm call).
+// would become a libm call). A is packed pre-broadcast (each value 4 times), so the kernel needs
+// no shuffles. Single-threaded: callers that want both cores split their work above this level.
 //
 // Determinism: each C[i][j] is formed as beta*C[i][j], then + alpha * (sum over one KC block,
 // accumulated in increasing p), block after block in increasing pc. The blocking depends only on
-// (m, n, k), never on threads, alignment or the CPU, so the same shapes and data always give
-// bit-identical results. Zero padding in the packed edge panels only ever touches tile entries
+// k alone, never on m, n, threads, alignment or the CPU, so the same data always give
+// bit-identical results, and an element's value does not depend on the rest of the matrices. Zero padding in the packed edge panels only ever touches tile entries
 // that are not written back.
 
 /// Rows of C per micro-kernel tile (one SIMD8 accumulator per row).
-@usableFromInline let gemmMR = 6
+let gemmMR = 6
 /// Columns of C per micro-kernel tile (one SIMD8<Float>).
-@usableFromInline let gemmNR = 8
+let gemmNR = 8
 /// Depth of a packed block: a KC x NR micro-panel of B (8 KiB) stays in L1.
-@usableFromInline let gemmKC = 256
+let gemmKC = 256
 /// Copies of each A value in its packed panel: stored pre-broadcast as an aligned SIMD4, the
 /// micro-kernel multiplies with it directly instead of shuffling a scalar into every lane.
-@usableFromInline let gemmBroadcast = 4
-/// Rows of a packed A block: MC x KC floats (120 KiB) stay in L2.
-@usableFromInline let gemmMC = 120
+let gemmBroadcast = 4
+/// Rows of a packed A block: MC x KC x 4 floats (480 KiB) stay in L2.
+let gemmMC = 120
 /// Columns of a packed B block: KC x NC floats (1 MiB).
-@usableFromInline let gemmNC = 1024
+let gemmNC = 1024
 
 /// C (m, n) = alpha * op(A) * op(B) + beta * C, row-major with leading dimensions; op = transpose or not.
 ///
