@@ -36,34 +36,55 @@ extension Network {
                          includeCost: Bool = true, batchSize: Int = 250) throws(TrainerError) -> EvaluationResult {
         try check(data)
         let outputs = outputSize
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: outputs), count: outputs)
-        var correct = 0
-        var costSum = 0.0
-        let batch = max(1, min(batchSize, data.count))
-        let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: batch)
+        let topology = self.topology
+        // Heavy networks split the data in two halves, one per thread (see `Topology.partCount`);
+        // the halves' counts and cost sums are combined in order, whatever the thread count.
+        let partCount = min(topology.partCount, max(1, data.count))
+        let batch = max(1, min(batchSize, (data.count + partCount - 1) / partCount))
+        var workspaces: [Workspace] = []
+        for _ in 0..<partCount {
+            workspaces.append(try Workspace(stages: stages, inputCount: inputSize, batchCapacity: batch))
+        }
+        let tallies = (0..<partCount).map { _ in EvaluationTally(classes: outputs) }
         let last = stages.count - 1
         let outputActivation = stages[last].activation
-        var start = 0
-        let topology = self.topology
+        let costKind = cost
         parameters.withUnsafeBufferPointer { pBuf in
             guard let p = pBuf.baseAddress else { return }
-            while start < data.count {
-                let rows = min(batch, data.count - start)
-                ws.gatherContiguous(data, start: start, rows: rows)
-                topology.forward(p, ws, rows: rows, training: false, keepOutputZ: includeCost)
-                let a = ws.output(last)                 // (rows, outputs)
-                for r in 0..<rows {
-                    let label = Int(ws.labels[r])
-                    let predicted = argmax(a + r &* outputs, outputs)
-                    confusion[label][predicted] += 1
-                    if predicted == label { correct += 1 }
-                    if includeCost {
-                        costSum += cost.exampleCost(z: ws.outputZ + r &* outputs, width: outputs, label: label,
-                                                    activation: outputActivation)
+            let shared = UncheckedSendable(value: (p, workspaces, tallies, data))
+            runParts(partCount, threads: threads) { k in
+                let (p, workspaces, tallies, data) = shared.value
+                let ws = workspaces[k], tally = tallies[k]
+                var start = k * data.count / partCount
+                let end = (k + 1) * data.count / partCount
+                while start < end {
+                    let rows = min(batch, end - start)
+                    ws.gatherContiguous(data, start: start, rows: rows)
+                    topology.forward(p, ws, rows: rows, training: false, keepOutputZ: includeCost)
+                    let a = ws.output(last)                 // (rows, outputs)
+                    for r in 0..<rows {
+                        let label = Int(ws.labels[r])
+                        let predicted = argmax(a + r &* outputs, outputs)
+                        tally.confusion[label][predicted] += 1
+                        if predicted == label { tally.correct += 1 }
+                        if includeCost {
+                            tally.costSum += costKind.exampleCost(z: ws.outputZ + r &* outputs, width: outputs, label: label,
+                                                                  activation: outputActivation)
+                        }
                     }
+                    start += rows
                 }
-                start += rows
             }
+        }
+        var confusion = tallies[0].confusion
+        var correct = tallies[0].correct
+        var costSum = tallies[0].costSum
+        for t in tallies.dropFirst() {
+            for i in 0..<outputs {
+                for j in 0..<outputs { confusion[i][j] += t.confusion[i][j] }
+            }
+            correct += t.correct
+            costSum += t.costSum
         }
         var total: Double? = nil
         if includeCost {
@@ -126,5 +147,16 @@ extension Network {
             }
             return s.squareRoot()
         }
+    }
+}
+
+/// One part's counts during `evaluate`.
+private final class EvaluationTally {
+    var confusion: [[Int]]
+    var correct = 0
+    var costSum = 0.0
+
+    init(classes: Int) {
+        confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     }
 }

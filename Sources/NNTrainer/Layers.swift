@@ -12,6 +12,7 @@
 // output stage gets δ^L from the cost directly ((BP1)). Each stage then adds its (BP3)/(BP4)
 // gradients and writes ∂C/∂a^{s-1} into grad(s-1).
 
+import Dispatch
 import NNKernels
 import NNModel
 
@@ -312,6 +313,122 @@ final class Workspace {
         data.labels.withUnsafeBufferPointer { lab in
             guard let l = lab.baseAddress else { return }
             labels.update(from: l + start, count: rows)
+        }
+    }
+}
+
+// MARK: Splitting a batch over two threads
+
+extension Topology {
+    /// Multiply-adds of one example's forward pass.
+    var multiplyAddsPerExample: Int {
+        var total = 0
+        for st in stages {
+            switch st.kind {
+            case .dense: total = total &+ st.inCount &* st.outCount
+            case .conv: total = total &+ st.outCount &* st.inShape[0] &* st.window &* st.window
+            case .pool: break
+            }
+        }
+        return total
+    }
+
+    /// How many parts a batch is split into, each with its own workspace and gradient arena, so
+    /// two threads can share the work: 2 for networks with at least 250,000 multiply-adds per
+    /// example (network3's convolutional nets, wide fully connected layers), 1 for the book's
+    /// small MLPs, where a thread hand-off would cost more than it saves. It depends only on the
+    /// architecture, never on the number of threads, so results are the same with one thread
+    /// or two: the parts' gradients are always summed in the same order.
+    var partCount: Int { multiplyAddsPerExample >= 250_000 ? 2 : 1 }
+}
+
+/// An unchecked Sendable wrapper for the pointers and reference types the parts of a batch
+/// share; each part only writes its own workspace and gradient arena, and reads the parameters.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// Runs `body(part)` for part in 0..<parts, on up to `threads` threads (the caller's thread
+/// included). Returns when all parts are done.
+func runParts(_ parts: Int, threads: Int, _ body: (Int) -> Void) {
+    if parts <= 1 || threads <= 1 {
+        for k in 0..<parts { body(k) }
+        return
+    }
+    withoutActuallyEscaping(body) { escapable in
+        let shared = UncheckedSendable(value: escapable)
+        DispatchQueue.concurrentPerform(iterations: parts) { k in shared.value(k) }
+    }
+}
+
+/// The workspaces and gradient arenas of a batch split into `Topology.partCount` parts: part k
+/// takes rows [k*m/parts, (k+1)*m/parts) of an m-row batch. One is made per epoch.
+final class BatchParts {
+    let topology: Topology
+    let workspaces: [Workspace]
+    /// One gradient arena per part, each (parameterCount), in the layout of the parameters. The
+    /// sum of all parts ends up in `nabla[0]`.
+    let nabla: [UnsafeMutablePointer<Float>]
+    let parameterCount: Int
+    /// Rows held by each part after `load`.
+    private(set) var rows: [Int]
+
+    init(topology: Topology, inputCount: Int, batchCapacity: Int, parameterCount: Int) throws(TrainerError) {
+        let parts = topology.partCount
+        self.topology = topology
+        self.parameterCount = parameterCount
+        var ws: [Workspace] = []
+        for _ in 0..<parts {
+            ws.append(try Workspace(stages: topology.stages, inputCount: inputCount,
+                                    batchCapacity: (batchCapacity + parts - 1) / parts))
+        }
+        workspaces = ws
+        nabla = (0..<parts).map { _ in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(parameterCount, 1))
+            p.initialize(repeating: 0, count: max(parameterCount, 1))
+            return p
+        }
+        rows = Array(repeating: 0, count: parts)
+    }
+
+    deinit { for p in nabla { p.deallocate() } }
+
+    /// Copies the examples at `indices` (in range) into the parts.
+    func load(_ data: Dataset, _ indices: ArraySlice<Int>) {
+        let m = indices.count
+        let parts = workspaces.count
+        let start = indices.startIndex
+        for k in 0..<parts {
+            let lo = k * m / parts, hi = (k + 1) * m / parts
+            rows[k] = hi - lo
+            workspaces[k].gatherUnchecked(data, indices[(start + lo) ..< (start + hi)])
+        }
+    }
+
+    /// Draws the dropout masks of the loaded rows from `rng`, part after part.
+    func drawDropoutMasks(rng: inout SeededGenerator) {
+        for k in 0..<workspaces.count where rows[k] > 0 {
+            topology.drawDropoutMasks(workspaces[k], rows: rows[k], rng: &rng)
+        }
+    }
+
+    /// Backpropagation over every part (on up to `threads` threads), then the parts' gradients
+    /// summed into `nabla[0]` in part order; the other arenas are left zero. `nabla[0]` must hold
+    /// zeros (or a gradient to add to) on entry.
+    func backprop(_ p: UnsafePointer<Float>, training: Bool, threads: Int) {
+        let shared = UncheckedSendable(value: (self, p))
+        runParts(workspaces.count, threads: threads) { k in
+            let (me, p) = shared.value
+            guard me.rows[k] > 0 else { return }
+            me.topology.backprop(p, me.workspaces[k], rows: me.rows[k], training: training, nabla: me.nabla[k])
+        }
+        let total = nabla[0]
+        for k in 1..<max(1, nabla.count) {
+            let part = nabla[k]
+            for i in 0..<parameterCount {
+                total[i] += part[i]
+                part[i] = 0
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 // convolution: weights (maps, channels, kernel, kernel), biases (maps). Gradients (nablaW,
 // nablaB) and momentum velocities use the same layout, so an SGD step is one pass over them.
 
+import Foundation
 import NNKernels
 import NNModel
 
@@ -53,6 +54,20 @@ public struct Network: Sendable, Equatable {
     public var history: [EpochMetrics]
     /// The architecture resolved into computation stages (one per model-format layer).
     let stages: [Stage]
+    /// How many threads training and evaluation may use (1 or 2; default 2 on a machine with two
+    /// or more cores). Results never depend on it: a heavy network's batches are always split in
+    /// two parts whose gradients are summed in the same order (see `Topology.partCount`). Set 1
+    /// when other threads are busy, e.g. while ensemble members train in parallel.
+    public var threads: Int
+
+    /// The number of threads a new network uses: 2, or 1 on a single-core machine.
+    public static var defaultThreads: Int { min(2, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+
+    /// Equal architecture, cost, parameters (bit for bit), history; `threads` is not compared.
+    public static func == (a: Network, b: Network) -> Bool {
+        a.architecture == b.architecture && a.cost == b.cost && a.history == b.history
+            && a.parameters.map(\.bitPattern) == b.parameters.map(\.bitPattern)
+    }
 
     /// A network with the given architecture and parameters.
     /// - Throws: `TrainerError` if the architecture does not validate, the cost does not go with
@@ -85,6 +100,7 @@ public struct Network: Sendable, Equatable {
         self.layout = layout
         self.history = history
         self.stages = stages
+        self.threads = Network.defaultThreads
     }
 
     /// A sigmoid MLP (network.py / network2.py) with the given parameters.

@@ -197,13 +197,14 @@ extension Network {
             }
         }
         let n = order.count
-        let batchCapacity = min(sgd.miniBatchSize, n)
-        let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: batchCapacity)
-        var nabla = [Float](repeating: 0, count: parameters.count)
+        let topology = self.topology
+        let parts = try BatchParts(topology: topology, inputCount: inputSize, batchCapacity: min(sgd.miniBatchSize, n),
+                                   parameterCount: parameters.count)
         let batches = (n + sgd.miniBatchSize - 1) / sgd.miniBatchSize
         let progressEvery = max(1, batches / 100)
         let hasDropout = stages.contains { $0.dropout > 0 }
-        let topology = self.topology
+        let threads = self.threads
+        var none: [Float] = []
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -212,13 +213,16 @@ extension Network {
         var done = 0
         while k < n {
             let m = min(sgd.miniBatchSize, n - k)
-            ws.gatherUnchecked(data, order[k ..< k + m])
-            if hasDropout { topology.drawDropoutMasks(ws, rows: m, rng: &rng) }
+            parts.load(data, order[k ..< k + m])
+            if hasDropout { parts.drawDropoutMasks(rng: &rng) }
+            parameters.withUnsafeBufferPointer { p in
+                guard let base = p.baseAddress else { return }
+                parts.backprop(base, training: true, threads: threads)
+            }
             if useMomentum {
-                applyMiniBatch(topology, ws, rows: m, nabla: &nabla, velocity: &state.velocity, sgd, training: true)
+                applyStep(topology, nabla: parts.nabla[0], rows: m, velocity: &state.velocity, sgd)
             } else {
-                var none: [Float] = []
-                applyMiniBatch(topology, ws, rows: m, nabla: &nabla, velocity: &none, sgd, training: true)
+                applyStep(topology, nabla: parts.nabla[0], rows: m, velocity: &none, sgd)
             }
             k += m
             done += 1
@@ -243,64 +247,71 @@ extension Network {
         let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: indices.count)
         try ws.gather(data, indices[...])
         var nabla = [Float](repeating: 0, count: parameters.count)
+        let topology = self.topology
+        parameters.withUnsafeBufferPointer { p in
+            nabla.withUnsafeMutableBufferPointer { n in
+                guard let pb = p.baseAddress, let nb = n.baseAddress else { return }
+                topology.backprop(pb, ws, rows: indices.count, training: false, nabla: nb)
+            }
+        }
         var none: [Float] = []
-        applyMiniBatch(topology, ws, rows: indices.count, nabla: &nabla, velocity: &none, sgd, training: false)
+        nabla.withUnsafeMutableBufferPointer { n in
+            guard let nb = n.baseAddress else { return }
+            applyStep(topology, nabla: nb, rows: indices.count, velocity: &none, sgd)
+        }
     }
 
-    /// Backpropagation over the m rows in `ws`, then the regularised (momentum) step described at
-    /// `trainEpoch`. `nabla` must be all zeros on entry and is left all zeros; `velocity` is
-    /// empty for plain SGD, else holds one value per parameter.
-    mutating func applyMiniBatch(_ topology: Topology, _ ws: Workspace, rows m: Int, nabla: inout [Float],
-                                 velocity: inout [Float], _ sgd: SGDParameters, training: Bool) {
+    /// The regularised (momentum) step described at `trainEpoch`, from the gradient `nabla`
+    /// (in the layout of `parameters`) summed over m examples; leaves `nabla` all zeros.
+    /// `velocity` is empty for plain SGD, else holds one value per parameter.
+    mutating func applyStep(_ topology: Topology, nabla nb: UnsafeMutablePointer<Float>, rows m: Int,
+                            velocity: inout [Float], _ sgd: SGDParameters) {
         let eta = sgd.eta, lambda = sgd.lambda, n = Double(sgd.trainingExamples)
         let l1 = sgd.regularization == .l1
         let layout = topology.layout
         parameters.withUnsafeMutableBufferPointer { pBuf in
-            nabla.withUnsafeMutableBufferPointer { nBuf in
-                velocity.withUnsafeMutableBufferPointer { vBuf in
-                    guard let p = pBuf.baseAddress, let nb = nBuf.baseAddress else { return }
-                    topology.backprop(UnsafePointer(p), ws, rows: m, training: training, nabla: nb)
-                    if let v = vBuf.baseAddress, vBuf.count == pBuf.count {
-                        // Momentum: v → μv − η(∇/m + R'(w)), w → w + v.
-                        let mu = Float(sgd.momentum), etaF = Float(eta)
-                        let inv = Float(1 / Double(m)), reg = Float(lambda / n)
-                        for lay in layout {
-                            let w = p + lay.weightOffset, nw = nb + lay.weightOffset, vw = v + lay.weightOffset
+            velocity.withUnsafeMutableBufferPointer { vBuf in
+                guard let p = pBuf.baseAddress else { return }
+                if let v = vBuf.baseAddress, vBuf.count == pBuf.count {
+                    // Momentum: v → μv − η(∇/m + R'(w)), w → w + v.
+                    let mu = Float(sgd.momentum), etaF = Float(eta)
+                    let inv = Float(1 / Double(m)), reg = Float(lambda / n)
+                    for lay in layout {
+                        let w = p + lay.weightOffset, nw = nb + lay.weightOffset, vw = v + lay.weightOffset
+                        for i in 0..<lay.weightCount {
+                            let r = l1 ? reg * signum(w[i]) : reg * w[i]
+                            vw[i] = mu * vw[i] - etaF * (nw[i] * inv + r)
+                            w[i] += vw[i]
+                            nw[i] = 0
+                        }
+                        let b = p + lay.biasOffset, nbias = nb + lay.biasOffset, vb = v + lay.biasOffset
+                        for j in 0..<lay.outFeatures {
+                            vb[j] = mu * vb[j] - etaF * (nbias[j] * inv)
+                            b[j] += vb[j]
+                            nbias[j] = 0
+                        }
+                    }
+                } else {
+                    let step = Float(eta / Double(m))                  // η/m
+                    let decay = Float(1 - eta * lambda / n)            // L2 weight decay 1 − ηλ/n
+                    let shrink = Float(eta * lambda / n)               // L1 shrink ηλ/n
+                    for lay in layout {
+                        let w = p + lay.weightOffset, nw = nb + lay.weightOffset
+                        if l1 {
                             for i in 0..<lay.weightCount {
-                                let r = l1 ? reg * signum(w[i]) : reg * w[i]
-                                vw[i] = mu * vw[i] - etaF * (nw[i] * inv + r)
-                                w[i] += vw[i]
+                                w[i] = w[i] - shrink * signum(w[i]) - step * nw[i]
                                 nw[i] = 0
                             }
-                            let b = p + lay.biasOffset, nbias = nb + lay.biasOffset, vb = v + lay.biasOffset
-                            for j in 0..<lay.outFeatures {
-                                vb[j] = mu * vb[j] - etaF * (nbias[j] * inv)
-                                b[j] += vb[j]
-                                nbias[j] = 0
+                        } else {
+                            for i in 0..<lay.weightCount {
+                                w[i] = decay * w[i] - step * nw[i]
+                                nw[i] = 0
                             }
                         }
-                    } else {
-                        let step = Float(eta / Double(m))                  // η/m
-                        let decay = Float(1 - eta * lambda / n)            // L2 weight decay 1 − ηλ/n
-                        let shrink = Float(eta * lambda / n)               // L1 shrink ηλ/n
-                        for lay in layout {
-                            let w = p + lay.weightOffset, nw = nb + lay.weightOffset
-                            if l1 {
-                                for i in 0..<lay.weightCount {
-                                    w[i] = w[i] - shrink * signum(w[i]) - step * nw[i]
-                                    nw[i] = 0
-                                }
-                            } else {
-                                for i in 0..<lay.weightCount {
-                                    w[i] = decay * w[i] - step * nw[i]
-                                    nw[i] = 0
-                                }
-                            }
-                            let b = p + lay.biasOffset, nbias = nb + lay.biasOffset
-                            for j in 0..<lay.outFeatures {
-                                b[j] = b[j] - step * nbias[j]
-                                nbias[j] = 0
-                            }
+                        let b = p + lay.biasOffset, nbias = nb + lay.biasOffset
+                        for j in 0..<lay.outFeatures {
+                            b[j] = b[j] - step * nbias[j]
+                            nbias[j] = 0
                         }
                     }
                 }

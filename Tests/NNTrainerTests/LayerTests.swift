@@ -231,6 +231,34 @@ import NNModel
         #expect(try run(1, noDropout).parameters != a.parameters)
     }
 
+    /// A heavy network's batches are split in two parts (one per thread); one thread or two give
+    /// the same bits.
+    @Test func resultsDoNotDependOnThreads() throws {
+        let arch = try Architecture.parse("conv8x5:relu,fc200:drop0.5,softmax3", inputShape: [1, 20, 20])
+        let data = try randomDataset(count: 30, inputSize: 400, classes: 3, seed: 8)
+        var rng = SeededGenerator(seed: 5)
+        let start = try Network(architecture: arch, cost: .logLikelihood, weightInit: .network3, rng: &rng)
+        #expect(start.topology.partCount == 2)
+        #expect(try Network(sizes: [784, 100, 10], rng: &rng).topology.partCount == 1)
+        var results: [(Network, EvaluationResult)] = []
+        for threads in [1, 2] {
+            var net = start
+            net.threads = threads
+            var r = SeededGenerator(seed: 9)
+            var order = Array(0..<30)
+            var state = OptimizerState()
+            for _ in 0..<2 {
+                try net.trainEpoch(data, order: &order, parameters: SGDParameters(eta: 0.05, momentum: 0.3, miniBatchSize: 7,
+                                                                                  trainingExamples: 30),
+                                   state: &state, rng: &r, progress: nil)
+            }
+            results.append((net, try net.evaluate(data, lambda: 0.1, batchSize: 4)))
+        }
+        #expect(results[0].0 == results[1].0 && results[0].0 != start)
+        #expect(results[0].1 == results[1].1)
+        #expect(results[0].1.confusion.joined().reduce(0, +) == 30)
+    }
+
     @Test func initialisations() throws {
         let arch = try Architecture.parse("convpool20x5,fc100,softmax10")
         var rng = SeededGenerator(seed: 3)
