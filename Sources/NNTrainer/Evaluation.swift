@@ -109,7 +109,7 @@ extension Network {
     /// The predicted class (argmax of the output) of one input vector.
     public func predict(_ input: [Float]) throws(TrainerError) -> Int {
         let out = try feedforward(input)
-        return out.withUnsafeBufferPointer { argmax($0.baseAddress!, $0.count) }
+        return out.withUnsafeBufferPointer { o in o.baseAddress.map { argmax($0, o.count) } ?? 0 }
     }
 
     /// Chapter 5: ‖∂C/∂b^l‖ for each layer with parameters (input side first), the bias gradient

@@ -2,9 +2,10 @@
 // tanh, ReLU or linear, with optional dropout), convolution with max-pooling, and a softmax
 // output layer; trained by mini-batch stochastic gradient descent with backpropagation.
 //
-// Goals: the book's algorithms and results, reproducibly (one explicit seed), fast enough to run
-// the book's experiments on a laptop CPU. Non-goals: layers the book does not use, GPU,
-// multithreading (a single thread keeps every run bit-for-bit deterministic).
+// Goals: the book's algorithms and results, reproducibly (one explicit seed: the same seed gives
+// the same bits), fast enough to run the book's experiments on a laptop CPU. Heavy networks
+// split each mini-batch in two parts for two threads, always the same split whatever the thread
+// count (Layers.swift, `Topology.partCount`). Non-goals: layers the book does not use, GPU.
 //
 // Parameters live in one contiguous arena of Float: for each layer with parameters, in order,
 // its weights, then its biases. Dense: weights (units, in) row-major, biases (units);
@@ -244,10 +245,14 @@ public struct Network: Sendable, Equatable {
             throw TrainerError(.invalidArgument, "network expects \(inputSize) inputs, got \(input.count)")
         }
         let ws = try Workspace(stages: stages, inputCount: inputSize, batchCapacity: 1)
-        input.withUnsafeBufferPointer { ws.input.update(from: $0.baseAddress!, count: input.count) }
+        input.withUnsafeBufferPointer { x in
+            guard let base = x.baseAddress else { return }
+            ws.input.update(from: base, count: x.count)
+        }
         let topology = self.topology
         parameters.withUnsafeBufferPointer { p in
-            topology.forward(p.baseAddress!, ws, rows: 1, training: false, keepOutputZ: false)
+            guard let base = p.baseAddress else { return }
+            topology.forward(base, ws, rows: 1, training: false, keepOutputZ: false)
         }
         return Array(UnsafeBufferPointer(start: ws.output(stages.count - 1), count: outputSize))
     }
@@ -263,7 +268,8 @@ public struct Network: Sendable, Equatable {
         let topology = self.topology
         parameters.withUnsafeBufferPointer { p in
             nabla.withUnsafeMutableBufferPointer { n in
-                topology.backprop(p.baseAddress!, ws, rows: indices.count, training: false, nabla: n.baseAddress!)
+                guard let pb = p.baseAddress, let nb = n.baseAddress else { return }
+                topology.backprop(pb, ws, rows: indices.count, training: false, nabla: nb)
             }
         }
         return nabla

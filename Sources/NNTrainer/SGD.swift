@@ -55,6 +55,7 @@ public struct SGDParameters: Sendable, Equatable {
     /// n of the regularisation term (ηλ/n): the size of the whole training set.
     public var trainingExamples: Int
 
+    /// The settings of one epoch; `validate()` checks them (as `trainEpoch` does).
     public init(eta: Double, lambda: Double = 0, regularization: Regularization = .l2, momentum: Double = 0,
                 miniBatchSize: Int, trainingExamples: Int) {
         self.eta = eta
@@ -84,6 +85,7 @@ public struct OptimizerState: Sendable, Equatable {
     /// v for every weight and bias; created as zeros by the first epoch with momentum.
     public var velocity: [Float]
 
+    /// A state with the given velocities (empty: created by the first epoch with momentum).
     public init(velocity: [Float] = []) {
         self.velocity = velocity
     }
