@@ -90,6 +90,10 @@ public enum Network2JSON {
         guard let costName = network.cost.network2ClassName else {
             throw TrainerError(.unsupported, "network2.py has no \(network.cost.name) cost")
         }
+        guard network.isSigmoidMLP else {
+            throw TrainerError(.unsupported,
+                               "network2.py holds only fully connected sigmoid layers; this network is \(network.architecture.description)")
+        }
         var weights: [[[Double]]] = []
         var biases: [[[Double]]] = []
         for (l, v) in network.layout.enumerated() {

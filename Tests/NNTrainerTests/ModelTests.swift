@@ -107,6 +107,16 @@ import NNModel
         #expect(try Network(model: again).parameters == net.parameters)
     }
 
+    @Test func network2JSONRefusesWhatNetwork2CannotHold() throws {
+        var rng = SeededGenerator(seed: 1)
+        let conv = try Network(architecture: Architecture.parse("convpool2x5,fc10:sigmoid"), cost: .crossEntropy,
+                               weightInit: .scaledNormal, rng: &rng)
+        #expect(throws: TrainerError.self) { _ = try Network2JSON.export(conv) }
+        let relu = try Network(architecture: Architecture.parse("fc30:relu,fc10:sigmoid", inputShape: [784]),
+                               cost: .crossEntropy, weightInit: .scaledNormal, rng: &rng)
+        #expect(throws: TrainerError.self) { _ = try Network2JSON.export(relu) }
+    }
+
     @Test(arguments: [
         (#"{"sizes": [2, 1], "weights": [[[1, 2]]], "biases": [[[0]]], "cost": "LogCost"}"#, "\"cost\""),
         (#"{"sizes": [2, 1], "weights": [[[1, 2, 3]]], "biases": [[[0]]], "cost": "QuadraticCost"}"#, "weights[0][0] has 3 values"),
