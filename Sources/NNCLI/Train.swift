@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import NNModel
+import NNRuntime
 import NNTrainer
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a network on MNIST and export it as an nnrt model file.",
+        abstract: "Train a network (or an ensemble) on MNIST and export it as an nnrt model file.",
         discussion: """
-            Trains a sigmoid network by mini-batch stochastic gradient descent, as the book's \
-            network.py and network2.py do, on MNIST's first 50,000 training images. After each \
+            Trains a network by mini-batch stochastic gradient descent, as the book's network.py, \
+            network2.py and network3.py do, on MNIST's first 50,000 training images. After each \
             epoch it prints the accuracy on the evaluation data, like the book \
             ("Epoch 12: 9491 / 10000"), with a progress bar while the epoch runs on a terminal. \
             At the end it measures the test set, and writes MODEL atomically (a crash never \
@@ -19,10 +20,28 @@ struct Train: ParsableCommand {
             network2.py's: [784,30,10], cross-entropy, eta 0.5, mini-batch 10, 30 epochs, \
             N(0,1/n_in) weights. The same seed and data give the same model, bit for bit.
 
+            Layers (--layers, comma-separated, input side first): fcN[:ACT][:dropP], softmaxN[:dropP] \
+            (output only, with --cost log-likelihood), convpoolMxK[pP][:ACT] (M maps, KxK kernels, \
+            max-pool PxP, default 2, as network3's ConvPoolLayer), convMxK[:ACT], poolP. ACT is \
+            sigmoid, tanh, relu or linear; tokens without one get --activation.
+
+            Learning-rate schedule: --schedule-patience N divides eta by --schedule-factor (2) after \
+            N epochs without a better evaluation accuracy, and stops once eta reaches \
+            --schedule-stop (e.g. 0.0078125 = 1/128) of its start. --early-stopping N stops after N \
+            epochs without improvement; --keep-best exports the best evaluation epoch's weights.
+
+            --checkpoint writes MODEL.checkpoint after every epoch (removed when MODEL is written); \
+            after an interruption, `nnrt train --resume --out MODEL` continues from it with the \
+            stored settings and gives exactly the weights of an uninterrupted run.
+
             Examples:
               nnrt train --preset ch1 --out ch1.nnrt
               nnrt train --preset ch3-l2-100 --epochs 10 --out l2.nnrt
               nnrt train --sizes 784,100,10 --cost cross-entropy --eta 0.5 --lambda 5 --out m.nnrt
+              nnrt train --layers convpool20x5,fc100,softmax10 --cost log-likelihood --init network3 \\
+                  --eta 0.1 --evaluate-on validation --monitor-test --out conv.nnrt
+              nnrt train --preset ch6-dropout --ensemble 5 --threads 2 --out ens.nnrt
+              nnrt train --preset ch6-expanded --checkpoint --out big.nnrt;  nnrt train --resume --out big.nnrt
               nnrt train --from m.nnrt --epochs 5 --out m2.nnrt      (continue training)
 
             \(Exit.helpText)
@@ -32,28 +51,61 @@ struct Train: ParsableCommand {
     @Option(help: "Start from a named preset (see `nnrt presets`).")
     var preset: String?
 
-    @Option(help: "Layer sizes, input first, e.g. 784,30,10.")
+    @Option(help: "Layer sizes of a fully connected network, input first, e.g. 784,30,10.")
     var sizes: String?
 
-    @Option(help: "Cost: quadratic or cross-entropy.")
+    @Option(help: "Layer spec, e.g. convpool20x5,convpool40x5,fc100:relu,softmax10 (replaces --sizes).")
+    var layers: String?
+
+    @Option(help: "Activation of layers that name none: sigmoid, tanh, relu or linear.")
+    var activation: String?
+
+    @Option(help: "Cost: quadratic, cross-entropy (sigmoid output) or log-likelihood (softmax output).")
     var cost: String?
 
     @Option(help: "Learning rate eta.")
     var eta: Double?
 
-    @Option(name: .customLong("lambda"), help: "L2 regularisation lambda (0 = none).")
+    @Option(name: .customLong("lambda"), help: "Regularisation lambda (0 = none).")
     var lambda: Double?
+
+    @Option(help: "Regularisation: l2 (weight decay) or l1.")
+    var regularization: String?
+
+    @Option(help: "Momentum co-efficient mu in [0, 1) (0 = plain SGD).")
+    var momentum: Double?
 
     @Option(help: "Mini-batch size.")
     var batch: Int?
 
-    @Option(help: "Number of epochs.")
+    @Option(help: "Number of epochs (the most; the schedule or early stopping may stop sooner).")
     var epochs: Int?
 
-    @Option(help: "Weight initialisation: scaled-normal (N(0,1/n_in), network2's default) or standard-normal (N(0,1), network.py).")
+    @Option(help: "Divide eta after N epochs without improvement of the evaluation accuracy (0 = constant eta).")
+    var schedulePatience: Int?
+
+    @Option(help: "What the schedule divides eta by (default 2: halve).")
+    var scheduleFactor: Double?
+
+    @Option(help: "Stop once the schedule has brought eta to this fraction of its start (e.g. 0.0078125 = 1/128; 0 = never).")
+    var scheduleStop: Double?
+
+    @Option(help: "Stop after N epochs without improvement of the evaluation accuracy (0 = off).")
+    var earlyStopping: Int?
+
+    @Flag(help: "Export the weights of the epoch with the best evaluation accuracy.")
+    var keepBest = false
+
+    @Option(help: "Expand the training data: shift1 (the book's 250,000 images), rotate[:DEG], elastic[:ALPHA[:SIGMA]], joined by '+', or none.")
+    var expand: String?
+
+    @Option(help: "Weight initialisation: scaled-normal (N(0,1/n_in), network2's default), standard-normal (N(0,1), network.py) or network3.")
     var `init`: String?
 
-    @Option(help: "Seed of the random generator (weights and shuffling).")
+    @Flag(help: "Measure and print each layer's gradient norm ||dC/db|| at initialisation and after every epoch (chapter 5).")
+    var gradientNorms = false
+
+    @Option(help: "Seed of the random generator (weights, shuffling, dropout); ensemble members use seed, seed+1, ...")
     var seed: UInt64?
 
     @Option(help: "Train on only the first N of the 50,000 training images.")
@@ -70,8 +122,29 @@ struct Train: ParsableCommand {
     var monitorEvaluationCost = false
     @Flag(help: "Measure the accuracy on the evaluation data after each epoch (on unless --no-monitor-evaluation-accuracy).")
     var noMonitorEvaluationAccuracy = false
+    @Flag(help: "With validation data, also measure the test accuracy after each epoch (to report it at the best validation epoch).")
+    var monitorTest = false
 
-    @Option(help: "Continue training this model file (its sizes and cost are kept; epochs go on counting).")
+    @Option(help: "Train an ensemble of N networks (seeds seed..seed+N-1) and write one ensemble model file.")
+    var ensemble: Int?
+
+    @Option(help: "Ensemble members trained at once (default: the number of cores).")
+    var threads: Int?
+
+    @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.")
+    var voting: String?
+
+    @Flag(help: "Write MODEL.checkpoint after every epoch (ensemble members: MODEL.checkpoint.memberK).")
+    var checkpoint = false
+
+    @Flag(help: "Continue the interrupted run whose checkpoint is MODEL.checkpoint (its stored settings apply).")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Testing --resume: exit with status 75 right after epoch N's checkpoint, as if interrupted.",
+                               visibility: .hidden))
+    var interruptAfter: Int?
+
+    @Option(help: "Continue training this model file (its layers and cost are kept; epochs go on counting).")
     var from: String?
 
     @Option(help: "MNIST directory (default: $MNIST_DIR, else the download cache).")
@@ -97,9 +170,12 @@ struct Train: ParsableCommand {
             c.lambda = h.lambda
             c.miniBatchSize = h.miniBatchSize
             c.weightInit = h.weightInit
+            c.regularization = h.regularization
+            c.momentum = h.momentum
         }
         if let continuing {
             c.sizes = continuing.sizes
+            c.architecture = nil
             c.cost = continuing.cost
             c.seed = (continuing.provenance?.seed ?? 0) &+ UInt64(continuing.provenance?.epochs.count ?? 0)
         }
@@ -110,22 +186,41 @@ struct Train: ParsableCommand {
                                status: Exit.usage)
             }
             c.sizes = parts.compactMap { $0 }
+            c.architecture = nil
             if let continuing, c.sizes != continuing.sizes {
                 throw CLIError("--sizes \(sizes) differs from the model being continued (\(continuing.sizes))", status: Exit.usage)
             }
         }
-        guard c.sizes.first == 784, c.sizes.last == 10 else {
-            throw CLIError("--sizes must start with 784 (28x28 MNIST pixels) and end with 10 (digits), got \(c.sizes)",
-                           status: Exit.usage)
+        if let activation {
+            guard let a = Activation.allCases.first(where: { $0.name == activation }), a != .softmax else {
+                throw CLIError("--activation must be sigmoid, tanh, relu or linear, got '\(activation)'", status: Exit.usage)
+            }
+            c.activation = a
+        }
+        if let layers {
+            guard continuing == nil else {
+                throw CLIError("--layers cannot change the layers of a model being continued (--from)", status: Exit.usage)
+            }
+            c.architecture = layers
+        }
+        if c.architecture == nil {
+            guard c.sizes.first == 784, c.sizes.last == 10 else {
+                throw CLIError("--sizes must start with 784 (28x28 MNIST pixels) and end with 10 (digits), got \(c.sizes)",
+                               status: Exit.usage)
+            }
         }
         if let cost {
-            guard let k = CostKind.allCases.first(where: { $0.name == cost }), k != .logLikelihood else {
-                throw CLIError("--cost must be quadratic or cross-entropy, got '\(cost)'", status: Exit.usage)
+            guard let k = CostKind.allCases.first(where: { $0.name == cost }) else {
+                throw CLIError("--cost must be quadratic, cross-entropy or log-likelihood, got '\(cost)'", status: Exit.usage)
             }
             if continuing != nil, k != c.cost {
                 throw CLIError("--cost \(cost) differs from the model being continued (\(c.cost.name))", status: Exit.usage)
             }
             c.cost = k
+        } else if layers != nil {
+            // A softmax output layer goes with the log-likelihood cost, a sigmoid one does not.
+            let softmaxOutput = layers?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces).hasPrefix("softmax") ?? false
+            if softmaxOutput { c.cost = .logLikelihood } else if c.cost == .logLikelihood { c.cost = .crossEntropy }
         }
         if let eta {
             guard eta.isFinite, eta > 0 else { throw CLIError("--eta must be a positive number, got \(eta)", status: Exit.usage) }
@@ -135,6 +230,19 @@ struct Train: ParsableCommand {
             guard lambda.isFinite, lambda >= 0 else { throw CLIError("--lambda must be zero or positive, got \(lambda)", status: Exit.usage) }
             c.lambda = lambda
         }
+        if let regularization {
+            switch regularization.lowercased() {
+            case "l2": c.regularization = .l2
+            case "l1": c.regularization = .l1
+            default: throw CLIError("--regularization must be l1 or l2, got '\(regularization)'", status: Exit.usage)
+            }
+        }
+        if let momentum {
+            guard momentum.isFinite, momentum >= 0, momentum < 1 else {
+                throw CLIError("--momentum must be in [0, 1), got \(momentum)", status: Exit.usage)
+            }
+            c.momentum = momentum
+        }
         if let batch {
             guard batch > 0 else { throw CLIError("--batch must be positive, got \(batch)", status: Exit.usage) }
             c.miniBatchSize = batch
@@ -143,12 +251,41 @@ struct Train: ParsableCommand {
             guard epochs >= 0 else { throw CLIError("--epochs must be zero or more, got \(epochs)", status: Exit.usage) }
             c.epochs = epochs
         }
+        if let schedulePatience {
+            guard schedulePatience >= 0 else { throw CLIError("--schedule-patience must be zero or more, got \(schedulePatience)", status: Exit.usage) }
+            c.schedulePatience = schedulePatience
+        }
+        if let scheduleFactor {
+            guard scheduleFactor.isFinite, scheduleFactor > 1 else {
+                throw CLIError("--schedule-factor must be greater than 1, got \(scheduleFactor)", status: Exit.usage)
+            }
+            c.scheduleFactor = scheduleFactor
+        }
+        if let scheduleStop {
+            guard scheduleStop.isFinite, scheduleStop >= 0, scheduleStop < 1 else {
+                throw CLIError("--schedule-stop must be in [0, 1), e.g. 0.0078125 for 1/128, got \(scheduleStop)", status: Exit.usage)
+            }
+            c.scheduleStopFraction = scheduleStop
+        }
+        if let earlyStopping {
+            guard earlyStopping >= 0 else { throw CLIError("--early-stopping must be zero or more, got \(earlyStopping)", status: Exit.usage) }
+            c.earlyStoppingPatience = earlyStopping
+        }
+        if keepBest { c.keepBest = true }
+        if let expand {
+            do {
+                c.expansion = try ExpansionSpec.parse(expand).description
+            } catch {
+                throw CLIError("--expand: \(error.message)", status: Exit.usage)
+            }
+        }
         if let value = self.`init` {
             guard let w = WeightInit.allCases.first(where: { $0.name == value }) else {
-                throw CLIError("--init must be scaled-normal or standard-normal, got '\(value)'", status: Exit.usage)
+                throw CLIError("--init must be scaled-normal, standard-normal or network3, got '\(value)'", status: Exit.usage)
             }
             c.weightInit = w
         }
+        if gradientNorms { c.gradientNorms = true }
         if let seed { c.seed = seed }
         if let trainLimit {
             guard trainLimit > 0 else { throw CLIError("--train-limit must be positive, got \(trainLimit)", status: Exit.usage) }
@@ -167,11 +304,56 @@ struct Train: ParsableCommand {
         if noMonitorEvaluationAccuracy { monitor.remove(.evaluationAccuracy) }
         if c.evaluationSet == .none { monitor.subtract([.evaluationCost, .evaluationAccuracy]) }
         c.monitor = monitor
+        if monitorTest { c.monitorTest = true }
+        if c.evaluationSet != .validation { c.monitorTest = false }
+        if let ensemble, ensemble < 1 { throw CLIError("--ensemble must be at least 1, got \(ensemble)", status: Exit.usage) }
+        if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)", status: Exit.usage) }
+        if let voting, VotingRule.allCases.first(where: { $0.name == voting }) == nil {
+            throw CLIError("--voting must be majority or mean-probability, got '\(voting)'", status: Exit.usage)
+        }
+        if from != nil && ensemble != nil { throw CLIError("--from continues one network; it cannot be combined with --ensemble", status: Exit.usage) }
+
+        // Whole-configuration checks: the layer spec, the cost for its output layer, and options
+        // that need an evaluation accuracy.
+        do {
+            try c.validate()
+            if continuing == nil {
+                let architecture = try c.resolvedArchitecture()
+                guard architecture.inputShape.reduce(1, *) == 784 else {
+                    throw CLIError("the network must take 784 inputs (28x28 MNIST pixels), got \(architecture.inputShape)", status: Exit.usage)
+                }
+                guard architecture.sizes.last == 10 else {
+                    throw CLIError("the last layer must have 10 outputs (the digits), got \(architecture.sizes.last ?? 0)", status: Exit.usage)
+                }
+                var probe = SeededGenerator(seed: 0)
+                _ = try Network(architecture: architecture, cost: c.cost, weightInit: c.weightInit, rng: &probe)
+            }
+        } catch let error as TrainerError {
+            throw CLIError((layers != nil ? "--layers \(layers ?? ""): " : "") + error.message, status: Exit.usage)
+        }
         return c
+    }
+
+    /// How many networks to train: --ensemble, else the preset's.
+    var members: Int {
+        if let ensemble { return ensemble }
+        if let preset, let p = Presets.named(preset) { return p.ensembleMembers }
+        return 1
+    }
+
+    /// The ensemble's voting rule: --voting, else the preset's, else majority.
+    var votingRule: VotingRule {
+        if let voting, let v = VotingRule.allCases.first(where: { $0.name == voting }) { return v }
+        if let preset, let p = Presets.named(preset) { return p.voting }
+        return .majority
     }
 
     func run() throws {
         try reportingErrors {
+            if resume && (from != nil || preset != nil || layers != nil || sizes != nil) {
+                throw CLIError("--resume continues with the settings stored in the checkpoint; give only --out (and --data)",
+                               status: Exit.usage)
+            }
             let continuing: NetworkModel?
             if let from {
                 guard case .network(let n) = try loadModelFile(from).body else {
@@ -181,7 +363,28 @@ struct Train: ParsableCommand {
             } else {
                 continuing = nil
             }
-            let config = try config(continuing: continuing)
+            let ckptPath = checkpointPath(forOutput: out)
+            var resumed: Checkpoint? = nil
+            var config: TrainingConfig
+            var memberCount = members
+            if resume {
+                if FileManager.default.fileExists(atPath: ckptPath) {
+                    do { resumed = try Checkpoint.read(path: ckptPath) } catch { throw CLIError(any: error) }
+                    config = resumed?.config ?? TrainingConfig()
+                    memberCount = 1
+                } else if FileManager.default.fileExists(atPath: ensembleCheckpointPath(base: ckptPath, member: 0)) {
+                    let first: Checkpoint
+                    do { first = try Checkpoint.read(path: ensembleCheckpointPath(base: ckptPath, member: 0)) } catch { throw CLIError(any: error) }
+                    config = first.config
+                    var k = 1
+                    while FileManager.default.fileExists(atPath: ensembleCheckpointPath(base: ckptPath, member: k)) { k += 1 }
+                    memberCount = max(k, ensemble ?? 0)
+                } else {
+                    throw CLIError("--resume: no checkpoint \(ckptPath) (was the run started with --checkpoint?)", status: Exit.noInput)
+                }
+            } else {
+                config = try self.config(continuing: continuing)
+            }
             try checkWritable(out)
 
             let mnist: MNISTData
@@ -196,79 +399,203 @@ struct Train: ParsableCommand {
             let command = (["nnrt"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             if !quiet {
                 let h = config
-                say("training [\(h.sizes.map(String.init).joined(separator: ","))] \(h.cost.name), eta \(h.eta), "
-                    + "lambda \(h.lambda), mini-batch \(h.miniBatchSize), \(h.epochs) epochs, "
-                    + "\(h.weightInit.name) init, seed \(h.seed), on \(config.trainingLimit ?? mnist.training.count) images")
-            }
-            var bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
-            let outcome: TrainingOutcome
-            do {
-                outcome = try NNTrainer.train(config, data: mnist, continuing: continuing, command: command) { event in
-                    switch event {
-                    case .progress(let p):
-                        bar.label = "Epoch \(p.epoch)"
-                        bar.update(done: p.miniBatchesDone, total: p.miniBatchesTotal)
-                    case .epochEnded(let m):
-                        bar.clear()
-                        bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
-                        if !quiet { say(epochLine(m)) }
-                    }
+                let net = h.architecture ?? "[\(h.sizes.map(String.init).joined(separator: ","))]"
+                var line = "training \(net) \(h.cost.name), eta \(h.eta), "
+                    + "lambda \(h.lambda)\(h.regularization == .l1 ? " (L1)" : ""), mini-batch \(h.miniBatchSize), \(h.epochs) epochs, "
+                    + "\(h.weightInit.name) init, seed \(h.seed), on \(config.trainingLimit ?? mnist.training.count) images"
+                if !h.expansion.isEmpty { line += " expanded by \(h.expansion)" }
+                if h.momentum > 0 { line += ", momentum \(h.momentum)" }
+                if h.schedulePatience > 0 {
+                    line += String(format: ", eta / %g after %d epochs without improvement", h.scheduleFactor, h.schedulePatience)
+                    if h.scheduleStopFraction > 0 { line += String(format: " until %g of its start", h.scheduleStopFraction) }
                 }
-            } catch {
-                throw CLIError(any: error)
+                if h.earlyStoppingPatience > 0 { line += ", early stopping after \(h.earlyStoppingPatience)" }
+                if memberCount > 1 { line += "; ensemble of \(memberCount)" }
+                if resumed != nil { line += "; resuming after epoch \(resumed?.epochsDone ?? 0)" }
+                say(line)
             }
+            if memberCount > 1 {
+                try runEnsemble(config: config, members: memberCount, mnist: mnist, command: command, checkpointBase: ckptPath)
+            } else {
+                try runSingle(config: config, mnist: mnist, continuing: continuing, resumed: resumed, command: command,
+                              checkpointPath: ckptPath)
+            }
+        }
+    }
 
-            let history = outcome.network.history
-            let trained = Array(history.suffix(config.epochs))
-            let seconds = trained.reduce(0) { $0 + $1.seconds }
-            var model = outcome.model
-            let test: EvaluationResult
-            do {
-                test = try outcome.network.evaluate(mnist.test, lambda: config.lambda)
-            } catch {
-                throw CLIError(any: error)
+    /// Trains one network, writes it, prints the summary.
+    func runSingle(config: TrainingConfig, mnist: MNISTData, continuing: NetworkModel?, resumed: Checkpoint?,
+                   command: String, checkpointPath ckptPath: String) throws {
+        var bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
+        let observer: (TrainingRunEvent) -> Void = { event in
+            switch event {
+            case .progress(let p):
+                bar.label = "Epoch \(p.epoch)"
+                bar.update(done: p.miniBatchesDone, total: p.miniBatchesTotal)
+            case .epochEnded(let m):
+                bar.clear()
+                bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
+                if !quiet { for line in epochLines(m) { say(line) } }
+            case .checkpointWritten(let epoch, _) where epoch == interruptAfter:
+                say("interrupted after epoch \(epoch) (--interrupt-after); continue with: nnrt train --resume --out \(out)")
+                Foundation.exit(75)
+            default:
+                if !quiet, let line = eventLine(event) { say(line) }
             }
-            model.evaluations = [Evaluation(dataset: "mnist:t10k", metrics: test.splitMetrics)]
-            let file = ModelFile(body: .network(model))
+        }
+        let outcome: TrainingOutcome
+        do {
+            if let resumed {
+                outcome = try resumeTraining(resumed, data: mnist, command: command, checkpointPath: ckptPath, observer: observer)
+            } else {
+                outcome = try NNTrainer.train(config, data: mnist, continuing: continuing, command: command,
+                                              checkpointPath: checkpoint ? ckptPath : nil, observer: observer)
+            }
+        } catch {
+            throw CLIError(any: error)
+        }
+
+        var model = outcome.model
+        let test: EvaluationResult
+        do {
+            test = try outcome.network.evaluate(mnist.test, lambda: config.lambda, regularization: config.regularization)
+        } catch {
+            throw CLIError(any: error)
+        }
+        model.evaluations = [Evaluation(dataset: "mnist:t10k", metrics: test.splitMetrics)]
+        let file = ModelFile(body: .network(model))
+        do {
+            try writeModelFile(file, to: out)
+        } catch {
+            throw CLIError("cannot write \(out): \(error)", status: Exit.cannotCreate)
+        }
+        if checkpoint || resumed != nil { removeCheckpoint(at: ckptPath) }
+
+        let trained = Array(outcome.network.history.suffix(outcome.epochsTrained))
+        let seconds = trained.reduce(0) { $0 + $1.seconds }
+        if !trained.isEmpty {
+            say(String(format: "trained %d epochs in %.1f s (%.2f s per epoch of SGD)",
+                       trained.count, seconds, seconds / Double(trained.count)))
+        }
+        if let line = bestLine(outcome, config: config) { say(line) }
+        if let selected = outcome.selectedEpoch { say("kept the weights of epoch \(selected)") }
+        say("test accuracy: " + accuracyText(correct: test.correct, total: test.total))
+        say("wrote \(out)")
+    }
+
+    /// Trains the members of an ensemble, writes the ensemble file, prints each member's and the
+    /// ensemble's test accuracy under both voting rules.
+    func runEnsemble(config: TrainingConfig, members: Int, mnist: MNISTData, command: String,
+                     checkpointBase: String) throws {
+        let printLock = NSLock()
+        let quiet = self.quiet
+        let observer: @Sendable (Int, TrainingRunEvent) -> Void = { member, event in
+            guard !quiet else { return }
+            var lines: [String] = []
+            switch event {
+            case .progress: return
+            case .epochEnded(let m): lines = epochLines(m)
+            default: if let line = eventLine(event) { lines = [line] }
+            }
+            printLock.lock()
+            for line in lines { say("member \(member + 1): \(line)") }
+            printLock.unlock()
+        }
+        let outcomes: [TrainingOutcome]
+        do {
+            outcomes = try trainEnsemble(config, members: members, data: mnist, threads: threads, command: command,
+                                         checkpointBase: checkpoint || resume ? checkpointBase : nil, resume: resume,
+                                         observer: observer)
+        } catch {
+            throw CLIError(any: error)
+        }
+
+        // Each member, and the ensemble under both rules, through the runtime (as `nnrt eval`).
+        var runtimeMembers: [NNRuntime.Model] = []
+        var memberModels: [NetworkModel] = []
+        let labels = mnist.test.labels
+        func correct(_ p: Prediction) -> Int {
+            var c = 0
+            for (i, l) in p.labels.enumerated() where Int(l) == Int(labels[i]) { c += 1 }
+            return c
+        }
+        do {
+            for (k, o) in outcomes.enumerated() {
+                var m = o.model
+                m.name = "member\(k + 1)"
+                let r = try NNRuntime.Model(file: ModelFile(body: .network(m)))
+                let c = correct(try r.predict(mnist.test.images))
+                m.evaluations = [Evaluation(dataset: "mnist:t10k", metrics: SplitMetrics(total: labels.count, correct: c))]
+                memberModels.append(m)
+                runtimeMembers.append(r)
+                var line = "member \(k + 1) (seed \(config.seed &+ UInt64(k))): test accuracy " + accuracyText(correct: c, total: labels.count)
+                if let b = bestLine(o, config: config) { line += "; " + b }
+                say(line)
+            }
+            var ensembleFigures: [VotingRule: Int] = [:]
+            for rule in VotingRule.allCases {
+                let e = try NNRuntime.Model(ensembleOf: runtimeMembers, voting: rule)
+                let c = correct(try e.predict(mnist.test.images))
+                ensembleFigures[rule] = c
+                say("ensemble of \(members), \(rule.name) vote: test accuracy " + accuracyText(correct: c, total: labels.count))
+            }
+            let rule = votingRule
+            let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
+            var ensembleModel = EnsembleModel(name: name, members: memberModels, voting: rule)
+            ensembleModel.evaluations = [Evaluation(dataset: "mnist:t10k",
+                                                    metrics: SplitMetrics(total: labels.count, correct: ensembleFigures[rule]))]
             do {
-                try writeModelFile(file, to: out)
+                try writeModelFile(ModelFile(body: .ensemble(ensembleModel)), to: out)
             } catch {
                 throw CLIError("cannot write \(out): \(error)", status: Exit.cannotCreate)
             }
-
-            if !trained.isEmpty {
-                say(String(format: "trained %d epochs in %.1f s (%.2f s per epoch of SGD)",
-                           trained.count, seconds, seconds / Double(trained.count)))
-            }
-            if let best = bestEpoch(trained), let ev = best.evaluation, let correct = ev.correct {
-                say("best \(config.evaluationSet.rawValue): epoch \(best.epoch), "
-                    + accuracyText(correct: correct, total: ev.total))
-            }
-            say("test accuracy: " + accuracyText(correct: test.correct, total: test.total))
-            say("wrote \(out)")
+        } catch let error as ModelError {
+            throw CLIError(error)
         }
-    }
-
-    /// The epoch with the highest evaluation accuracy (the earliest on ties).
-    func bestEpoch(_ epochs: [EpochMetrics]) -> EpochMetrics? {
-        var best: EpochMetrics?
-        for e in epochs {
-            guard let c = e.evaluation?.correct else { continue }
-            if best?.evaluation?.correct.map({ c > $0 }) ?? true { best = e }
+        if checkpoint || resume {
+            for k in 0..<members { removeCheckpoint(at: ensembleCheckpointPath(base: checkpointBase, member: k)) }
         }
-        return best
+        say("wrote \(out) (ensemble of \(members), \(votingRule.name) vote)")
     }
 
-    /// "Epoch 12: 9491 / 10000", plus any other monitored figures.
-    func epochLine(_ m: EpochMetrics) -> String {
-        var parts: [String] = []
-        if let e = m.evaluation, let c = e.correct { parts.append("\(c) / \(e.total)") }
-        if let e = m.evaluation, let cost = e.cost { parts.append(String(format: "evaluation cost %.4f", cost)) }
-        if let t = m.training, let c = t.correct { parts.append("training \(c) / \(t.total)") }
-        if let t = m.training, let cost = t.cost { parts.append(String(format: "training cost %.4f", cost)) }
-        if parts.isEmpty { parts.append("complete") }
-        return "Epoch \(m.epoch): " + parts.joined(separator: ", ") + String(format: "  (%.2f s)", m.seconds)
+    /// "best validation: epoch N, 99.06% (9906/10000); test accuracy at that epoch: 99.01% (...)".
+    func bestLine(_ outcome: TrainingOutcome, config: TrainingConfig) -> String? {
+        guard let best = outcome.bestEpoch, let ev = best.evaluation, let correct = ev.correct else { return nil }
+        var line = "best \(config.evaluationSet.rawValue): epoch \(best.epoch), " + accuracyText(correct: correct, total: ev.total)
+        if config.evaluationSet == .validation, let t = outcome.testAtBestEpoch, let c = t.correct {
+            line += "; test accuracy at that epoch: " + accuracyText(correct: c, total: t.total)
+        }
+        return line
     }
+}
+
+/// "Epoch 12: 9491 / 10000", plus any other monitored figures, then the gradient norms.
+func epochLines(_ m: EpochMetrics) -> [String] {
+    var parts: [String] = []
+    if let e = m.evaluation, let c = e.correct { parts.append("\(c) / \(e.total)") }
+    if let e = m.evaluation, let cost = e.cost { parts.append(String(format: "evaluation cost %.4f", cost)) }
+    if let t = m.test, let c = t.correct { parts.append("test \(c) / \(t.total)") }
+    if let t = m.training, let c = t.correct { parts.append("training \(c) / \(t.total)") }
+    if let t = m.training, let cost = t.cost { parts.append(String(format: "training cost %.4f", cost)) }
+    if parts.isEmpty { parts.append("complete") }
+    var lines = ["Epoch \(m.epoch): " + parts.joined(separator: ", ") + String(format: "  (%.2f s)", m.seconds)]
+    if !m.gradientNorms.isEmpty { lines.append("  gradient norms by layer: " + normsText(m.gradientNorms)) }
+    return lines
+}
+
+/// The line for a schedule, stop, gradient-norm or checkpoint event (nil for the others).
+func eventLine(_ event: TrainingRunEvent) -> String? {
+    switch event {
+    case .initialGradientNorms(let norms): "gradient norms by layer at initialisation: " + normsText(norms)
+    case .etaChanged(let epoch, let eta): "after epoch \(epoch): no improvement; eta is now \(eta)"
+    case .stopped(let epoch, let reason): "stopping after epoch \(epoch): \(reason)"
+    case .checkpointWritten, .progress, .epochEnded: nil
+    }
+}
+
+/// "0.0123, 0.0456, 0.1" (input side first).
+func normsText(_ norms: [Double]) -> String {
+    norms.map { String(format: "%.4g", $0) }.joined(separator: ", ")
 }
 
 /// Fails early, before any training, if `path` cannot be created.

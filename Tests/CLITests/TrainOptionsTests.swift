@@ -35,6 +35,50 @@ import Testing
         #expect(c.preset == "ch1")
     }
 
+    @Test func layersAndChapterThreeToSixOptions() throws {
+        let c = try config(["--layers", "convpool20x5,fc100:relu,softmax10", "--init", "network3", "--eta", "0.1",
+                            "--regularization", "l1", "--lambda", "0.1", "--momentum", "0.9", "--schedule-patience", "10",
+                            "--schedule-factor", "2", "--schedule-stop", "0.0078125", "--early-stopping", "20", "--keep-best",
+                            "--expand", "shift1+rotate", "--gradient-norms", "--evaluate-on", "validation", "--monitor-test"])
+        #expect(c.architecture == "convpool20x5,fc100:relu,softmax10")
+        #expect(c.cost == .logLikelihood)          // a softmax output layer implies log-likelihood
+        #expect(c.weightInit == .network3 && c.regularization == .l1 && c.lambda == 0.1 && c.momentum == 0.9)
+        #expect(c.schedulePatience == 10 && c.scheduleFactor == 2 && c.scheduleStopFraction == 1.0 / 128)
+        #expect(c.earlyStoppingPatience == 20 && c.keepBest && c.gradientNorms && c.monitorTest)
+        #expect(c.expansion == "shift1+rotate")
+        let tanh = try config(["--layers", "fc30,fc10", "--activation", "tanh", "--cost", "quadratic"])
+        #expect(tanh.activation == .tanh && tanh.cost == .quadratic)
+    }
+
+    @Test func chapterSixPresetsAndEnsembles() throws {
+        let c = try config(["--preset", "ch6-dropout"])
+        #expect(c.architecture == "convpool20x5,convpool40x5,fc1000:relu:drop0.5,fc1000:relu:drop0.5,softmax10:drop0.5")
+        #expect(c.activation == .relu && c.cost == .logLikelihood && c.epochs == 40 && c.expansion == "shift1")
+        #expect(c.evaluationSet == .validation && c.monitorTest && c.keepBest && c.weightInit == .network3)
+        let e = try Train.parse(["--preset", "ch6-ensemble", "--out", "/tmp/unused.nnrt"])
+        #expect(e.members == 5 && e.votingRule == .majority)
+        let f = try Train.parse(["--preset", "ch6-ensemble", "--ensemble", "2", "--voting", "mean-probability", "--out", "/tmp/u.nnrt"])
+        #expect(f.members == 2 && f.votingRule == .meanProbability)
+        let d = try config(["--preset", "ch5-depth2"])
+        #expect(d.sizes == [784, 30, 30, 10] && d.gradientNorms && d.lambda == 5 && d.eta == 0.1)
+    }
+
+    @Test(arguments: [
+        ["--layers", "fc100,bogus7"], ["--layers", "fc100,fc10", "--cost", "log-likelihood"], ["--layers", "fc100,softmax5"],
+        ["--layers", "softmax10,fc10"], ["--layers", ""], ["--regularization", "l3"], ["--momentum", "1"],
+        ["--schedule-factor", "1"], ["--schedule-stop", "2"], ["--schedule-patience=-1"], ["--early-stopping=-2"],
+        ["--expand", "shift9"], ["--keep-best", "--evaluate-on", "none"], ["--schedule-patience", "3", "--no-monitor-evaluation-accuracy"],
+        ["--ensemble", "0"], ["--threads", "0"], ["--voting", "plurality"], ["--activation", "softmax"], ["--activation", "swish"],
+        ["--init", "xavier"],
+    ])
+    func badNewValuesAreUsageErrors(_ arguments: [String]) throws {
+        #expect {
+            _ = try config(arguments)
+        } throws: { error in
+            (error as? CLIError)?.status == Exit.usage
+        }
+    }
+
     @Test(arguments: [
         ["--preset", "nope"], ["--sizes", "784,x,10"], ["--sizes", "100,30,10"], ["--sizes", "784"],
         ["--cost", "hinge"], ["--cost", "log-likelihood"], ["--eta", "0"], ["--eta=-1"], ["--lambda=-0.1"],

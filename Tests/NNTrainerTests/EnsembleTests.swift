@@ -30,3 +30,26 @@ import NNModel
         #expect(throws: TrainerError.self) { try trainEnsemble(TrainingConfig(), members: 2, data: data, threads: 0) }
     }
 }
+
+/// Ensemble checkpoints: every member's start is written before training, and resuming finished
+/// members rebuilds the same outcomes.
+@Suite struct EnsembleCheckpointTests {
+    @Test func membersResumeFromTheirCheckpoints() throws {
+        let dir = makeTempDir()
+        defer { removeTemp(dir) }
+        let data = try toyMNIST(training: 40)
+        let config = TrainingConfig(sizes: [784, 6, 10], eta: 0.5, epochs: 2, seed: 5, evaluationSet: .validation)
+        let base = dir + "/e.nnrt.checkpoint"
+        let first = try trainEnsemble(config, members: 2, data: data, threads: 2, checkpointBase: base)
+        for k in 0..<2 {
+            let c = try Checkpoint.read(path: ensembleCheckpointPath(base: base, member: k))
+            #expect(c.isFinished && c.config.seed == 5 + UInt64(k))
+        }
+        let again = try trainEnsemble(config, members: 2, data: data, threads: 1, checkpointBase: base, resume: true)
+        #expect(again.map(\.network.parameters) == first.map(\.network.parameters))
+        // A member whose checkpoint is gone starts afresh and comes out the same.
+        removeCheckpoint(at: ensembleCheckpointPath(base: base, member: 1))
+        let third = try trainEnsemble(config, members: 2, data: data, threads: 1, checkpointBase: base, resume: true)
+        #expect(third.map(\.network.parameters) == first.map(\.network.parameters))
+    }
+}

@@ -105,5 +105,41 @@ expect 64 'voting' -- "$nnrt" ensemble "$model" --voting plurality --out "$tmp/b
 # Continue training from a model: epochs keep counting.
 expect 0 'Epoch 3' -- "$nnrt" train --from "$model" --epochs 1 --train-limit 1000 --out "$tmp/cont.nnrt"
 
+# Chapter 6: a tiny conv net with a softmax output trains for 1 epoch on 1,000 images, reports the
+# test accuracy at the best validation epoch, and the runtime evaluates it.
+expect 0 'test accuracy at that epoch: [0-9.]+%' -- "$nnrt" train --layers convpool4x5,fc20:relu,softmax10 --init network3 --eta 0.1 \
+  --epochs 1 --train-limit 1000 --evaluate-on validation --monitor-test --keep-best --out "$tmp/conv.nnrt"
+grep -qE '^Epoch 1: [0-9]+ / 10000, test [0-9]+ / 10000' "$tmp/out" && ok "conv net: book-style epoch line" || bad "conv net epoch line: $(head -5 "$tmp/out")"
+expect 0 'accuracy: [0-9.]+% \([0-9]+/10000\)$' -- "$nnrt" eval "$tmp/conv.nnrt"
+expect 0 'conv2d' -- "$nnrt" inspect "$tmp/conv.nnrt"
+expect 0 'gradient norms by layer at initialisation' -- "$nnrt" train --sizes 784,10,10,10 --gradient-norms --epochs 1 --train-limit 500 --out "$tmp/norms.nnrt"
+
+# Ensembles trained in one command: each member's and both voting rules' test accuracy.
+expect 0 'ensemble of 2, mean-probability vote: test accuracy' -- "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 1000 \
+  --ensemble 2 --threads 2 --quiet --out "$tmp/ens2.nnrt"
+grep -q 'member 2 (seed 2): test accuracy' "$tmp/out" && grep -q 'ensemble of 2, majority vote: test accuracy' "$tmp/out" \
+  && ok "ensemble: member and majority lines" || bad "ensemble lines: $(cat "$tmp/out")"
+expect 0 'ensemble of 2, majority vote' -- "$nnrt" eval "$tmp/ens2.nnrt"
+
+# Checkpoints: an interrupted run resumed gives the uninterrupted run's model; the checkpoint goes.
+"$nnrt" train --sizes 784,10,10 --momentum 0.5 --epochs 3 --train-limit 1000 --checkpoint --quiet --out "$tmp/full.nnrt" >/dev/null
+[ ! -e "$tmp/full.nnrt.checkpoint" ] && ok "checkpoint removed after a finished run" || bad "checkpoint left after a finished run"
+expect 75 'interrupted after epoch 1' -- "$nnrt" train --sizes 784,10,10 --momentum 0.5 --epochs 3 --train-limit 1000 --checkpoint \
+  --interrupt-after 1 --out "$tmp/res.nnrt"
+[ -e "$tmp/res.nnrt.checkpoint" ] && ok "checkpoint kept after an interruption" || bad "no checkpoint after an interruption"
+expect 0 'Epoch 3' -- "$nnrt" train --resume --out "$tmp/res.nnrt"
+[ ! -e "$tmp/res.nnrt.checkpoint" ] && ok "checkpoint removed after the resumed run" || bad "checkpoint left after resuming"
+"$nnrt" eval "$tmp/full.nnrt" --labels-out "$tmp/full.labels" >/dev/null
+"$nnrt" eval "$tmp/res.nnrt" --labels-out "$tmp/res.labels" >/dev/null
+cmp -s "$tmp/full.labels" "$tmp/res.labels" && ok "resumed model predicts as the uninterrupted one" || bad "resumed model differs"
+expect 66 'no checkpoint' -- "$nnrt" train --resume --out "$tmp/never.nnrt"
+expect 64 'resume' -- "$nnrt" train --resume --preset ch1 --out "$tmp/x.nnrt"
+
+# Bad layer specs and new options are usage errors.
+expect 64 'layers' -- "$nnrt" train --layers fc100,bogus --out "$tmp/x.nnrt"
+expect 64 'layers' -- "$nnrt" train --layers convpool20x5,fc100,fc10 --cost log-likelihood --out "$tmp/x.nnrt"
+expect 64 'expand' -- "$nnrt" train --expand shift9 --out "$tmp/x.nnrt"
+expect 64 'ensemble' -- "$nnrt" train --ensemble 0 --out "$tmp/x.nnrt"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
