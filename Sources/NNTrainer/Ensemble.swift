@@ -7,8 +7,9 @@ import NNModel
 /// Trains `members` networks of `config`, member k (from 0) with seed `config.seed + k`, on up to
 /// `threads` threads at once.
 ///
-/// Each member trains on one thread from its own seed, exactly as `train` would alone, so the
-/// members (and their order in the result) do not depend on `threads`. The data, including a
+/// Each member trains from its own seed, exactly as `train` would alone, so the members (and
+/// their order in the result) do not depend on `threads`. When members train side by side, each
+/// runs on one thread (`Network.threads = 1`); the network's results do not depend on that either. The data, including a
 /// fixed expansion such as shift1, is prepared once and shared by all members.
 ///
 /// - Parameters:
@@ -50,6 +51,10 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
     }
     let initialStates = starts
 
+    // Members training side by side run single-threaded each; one member at a time may use the
+    // network's own two-thread split (the results are the same either way).
+    let memberThreads = min(threadCount, members) > 1 ? 1 : Network.defaultThreads
+
     let work = EnsembleWork(count: members)
     let trainMember: @Sendable (Int) -> Result<TrainingOutcome, TrainerError> = { k in
         var memberConfig = config
@@ -58,6 +63,7 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
         let forward: ((TrainingRunEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
         do throws(TrainerError) {
             if var state = initialStates[k] {
+                state.network.threads = memberThreads
                 return .success(try runTraining(config: memberConfig, prepared: prepared, state: &state, command: command,
                                                 checkpointPath: path, observer: forward))
             }
@@ -67,6 +73,7 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
                 throw TrainerError(.format, "checkpoint \(path) belongs to seed \(checkpoint.config.seed), member \(k + 1) trains seed \(memberConfig.seed)")
             }
             var state = try checkpoint.trainingState()
+            state.network.threads = memberThreads
             guard state.order.count == prepared.fixed.count else {
                 throw TrainerError(.format, "checkpoint \(path) trains \(state.order.count) examples, the data gives \(prepared.fixed.count)")
             }
