@@ -20,7 +20,8 @@ public struct TrainingConfig: Sendable, Equatable {
     /// A layer spec (`Architecture.parse`), e.g. "convpool20x5,convpool40x5,fc100:relu,softmax10";
     /// nil for the MLP of `sizes`.
     public var architecture: String?
-    /// The activation of layers whose spec names none (and of every layer of a `sizes` MLP).
+    /// The activation of layers whose spec names none (and of the hidden layers of a `sizes`
+    /// network, whose output layer is sigmoid, or softmax for the log-likelihood cost).
     public var activation: Activation
     public var cost: CostKind
     /// η, the learning rate (at the start, when a schedule changes it).
@@ -107,13 +108,19 @@ public struct TrainingConfig: Sendable, Equatable {
     }
 
     /// The network this configuration trains: `architecture` parsed for 28x28 MNIST images, or
-    /// the MLP of `sizes`.
+    /// the fully connected network of `sizes`: hidden layers with `activation`, and an output
+    /// layer of sigmoid neurons (softmax for the log-likelihood cost). With the default sigmoid
+    /// activation that is the book's network, `Architecture.mlp(sizes:)`.
     /// - Throws: `TrainerError.invalidArgument` for a bad layer spec.
     public func resolvedArchitecture() throws(TrainerError) -> Architecture {
         if let architecture {
             return try Architecture.parse(architecture, inputShape: [1, 28, 28], defaultActivation: activation)
         }
-        return Architecture.mlp(sizes: sizes, activation: activation)
+        guard let outputs = sizes.last, sizes.count >= 2 else { return Architecture.mlp(sizes: sizes) }
+        var layers: [LayerSpec] = sizes.dropFirst().dropLast().map { .dense(units: $0, activation: activation, dropout: 0) }
+        layers.append(cost == .logLikelihood ? .softmax(units: outputs, dropout: 0)
+                                             : .dense(units: outputs, activation: .sigmoid, dropout: 0))
+        return Architecture(inputShape: [sizes[0]], layers: layers)
     }
 
     /// True if some option needs the evaluation accuracy of every epoch.

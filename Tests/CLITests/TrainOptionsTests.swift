@@ -48,6 +48,12 @@ import Testing
         #expect(c.expansion == "shift1+rotate")
         let tanh = try config(["--layers", "fc30,fc10", "--activation", "tanh", "--cost", "quadratic"])
         #expect(tanh.activation == .tanh && tanh.cost == .quadratic)
+        // --sizes with another activation: hidden layers use it; the output is sigmoid, or
+        // softmax for log-likelihood.
+        let relu = try config(["--sizes", "784,30,10", "--activation", "relu", "--cost", "log-likelihood"])
+        #expect(try relu.resolvedArchitecture().description == "fc30:relu,softmax10")
+        let book = try config(["--sizes", "784,30,10"])
+        #expect(try book.resolvedArchitecture() == Architecture.mlp(sizes: [784, 30, 10]))
     }
 
     @Test func chapterSixPresetsAndEnsembles() throws {
@@ -81,7 +87,7 @@ import Testing
 
     @Test(arguments: [
         ["--preset", "nope"], ["--sizes", "784,x,10"], ["--sizes", "100,30,10"], ["--sizes", "784"],
-        ["--cost", "hinge"], ["--cost", "log-likelihood"], ["--eta", "0"], ["--eta=-1"], ["--lambda=-0.1"],
+        ["--cost", "hinge"], ["--eta", "0"], ["--eta=-1"], ["--lambda=-0.1"],
         ["--batch", "0"], ["--epochs=-1"], ["--init", "zeros"], ["--train-limit", "0"], ["--evaluate-on", "train"],
     ])
     func badValuesAreUsageErrors(_ arguments: [String]) throws {
