@@ -45,9 +45,9 @@ public struct ElasticParameters: Sendable, Equatable {
 ///
 /// Per-epoch distortions apply to the (possibly shifted) training set, replacing each example by
 /// its distorted copy for that epoch; with both, an example is rotated first, then distorted. They
-/// come from a generator derived from the run's seed and the epoch number
-/// (`Expansion.distortionGenerator(seed:epoch:)`), so a run is reproducible and a resumed run
-/// sees the same images. "" or "none" means no expansion.
+/// come from generators derived from the run's seed and the epoch number
+/// (`Expansion.distortedForEpoch`), so a run is reproducible and a resumed run sees the same
+/// images. "" or "none" means no expansion.
 public struct ExpansionSpec: Sendable, Equatable, CustomStringConvertible {
     /// The book's four one-pixel shifts.
     public var shift1: Bool
@@ -203,46 +203,84 @@ public enum Expansion {
         return out
     }
 
-    /// The generator for epoch `epoch`'s distortions in a run seeded with `seed`: independent of
-    /// the shuffling stream, and the same whenever that epoch is trained (also after `--resume`).
-    public static func distortionGenerator(seed: UInt64, epoch: Int) -> SeededGenerator {
-        SeededGenerator(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03) ^ 0x5851_F42D_4C95_7F2D)
+    /// The generator for chunk `chunk` of epoch `epoch`'s distortions in a run seeded with
+    /// `seed`: independent of the shuffling stream, and the same whenever that epoch is trained
+    /// (also after `--resume`).
+    public static func distortionGenerator(seed: UInt64, epoch: Int, chunk: Int = 0) -> SeededGenerator {
+        SeededGenerator(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03)
+                            ^ (UInt64(truncatingIfNeeded: chunk) &* 0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D_4C95_7F2D)
     }
 
-    /// The training examples for one epoch: every example of `data` with the per-epoch distortions
-    /// of `spec` applied (rotation, then elastic distortion), drawn from `rng` example by example.
-    /// Returns `data` itself when `spec` has no distortions.
+    /// Examples per chunk in `distortedForEpoch`.
+    public static let distortionChunk = 4096
+
+    /// Every example of `data` with the per-epoch distortions of `spec` applied (rotation, then
+    /// elastic distortion), drawn from `rng` example by example. Returns `data` itself when
+    /// `spec` has no distortions.
     public static func distorted(_ data: Dataset, spec: ExpansionSpec, height: Int = 28, width: Int = 28,
                                  rng: inout SeededGenerator) throws(TrainerError) -> Dataset {
         guard spec.hasDistortions else { return data }
         try checkShape(data, height: height, width: width)
-        let n = data.inputSize
-        let count = data.count
         // images: (count, height * width)
-        var images = [Float](repeating: 0, count: count &* n)
-        var elasticScratch = spec.elastic.map { ElasticScratch(height: height, width: width, sigma: $0.sigma) }
-        var rotated = [Float](repeating: 0, count: n)           // (height, width)
+        var images = [Float](repeating: 0, count: data.count &* data.inputSize)
         data.images.withUnsafeBufferPointer { srcBuf in
             images.withUnsafeMutableBufferPointer { dstBuf in
-                rotated.withUnsafeMutableBufferPointer { rotBuf in
-                    guard let src = srcBuf.baseAddress, let dst = dstBuf.baseAddress, let rot = rotBuf.baseAddress else { return }
-                    for i in 0..<count {
-                        var x = src + i &* n
-                        let out = dst + i &* n
-                        if let maxDegrees = spec.rotationDegrees {
-                            let angle = (2 * rng.nextUniform() - 1) * maxDegrees
-                            let target = elasticScratch == nil ? out : rot
-                            rotate(x, into: target, height: height, width: width, degrees: angle)
-                            x = UnsafePointer(target)
-                        }
-                        if let e = spec.elastic {
-                            elasticScratch?.distort(x, into: out, alpha: e.alpha, rng: &rng)
-                        }
-                    }
+                guard let src = srcBuf.baseAddress, let dst = dstBuf.baseAddress else { return }
+                distort(src, into: dst, examples: 0..<data.count, spec: spec, height: height, width: width, rng: &rng)
+            }
+        }
+        return try Dataset(name: data.name, inputSize: data.inputSize, images: images, labels: data.labels)
+    }
+
+    /// The training examples of epoch `epoch` in a run seeded with `seed`: `data` with the
+    /// distortions of `spec`, in chunks of `distortionChunk` examples, chunk c drawn from
+    /// `distortionGenerator(seed:epoch:chunk:)`, the chunks spread over up to `threads` threads.
+    /// The images depend on the seed and the epoch only, never on `threads`. Returns `data`
+    /// itself when `spec` has no distortions.
+    public static func distortedForEpoch(_ data: Dataset, spec: ExpansionSpec, seed: UInt64, epoch: Int,
+                                         threads: Int = 1, height: Int = 28, width: Int = 28) throws(TrainerError) -> Dataset {
+        guard spec.hasDistortions else { return data }
+        try checkShape(data, height: height, width: width)
+        let count = data.count
+        let chunks = (count + distortionChunk - 1) / distortionChunk
+        // images: (count, height * width)
+        var images = [Float](repeating: 0, count: count &* data.inputSize)
+        data.images.withUnsafeBufferPointer { srcBuf in
+            images.withUnsafeMutableBufferPointer { dstBuf in
+                guard let src = srcBuf.baseAddress, let dst = dstBuf.baseAddress else { return }
+                let shared = UncheckedSendable(value: (src, dst))
+                runParts(chunks, threads: threads) { c in
+                    var rng = distortionGenerator(seed: seed, epoch: epoch, chunk: c)
+                    let range = (c &* distortionChunk) ..< min(count, (c &+ 1) &* distortionChunk)
+                    distort(shared.value.0, into: shared.value.1, examples: range, spec: spec, height: height,
+                            width: width, rng: &rng)
                 }
             }
         }
-        return try Dataset(name: data.name, inputSize: n, images: images, labels: data.labels)
+        return try Dataset(name: data.name, inputSize: data.inputSize, images: images, labels: data.labels)
+    }
+
+    /// Distorts examples `examples` of `src` into the same rows of `dst`, both (count, height * width).
+    static func distort(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, examples: Range<Int>,
+                        spec: ExpansionSpec, height: Int, width: Int, rng: inout SeededGenerator) {
+        let n = height &* width
+        var elasticScratch = spec.elastic.map { ElasticScratch(height: height, width: width, sigma: $0.sigma) }
+        let rotated = UnsafeMutablePointer<Float>.allocate(capacity: n)   // (height, width)
+        rotated.initialize(repeating: 0, count: n)
+        defer { rotated.deallocate() }
+        for i in examples {
+            var x = src + i &* n
+            let out = dst + i &* n
+            if let maxDegrees = spec.rotationDegrees {
+                let angle = (2 * rng.nextUniform() - 1) * maxDegrees
+                let target = elasticScratch == nil ? out : rotated
+                rotate(x, into: target, height: height, width: width, degrees: angle)
+                x = UnsafePointer(target)
+            }
+            if let e = spec.elastic {
+                elasticScratch?.distort(x, into: out, alpha: e.alpha, rng: &rng)
+            }
+        }
     }
 
     // MARK: Internals

@@ -220,8 +220,8 @@ func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout Tr
                                        trainingExamples: n)
         var epochData = prepared.fixed
         if prepared.expansion.hasDistortions {
-            var distortionRNG = Expansion.distortionGenerator(seed: config.seed, epoch: epoch)
-            epochData = try Expansion.distorted(prepared.fixed, spec: prepared.expansion, rng: &distortionRNG)
+            epochData = try Expansion.distortedForEpoch(prepared.fixed, spec: prepared.expansion, seed: config.seed,
+                                                        epoch: epoch, threads: state.network.threads)
         }
         var progress: ((Int, Int) -> Void)? = nil
         if let observer {

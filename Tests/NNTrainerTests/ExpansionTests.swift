@@ -67,6 +67,21 @@ import NNModel
         #expect(Expansion.elastic(x, parameters: ElasticParameters(), rng: &r1) == Expansion.elastic(x, parameters: ElasticParameters(), rng: &r2))
     }
 
+    @Test func epochDistortionsDoNotDependOnTheThreadCount() throws {
+        let data = try randomDataset(count: Expansion.distortionChunk + 100, inputSize: 784, classes: 10, seed: 8)
+        let spec = try ExpansionSpec.parse("rotate+elastic:10:3")
+        let one = try Expansion.distortedForEpoch(data, spec: spec, seed: 3, epoch: 4, threads: 1)
+        let two = try Expansion.distortedForEpoch(data, spec: spec, seed: 3, epoch: 4, threads: 2)
+        #expect(one == two)
+        #expect(one.images != data.images && one.labels == data.labels)
+        let other = try Expansion.distortedForEpoch(data, spec: spec, seed: 3, epoch: 5, threads: 2)
+        #expect(other.images != one.images)
+        // Chunk 0 is the single-stream distortion with chunk 0's generator.
+        var rng = Expansion.distortionGenerator(seed: 3, epoch: 4, chunk: 0)
+        let head = try Expansion.distorted(data.subset(0..<Expansion.distortionChunk), spec: spec, rng: &rng)
+        #expect(Array(one.images.prefix(head.images.count)) == head.images)
+    }
+
     @Test func elasticWithTinyAlphaBarelyMovesTheImage() throws {
         let data = try randomDataset(count: 1, inputSize: 784, classes: 10, seed: 6)
         let x = Array(data.input(0))
