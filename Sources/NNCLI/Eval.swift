@@ -153,29 +153,28 @@ struct PresetsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per preset (name, description, book figure) for scripts.")
     var json = false
 
-    /// The figure the book reports, taken from the description ("... the book reports 98.78%").
-    static func bookFigure(_ p: Preset) -> String? {
-        guard let r = p.description.range(of: #"reports (a peak of |about )?[0-9]+(\.[0-9]+)?%"#, options: .regularExpression),
-              let n = p.description[r].range(of: #"[0-9]+(\.[0-9]+)?%"#, options: .regularExpression)
-        else { return nil }
-        return String(p.description[r][n])
+    /// The network a preset trains, as a layer spec or the book's sizes.
+    static func network(_ c: TrainingConfig) -> String {
+        if c.architecture == nil, c.activation == .sigmoid { return "[" + c.sizes.map(String.init).joined(separator: ",") + "]" }
+        return (try? c.resolvedArchitecture().description) ?? c.architecture ?? "?"
     }
 
     func run() throws {
         if json {
             for p in NNTrainer.Presets.all {
-                var o: [String: Any] = ["name": p.name, "description": p.description, "epochs": p.config.epochs]
-                if let figure = Self.bookFigure(p) { o["book"] = figure }
+                var o: [String: Any] = ["name": p.name, "description": p.description, "epochs": p.config.epochs,
+                                        "network": Self.network(p.config), "members": p.ensembleMembers]
+                if let figure = p.bookFigure { o["book"] = figure }
                 let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
                 say(String(decoding: data, as: UTF8.self))
             }
             return
         }
-        var rows: [[String]] = [["preset", "epochs", "batch", "eta", "lambda", "cost", "book"]]
+        var rows: [[String]] = [["preset", "network", "members", "epochs", "eta", "lambda", "cost", "book"]]
         for p in NNTrainer.Presets.all {
             let c = p.config
-            rows.append([p.name, "\(c.epochs)", "\(c.miniBatchSize)", "\(c.eta)", "\(c.lambda)", c.cost.name,
-                         Self.bookFigure(p) ?? "-"])
+            rows.append([p.name, Self.network(c), p.ensembleMembers > 1 ? "\(p.ensembleMembers)" : "", "\(c.epochs)",
+                         "\(c.eta)", "\(c.lambda)", c.cost.name, p.bookFigure ?? "-"])
         }
         say(table(rows))
         say("")
