@@ -4,21 +4,6 @@ import Testing
 import Glibc
 #endif
 
-private func expectError(_ code: StatusCode, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
-                         _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("expected \(code) containing '\(fragment)', got success", sourceLocation: sourceLocation)
-    } catch {
-        guard let error = error as? ModelError else {
-            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-            return
-        }
-        #expect(error.code == code, "\(error.message)", sourceLocation: sourceLocation)
-        #expect(error.message.contains(fragment), "message: \(error.message)", sourceLocation: sourceLocation)
-    }
-}
-
 /// A file holding `n`, with the format version a writer stores for it.
 private func fileWith(_ n: NetworkModel) -> ModelFile {
     var f = ModelFile(body: .network(n))

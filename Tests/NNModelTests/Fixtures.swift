@@ -1,3 +1,4 @@
+import Testing
 import NNModel
 
 /// A small deterministic generator for test weights (xorshift64*).
@@ -90,4 +91,20 @@ func makeConvNetwork(name: String = "conv", seed: UInt64 = 11) -> NetworkModel {
     p.selectedEpoch = 1
     n.provenance = p
     return n
+}
+
+/// Runs `body` and expects a `ModelError` with `code` whose message contains `fragment`.
+func expectError(_ code: StatusCode, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
+                         _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected \(code) containing '\(fragment)', got success", sourceLocation: sourceLocation)
+    } catch {
+        guard let error = error as? ModelError else {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(error.code == code, "\(error.message)", sourceLocation: sourceLocation)
+        #expect(error.message.contains(fragment), "message: \(error.message)", sourceLocation: sourceLocation)
+    }
 }

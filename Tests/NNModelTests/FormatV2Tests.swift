@@ -4,21 +4,6 @@
 import Testing
 @testable import NNModel
 
-private func expectError(_ code: StatusCode, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
-                         _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("expected \(code) containing '\(fragment)', got success", sourceLocation: sourceLocation)
-    } catch {
-        guard let error = error as? ModelError else {
-            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-            return
-        }
-        #expect(error.code == code, "\(error.message)", sourceLocation: sourceLocation)
-        #expect(error.message.contains(fragment), "message: \(error.message)", sourceLocation: sourceLocation)
-    }
-}
-
 /// The version-2 file a writer produces for `n`.
 private func v2(_ n: NetworkModel) -> ModelFile { ModelFile(formatVersion: 2, body: .network(n)) }
 
