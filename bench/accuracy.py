@@ -104,11 +104,17 @@ Written by `bench/accuracy.py` (see its docstring); rerun it to add or refresh r
 figure the book reports for that experiment, measured the same way: the test accuracy at the epoch
 with the best validation accuracy where the book reports that (chapter 6), otherwise the peak
 accuracy on the data the book monitored (test data in chapters 1 and 3, validation data for
-`ch3-l2-100` and chapter 5), and the ensemble's test accuracy for ensembles. "difference" is ours minus the book's, in percentage points. Single runs vary with the
-seed by a few tenths of a point (see bench/RESULTS.md for seed spreads).
+`ch3-l2-100` and chapter 5), and the ensemble's test accuracy for ensembles. "difference" is
+ours minus the book's, in percentage points. Single runs vary with the seed by a few tenths of a
+point (see bench/RESULTS.md for seed spreads); network.py's quadratic-cost nets with N(0,1)
+weights (`ch1`, `ch1-100`) sometimes leave whole output classes saturated and stuck, as the book
+warns readers, which is why `ch1-100` has rows for several seeds.
 
 {HEADER}
 """ + "\n".join(line for _, line in ordered) + "\n"
+    missing = [name for name in order if not any(key[0] == name for key in rows)]
+    if missing:
+        text += "\nNot run yet: " + ", ".join(f"`{name}`" for name in missing) + ".\n"
     TABLE.write_text(text)
 
 
