@@ -1,10 +1,10 @@
 // Checkpoints: everything needed to continue an interrupted training run exactly, written
 // atomically after every epoch.
 //
-// File format (version 1; all integers little-endian):
+// File format (version 2; all integers little-endian):
 //
 //   offset 0   8 bytes   magic "NNRTCKPT"
-//          8   u32       format version (1)
+//          8   u32       format version (2)
 //         12   u32       number of sections
 //         16   sections, each: 4-byte ASCII tag, u64 payload length, payload
 //        end-4 u32       CRC-32 (zlib's, IEEE 802.3) of every byte before it
@@ -20,9 +20,8 @@
 //   VELO  momentum velocities, f32 each (empty without momentum)
 //   BEST  the parameters of the best epoch so far, f32 each (empty unless keepBest)
 //   ORDR  the training order, u32 each
-//   RNG   the shuffling/dropout generator's state (the raw bytes of `SeededGenerator`, whose
-//         size is checked on reading: a checkpoint resumes with the nnrt build that wrote it, or
-//         one with the same generator)
+//   RNG   the shuffling/dropout generator's state: `SeededGenerator.state`, seven u64 (seed,
+//         xoshiro256**'s four words, a 0/1 flag and the bit pattern of the spare normal value)
 
 import CZlib
 import Foundation
@@ -40,7 +39,7 @@ public struct Checkpoint: Sendable {
     /// The magic at the start of every checkpoint file.
     public static let magic: [UInt8] = Array("NNRTCKPT".utf8)
     /// The format version written and read.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
     init(config: TrainingConfig, state: TrainingState, command: String) {
         self.config = config
@@ -105,7 +104,8 @@ public struct Checkpoint: Sendable {
         for v in state.optimizer.velocity { velocity.u32(v.bitPattern) }
         var best = ByteWriter()
         for v in state.bestParameters ?? [] { best.u32(v.bitPattern) }
-        let rng = withUnsafeBytes(of: state.rng) { Array($0) }
+        var rng = ByteWriter()
+        for word in state.rng.state { rng.u64(word) }
         return [
             ("CONF", Array(KeyValues.encode(config.checkpointFields).utf8)),
             ("STAT", Array(KeyValues.encode(stateFields).utf8)),
@@ -113,7 +113,7 @@ public struct Checkpoint: Sendable {
             ("VELO", velocity.bytes),
             ("BEST", best.bytes),
             ("ORDR", order.bytes),
-            ("RNG ", rng),
+            ("RNG ", rng.bytes),
         ]
     }
 
@@ -246,12 +246,14 @@ public struct Checkpoint: Sendable {
             seen[i] = true
         }
         let rngBytes = try section("RNG ")
-        guard rngBytes.count == MemoryLayout<SeededGenerator>.size else {
-            throw TrainerError(.format, "its generator state has \(rngBytes.count) bytes, this build's has \(MemoryLayout<SeededGenerator>.size)")
+        guard rngBytes.count == 7 * 8 else {
+            throw TrainerError(.format, "its generator state has \(rngBytes.count) bytes, expected 56")
         }
-        var rng = SeededGenerator(seed: config.seed)
-        withUnsafeMutableBytes(of: &rng) { dst in
-            rngBytes.withUnsafeBytes { src in dst.copyMemory(from: src) }
+        var rngReader = ByteReader(bytes: rngBytes)
+        var words: [UInt64] = []
+        for _ in 0..<7 { words.append(try rngReader.u64()) }
+        guard let rng = SeededGenerator(state: words) else {
+            throw TrainerError(.format, "its generator state is not a valid xoshiro256** state")
         }
         guard rng.seed == config.seed else {
             throw TrainerError(.format, "its generator state does not belong to seed \(config.seed)")

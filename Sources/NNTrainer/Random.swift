@@ -28,6 +28,25 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
         spareNormal = nil
     }
 
+    /// The complete state as seven words, for checkpoints: the seed, xoshiro's four words, and
+    /// the spare Box–Muller value (a 0/1 presence word, then its bit pattern).
+    /// `init(state:)` restores it exactly, on any machine.
+    public var state: [UInt64] {
+        [seed, s0, s1, s2, s3, spareNormal == nil ? 0 : 1, spareNormal?.bitPattern ?? 0]
+    }
+
+    /// Restores a generator saved with `state`; nil if `state` is not such a value (wrong length,
+    /// a presence word other than 0 or 1, or xoshiro's forbidden all-zero state).
+    public init?(state: [UInt64]) {
+        guard state.count == 7, state[5] <= 1, state[1] | state[2] | state[3] | state[4] != 0 else { return nil }
+        seed = state[0]
+        s0 = state[1]
+        s1 = state[2]
+        s2 = state[3]
+        s3 = state[4]
+        spareNormal = state[5] == 1 ? Double(bitPattern: state[6]) : nil
+    }
+
     /// SplitMix64: advances `state` and returns the next output.
     @inlinable
     static func splitMix64(_ state: inout UInt64) -> UInt64 {

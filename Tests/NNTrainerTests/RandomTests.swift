@@ -50,4 +50,17 @@ import Testing
         #expect(a != Array(0..<50))
         #expect(a.sorted() == Array(0..<50))
     }
+
+    @Test func stateRestoresTheStreamExactly() throws {
+        var a = SeededGenerator(seed: 42)
+        _ = a.next()
+        _ = a.nextStandardNormal()          // leaves a spare Box–Muller value behind
+        var b = try #require(SeededGenerator(state: a.state))
+        #expect(b == a)
+        for _ in 0..<5 { #expect(a.nextStandardNormal() == b.nextStandardNormal()) }
+        for _ in 0..<5 { #expect(a.next() == b.next()) }
+        #expect(SeededGenerator(state: [1, 0, 0, 0, 0, 0, 0]) == nil)      // xoshiro's forbidden zero state
+        #expect(SeededGenerator(state: [1, 2, 3]) == nil)
+        #expect(SeededGenerator(state: [1, 2, 3, 4, 5, 2, 0]) == nil)      // presence flag must be 0 or 1
+    }
 }
