@@ -427,7 +427,7 @@ struct Train: ParsableCommand {
     func runSingle(config: TrainingConfig, mnist: MNISTData, continuing: NetworkModel?, resumed: Checkpoint?,
                    command: String, checkpointPath ckptPath: String) throws {
         var bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
-        let observer: (TrainingRunEvent) -> Void = { event in
+        let observer: (TrainingEvent) -> Void = { event in
             switch event {
             case .progress(let p):
                 bar.label = "Epoch \(p.epoch)"
@@ -489,7 +489,7 @@ struct Train: ParsableCommand {
                      checkpointBase: String) throws {
         let printLock = NSLock()
         let quiet = self.quiet
-        let observer: @Sendable (Int, TrainingRunEvent) -> Void = { member, event in
+        let observer: @Sendable (Int, TrainingEvent) -> Void = { member, event in
             guard !quiet else { return }
             var lines: [String] = []
             switch event {
@@ -584,7 +584,7 @@ func epochLines(_ m: EpochMetrics) -> [String] {
 }
 
 /// The line for a schedule, stop, gradient-norm or checkpoint event (nil for the others).
-func eventLine(_ event: TrainingRunEvent) -> String? {
+func eventLine(_ event: TrainingEvent) -> String? {
     switch event {
     case .initialGradientNorms(let norms): "gradient norms by layer at initialisation: " + normsText(norms)
     case .etaChanged(let epoch, let eta): "after epoch \(epoch): no improvement; eta is now \(eta)"

@@ -28,7 +28,7 @@ import NNModel
 /// - Throws: the first member's `TrainerError` (by member order) if any member fails.
 public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTData, threads: Int? = nil,
                           command: String = "", checkpointBase: String? = nil, resume: Bool = false,
-                          observer: (@Sendable (Int, TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> [TrainingOutcome] {
+                          observer: (@Sendable (Int, TrainingEvent) -> Void)? = nil) throws(TrainerError) -> [TrainingOutcome] {
     guard members >= 1 else { throw TrainerError(.invalidArgument, "an ensemble needs at least one member, got \(members)") }
     let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
     guard threadCount >= 1 else { throw TrainerError(.invalidArgument, "threads must be positive, got \(threadCount)") }
@@ -44,7 +44,7 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
         if resume, let path, FileManager.default.fileExists(atPath: path) { continue }
         var memberConfig = config
         memberConfig.seed = config.seed &+ UInt64(k)
-        let forward: ((TrainingRunEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
+        let forward: ((TrainingEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
         let state = try TrainingState.start(config: memberConfig, prepared: prepared, continuing: nil, observer: forward)
         if let path { try Checkpoint(config: memberConfig, state: state, command: command).write(to: path) }
         starts[k] = state
@@ -60,7 +60,7 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
         var memberConfig = config
         memberConfig.seed = config.seed &+ UInt64(k)
         let path = checkpointBase.map { ensembleCheckpointPath(base: $0, member: k) }
-        let forward: ((TrainingRunEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
+        let forward: ((TrainingEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
         do throws(TrainerError) {
             if var state = initialStates[k] {
                 state.network.threads = memberThreads

@@ -31,13 +31,23 @@ public struct TrainingProgress: Sendable, Equatable {
     public var miniBatchesTotal: Int
 }
 
-/// What `sgd` reports to its observer.
+/// What training reports to its observer. `sgd` sends only `progress` and `epochEnded`; `train`
+/// (Training.swift) sends them all.
 public enum TrainingEvent: Sendable, Equatable {
     /// Sent about 100 times per epoch (and always after the last mini-batch).
     case progress(TrainingProgress)
+    /// Chapter 5: ||∂C/∂b^l|| per layer with parameters (input side first) before training.
+    case initialGradientNorms([Double])
     /// Sent at the end of each epoch, after monitoring, with the epoch's figures. The CLI prints
-    /// e.g. "Epoch 12: 9491 / 10000" from `metrics.evaluation`.
+    /// e.g. "Epoch 12: 9491 / 10000" from `metrics.evaluation`; `metrics.eta`, `gradientNorms`
+    /// and `test` are filled as configured.
     case epochEnded(EpochMetrics)
+    /// The schedule changed η after `epoch`; the next epoch uses `eta`.
+    case etaChanged(epoch: Int, eta: Double)
+    /// Training stops after `epoch` before its configured epochs, for `reason`.
+    case stopped(epoch: Int, reason: String)
+    /// A checkpoint for continuing after `epoch` was written to `path`.
+    case checkpointWritten(epoch: Int, path: String)
 }
 
 /// The settings of one SGD epoch (the book's hyper-parameters).

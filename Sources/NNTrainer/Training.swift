@@ -33,23 +33,6 @@ public struct TrainingOutcome: Sendable {
     public var epochsTrained: Int
 }
 
-/// What `train` reports to its observer, synchronously, on the training thread.
-public enum TrainingRunEvent: Sendable, Equatable {
-    /// About 100 times per epoch (and after the last mini-batch).
-    case progress(TrainingProgress)
-    /// Chapter 5: ||∂C/∂b^l|| per layer with parameters (input side first) before training.
-    case initialGradientNorms([Double])
-    /// The end of an epoch, after monitoring: "Epoch 12: 9491 / 10000" comes from
-    /// `metrics.evaluation`; `metrics.eta`, `gradientNorms` and `test` are filled as configured.
-    case epochEnded(EpochMetrics)
-    /// The schedule changed η after `epoch`; the next epoch uses `eta`.
-    case etaChanged(epoch: Int, eta: Double)
-    /// Training stops after `epoch` before its configured epochs, for `reason`.
-    case stopped(epoch: Int, reason: String)
-    /// A checkpoint for continuing after `epoch` was written to `path`.
-    case checkpointWritten(epoch: Int, path: String)
-}
-
 /// Trains a network on MNIST as `config` says.
 ///
 /// Each epoch shuffles the training order, runs `Network.trainEpoch` with the current η, then
@@ -73,7 +56,7 @@ public enum TrainingRunEvent: Sendable, Equatable {
 ///   checkpoint that cannot be written.
 public func train(_ config: TrainingConfig, data: MNISTData, continuing: NetworkModel? = nil,
                   command: String = "", checkpointPath: String? = nil,
-                  observer: ((TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                  observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     try config.validate()
     let prepared = try PreparedData(config: config, data: data)
     var state = try TrainingState.start(config: config, prepared: prepared, continuing: continuing, observer: observer)
@@ -92,7 +75,7 @@ public func train(_ config: TrainingConfig, data: MNISTData, continuing: Network
 ///   - observer: as for `train`.
 /// - Throws: `TrainerError.io` if the file cannot be read, `.format` if it is damaged.
 public func resumeTraining(from checkpointPath: String, data: MNISTData, command: String = "",
-                           observer: ((TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                           observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     let checkpoint = try Checkpoint.read(path: checkpointPath)
     return try resumeTraining(checkpoint, data: data, command: command, checkpointPath: checkpointPath, observer: observer)
 }
@@ -101,7 +84,7 @@ public func resumeTraining(from checkpointPath: String, data: MNISTData, command
 /// writing further checkpoints to `checkpointPath` if given.
 public func resumeTraining(_ checkpoint: Checkpoint, data: MNISTData, command: String = "",
                            checkpointPath: String? = nil,
-                           observer: ((TrainingRunEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                           observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     let config = checkpoint.config
     try config.validate()
     let prepared = try PreparedData(config: config, data: data)
@@ -178,7 +161,7 @@ struct TrainingState: Sendable, Equatable {
     /// The state before the first epoch: a new network (or the continued one), zero velocities,
     /// the identity order; measures the initial gradient norms if asked.
     static func start(config: TrainingConfig, prepared: PreparedData, continuing: NetworkModel?,
-                      observer: ((TrainingRunEvent) -> Void)?) throws(TrainerError) -> TrainingState {
+                      observer: ((TrainingEvent) -> Void)?) throws(TrainerError) -> TrainingState {
         var rng = SeededGenerator(seed: config.seed)
         let network: Network
         if let continuing {
@@ -205,7 +188,7 @@ struct TrainingState: Sendable, Equatable {
 
 /// Runs the remaining epochs of `state`, then builds the outcome.
 func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout TrainingState, command: String,
-                 checkpointPath: String?, observer: ((TrainingRunEvent) -> Void)?) throws(TrainerError) -> TrainingOutcome {
+                 checkpointPath: String?, observer: ((TrainingEvent) -> Void)?) throws(TrainerError) -> TrainingOutcome {
     let n = prepared.fixed.count
     let batches = (n + config.miniBatchSize - 1) / config.miniBatchSize
     let progressEvery = max(1, batches / 100)

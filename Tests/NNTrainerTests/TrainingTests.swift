@@ -72,7 +72,7 @@ func toyMNIST(training: Int = 200, validation: Int = 100, test: Int = 100, seed:
         config.eta = 0.8
         config.schedulePatience = 1
         config.scheduleStopFraction = 0.125
-        var events: [TrainingRunEvent] = []
+        var events: [TrainingEvent] = []
         let outcome = try train(config, data: data, observer: { e in
             if case .progress = e { return }
             events.append(e)
