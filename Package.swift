@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "NNCLI",
             dependencies: [
-                "NNTrainer", "NNModel", "NNRuntime",
+                "NNTrainer", "NNModel", "NNRuntime", "NNKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

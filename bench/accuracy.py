@@ -6,6 +6,13 @@ in bench/ACCURACY.md, next to the book's figure.
     bench/accuracy.py --seed 2 ch6-conv1         another seed (rows are kept per preset and seed)
     bench/accuracy.py --all                      every preset (many hours on 2 cores)
     bench/accuracy.py --table-only               rewrite the table from the models already trained
+    bench/accuracy.py --nnrt build/bin/nnrt-haswell ch6-expanded    a faster CPU-specific build
+                                                 (scripts/build.sh --cli --cpu haswell)
+
+Every run writes a checkpoint after each epoch; if a run is interrupted (a reboot, Ctrl-C), running
+the same command again resumes it from its last completed epoch (`nnrt train --resume`), and the
+row then says so. An ensemble preset's members are also recorded as rows of the single-network
+preset they are (member k of `ch6-ensemble --seed s` is exactly `ch6-dropout --seed s+k`).
 
 Our figure is measured as the book measured its own: the test accuracy at the epoch with the best
 validation accuracy where the preset also monitors the test set (chapter 6, network3.py), else the
@@ -76,6 +83,26 @@ def our_figure(model: dict) -> tuple[str, float | None]:
     return ("no test accuracy recorded", None)
 
 
+# Ensemble presets whose members are exactly another preset's network, seed by seed.
+MEMBER_PRESET = {"ch6-ensemble": "ch6-dropout"}
+
+
+def member_figures(model: dict) -> list[tuple[str, float | None, int, float | None]]:
+    """(how, accuracy, epochs, s/epoch) of each member of an ensemble model, in member order."""
+    rows = []
+    for member in model["ensemble"]["members"]:
+        single = {"network": member}
+        how, ours = our_figure(single)
+        epochs, speed = epochs_and_speed(single)
+        rows.append((how, ours, epochs, speed))
+    return rows
+
+
+def checkpoint_exists(model: Path) -> bool:
+    """Whether an interrupted run of `model` left a checkpoint to resume (network or ensemble)."""
+    return (Path(f"{model}.checkpoint").exists() or Path(f"{model}.checkpoint.member0").exists())
+
+
 def epochs_and_speed(model: dict) -> tuple[int, float | None]:
     nets = model["ensemble"]["members"] if "ensemble" in model else [model["network"]]
     epochs = [e for n in nets for e in n.get("provenance", {}).get("epochs", [])]
@@ -85,17 +112,17 @@ def epochs_and_speed(model: dict) -> tuple[int, float | None]:
     return per_member, sum(e["seconds"] for e in epochs) / len(epochs)
 
 
-def load_rows() -> dict[tuple[str, str], str]:
+def load_rows(table: Path) -> dict[tuple[str, str], str]:
     rows: dict[tuple[str, str], str] = {}
-    if TABLE.exists():
-        for line in TABLE.read_text().splitlines():
+    if table.exists():
+        for line in table.read_text().splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if len(cells) == 10 and cells[0] not in ("preset", "---"):
                 rows[(cells[0], cells[4])] = line
     return rows
 
 
-def write_table(rows: dict[tuple[str, str], str], order: list[str]) -> None:
+def write_table(rows: dict[tuple[str, str], str], order: list[str], table: Path) -> None:
     rank = {name: i for i, name in enumerate(order)}
     ordered = sorted(rows.items(), key=lambda kv: (rank.get(kv[0][0], 10**6), kv[0][0], int(kv[0][1] or 0)))
     text = f"""# The book's results, reproduced
@@ -115,7 +142,7 @@ warns readers, which is why `ch1-100` has rows for several seeds.
     missing = [name for name in order if not any(key[0] == name for key in rows)]
     if missing:
         text += "\nNot run yet: " + ", ".join(f"`{name}`" for name in missing) + ".\n"
-    TABLE.write_text(text)
+    table.write_text(text)
 
 
 def main() -> int:
@@ -125,7 +152,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nnrt", default=str(ROOT / "build" / "bin" / "nnrt"))
     parser.add_argument("--table-only", action="store_true", help="rebuild rows from build/accuracy/*.nnrt")
+    parser.add_argument("--table", type=Path, default=TABLE, help="the table to update (default: %(default)s)")
+    parser.add_argument("--out-dir", type=Path, default=OUT, help="models and logs (default: %(default)s)")
     args = parser.parse_args()
+    table, out_dir = args.table.resolve(), args.out_dir.resolve()
 
     presets = {p["name"]: p for p in run_json(args.nnrt, "presets", "--json")}
     order = list(presets)
@@ -137,8 +167,8 @@ def main() -> int:
     if not names and not args.table_only:
         parser.print_usage(sys.stderr)
         return 64
-    OUT.mkdir(parents=True, exist_ok=True)
-    rows = load_rows()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = load_rows(table)
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
@@ -147,28 +177,42 @@ def main() -> int:
         pass
     cores = os.cpu_count() or 0
     today = time.strftime("%Y-%m-%d")
+    version = subprocess.run([args.nnrt, "--version"], capture_output=True, text=True).stdout.strip()
+    kernels = re.search(r"kernels: ([^)]+)", version)
+    build = f", kernels {kernels.group(1)}" if kernels else ""
 
     jobs = []
     if args.table_only:
-        for f in sorted(OUT.glob("*-seed*.nnrt")):
+        for f in sorted(out_dir.glob("*-seed*.nnrt")):
             m = re.fullmatch(r"(.+)-seed(\d+)\.nnrt", f.name)
             if m and m.group(1) in presets:
                 jobs.append((m.group(1), int(m.group(2)), f, None))
     else:
         for name in names:
-            model = OUT / f"{name}-seed{args.seed}.nnrt"
-            command = [args.nnrt, "train", "--preset", name, "--seed", str(args.seed), "--out", str(model)]
+            model = out_dir / f"{name}-seed{args.seed}.nnrt"
+            command = [args.nnrt, "train", "--preset", name, "--seed", str(args.seed), "--checkpoint",
+                       "--out", str(model)]
             shown = " ".join(["nnrt", *command[1:]]).replace(str(ROOT) + "/", "")
-            print(f"==> {shown}", flush=True)
-            log = OUT / f"{name}-seed{args.seed}.log"
+            log = out_dir / f"{name}-seed{args.seed}.log"
+            resumed = checkpoint_exists(model)
+            if resumed:
+                # An interrupted earlier run: continue it, keeping its log and its recorded command.
+                command = [args.nnrt, "train", "--resume", "--out", str(model)]
+                shown_file = out_dir / f"{name}-seed{args.seed}.command"
+                if shown_file.exists():
+                    shown = shown_file.read_text().strip()
+                shown += "; interrupted, then nnrt train --resume --out " + str(model).replace(str(ROOT) + "/", "")
+            else:
+                (out_dir / f"{name}-seed{args.seed}.command").write_text(shown + "\n")
+            print(f"==> {' '.join(['nnrt', *command[1:]]).replace(str(ROOT) + '/', '')}", flush=True)
             start = time.monotonic()
-            with log.open("w") as out:
+            with log.open("a" if resumed else "w") as out:
                 proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
             wall = time.monotonic() - start
             if proc.returncode != 0:
                 print(f"accuracy.py: {name} failed (exit {proc.returncode}); see {log}", file=sys.stderr)
                 return 1
-            jobs.append((name, args.seed, model, (wall, shown)))
+            jobs.append((name, args.seed, model, (None if resumed else wall, shown)))
 
     for name, seed, model, run in jobs:
         info = run_json(args.nnrt, "inspect", "--json", str(model))[0]
@@ -184,15 +228,39 @@ def main() -> int:
             wall_text, shown, measured = cells[6], cells[9].strip("`"), cells[8]
         else:
             wall, shown = run if run else (None, "(table-only)")
-            wall_text = f"{wall / 60:.1f} min" if wall else "-"
-            measured = f"{today}, {cores} cores {cpu}"
+            if wall:
+                wall_text = f"{wall / 60:.1f} min"
+            elif run and speed is not None:
+                # A resumed run: its wall time is spread over several processes; the epochs' own
+                # times (training and evaluation) add up to most of it.
+                members = len(info["ensemble"]["members"]) if "ensemble" in info else 1
+                wall_text = f"{speed * epochs * members / 60:.1f} min of epochs"
+            else:
+                wall_text = "-"
+            measured = f"{today}, {cores} cores {cpu}{build}"
         ours_text = f"{ours:.2f}% ({how})" if ours is not None else how
         speed_text = f"{speed:.3g}" if speed is not None else "-"
         rows[(name, str(seed))] = (f"| {name} | {book or '-'} | {ours_text} | {diff} | {seed} | {epochs} | "
                                    f"{wall_text} | {speed_text} | {measured} | `{shown}` |")
         print(rows[(name, str(seed))], flush=True)
-    write_table(rows, order)
-    print(f"wrote {TABLE.relative_to(ROOT)}")
+        single = MEMBER_PRESET.get(name)
+        if single and single in presets and "ensemble" in info:
+            single_book = presets[single].get("book")
+            single_value = float(single_book.rstrip("%")) if single_book else None
+            for k, (m_how, m_ours, m_epochs, m_speed) in enumerate(member_figures(info)):
+                m_diff = (f"{m_ours - single_value:+.2f}" if m_ours is not None and single_value is not None
+                          else "-")
+                m_text = f"{m_ours:.2f}% ({m_how})" if m_ours is not None else m_how
+                existing = rows.get((single, str(seed + k)))
+                if existing and "| member " not in existing:
+                    continue    # a run of that preset on its own is recorded already; keep it
+                m_speed_text = f"{m_speed:.3g}" if m_speed is not None else "-"
+                rows[(single, str(seed + k))] = (
+                    f"| {single} | {single_book or '-'} | {m_text} | {m_diff} | {seed + k} | {m_epochs} | "
+                    f"(in the {name} run) | {m_speed_text} | {measured} | member {k + 1} of `{shown}` |")
+                print(rows[(single, str(seed + k))], flush=True)
+    write_table(rows, order, table)
+    print(f"wrote {table}")
     return 0
 
 

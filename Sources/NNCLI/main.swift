@@ -1,4 +1,5 @@
 import ArgumentParser
+import NNKernels
 import NNModel
 
 /// The `nnrt` command: train the book's networks, evaluate and inspect model files.
@@ -18,7 +19,7 @@ struct NNRT: ParsableCommand {
 
             \(Exit.helpText)
             """,
-        version: "nnrt \(NNRTVersion.string)",
+        version: "nnrt \(NNRTVersion.string) (kernels: \(kernelBuild))",
         subcommands: [Train.self, Eval.self, Inspect.self, Import.self, EnsembleCommand.self, PresetsCommand.self, Mnist.self]
     )
 }

@@ -124,6 +124,43 @@ public func maxPool2dForward(input: UnsafePointer<Float>, batch: Int, channels: 
     for plane in 0..<(batch &* channels) {
         let x = input + plane &* inPlane                    // (height, width)
         let out = output + plane &* outPlane                // (outHeight, outWidth)
+        if poolHeight == 2 && poolWidth == 2 {
+            // The book's 2 x 2 pooling, four windows at a time as SIMD lanes with selects instead
+            // of branches: which of four values is the largest is unpredictable, and mispredicted
+            // branches would cost far more than the comparisons.
+            for oy in 0..<outHeight {
+                let rowStart = oy &* 2 &* width
+                let top = x + rowStart, bottom = top + width
+                let o = oy &* outWidth
+                let arg = argmax.map { $0 + (plane &* outPlane &+ o) }
+                var ox = 0
+                while ox &+ 4 <= outWidth {
+                    let x0 = ox &* 2
+                    let t = UnsafeRawPointer(top + x0).loadUnaligned(as: SIMD8<Float>.self)
+                    let b = UnsafeRawPointer(bottom + x0).loadUnaligned(as: SIMD8<Float>.self)
+                    var best = SIMD4(t[0], t[2], t[4], t[6])
+                    let first = SIMD4<Int32>(0, 2, 4, 6) &+ Int32(truncatingIfNeeded: rowStart &+ x0)
+                    var bestIndex = first
+                    poolStep4(SIMD4(t[1], t[3], t[5], t[7]), first &+ 1, &best, &bestIndex)
+                    poolStep4(SIMD4(b[0], b[2], b[4], b[6]), first &+ Int32(truncatingIfNeeded: width), &best, &bestIndex)
+                    poolStep4(SIMD4(b[1], b[3], b[5], b[7]), first &+ Int32(truncatingIfNeeded: width &+ 1), &best, &bestIndex)
+                    UnsafeMutableRawPointer(out + (o &+ ox)).storeBytes(of: best, as: SIMD4<Float>.self)
+                    if let arg { UnsafeMutableRawPointer(arg + ox).storeBytes(of: bestIndex, as: SIMD4<Int32>.self) }
+                    ox &+= 4
+                }
+                while ox < outWidth {
+                    let x0 = ox &* 2
+                    var best = top[x0], bestIndex = rowStart &+ x0
+                    poolStep(top[x0 &+ 1], rowStart &+ x0 &+ 1, &best, &bestIndex)
+                    poolStep(bottom[x0], rowStart &+ width &+ x0, &best, &bestIndex)
+                    poolStep(bottom[x0 &+ 1], rowStart &+ width &+ x0 &+ 1, &best, &bestIndex)
+                    out[o &+ ox] = best
+                    arg?[ox] = Int32(truncatingIfNeeded: bestIndex)
+                    ox &+= 1
+                }
+            }
+            continue
+        }
         let arg = argmax.map { $0 + plane &* outPlane }     // (outHeight, outWidth)
         for oy in 0..<outHeight {
             for ox in 0..<outWidth {
@@ -132,20 +169,31 @@ public func maxPool2dForward(input: UnsafePointer<Float>, batch: Int, channels: 
                 var best = x[bestIndex]
                 for i in 0..<poolHeight {
                     let rowStart = (y0 &+ i) &* width &+ x0
-                    for j in 0..<poolWidth {
-                        let v = x[rowStart &+ j]
-                        // Strictly greater keeps the first maximum; the first NaN beats everything.
-                        if v > best || (v.isNaN && !best.isNaN) {
-                            best = v
-                            bestIndex = rowStart &+ j
-                        }
-                    }
+                    for j in 0..<poolWidth { poolStep(x[rowStart &+ j], rowStart &+ j, &best, &bestIndex) }
                 }
                 out[oy &* outWidth &+ ox] = best
                 arg?[oy &* outWidth &+ ox] = Int32(truncatingIfNeeded: bestIndex)
             }
         }
     }
+}
+
+/// `poolStep` for four windows side by side (lanes), with lane-wise selects.
+@inline(__always)
+func poolStep4(_ v: SIMD4<Float>, _ index: SIMD4<Int32>, _ best: inout SIMD4<Float>, _ bestIndex: inout SIMD4<Int32>) {
+    let better = (v .> best) .| ((v .!= v) .& (best .== best))
+    best.replace(with: v, where: better)
+    bestIndex.replace(with: index, where: better)
+}
+
+/// One step of a pooling window, in row-major order: v at index replaces the running maximum if it
+/// is strictly greater (so the first maximum is kept) or if it is the window's first NaN (so NaN
+/// propagates as through `max` in network3). Written as selects, without branches.
+@inline(__always)
+func poolStep(_ v: Float, _ index: Int, _ best: inout Float, _ bestIndex: inout Int) {
+    let better = (v > best) || (v != v && best == best)
+    best = better ? v : best
+    bestIndex = better ? index : bestIndex
 }
 
 /// Routes delta (batch, channels, OH, OW) to the argmax positions: inputDelta (batch, channels,
@@ -208,7 +256,7 @@ func im2col(_ x: UnsafePointer<Float>, _ s: ConvShape, col: UnsafeMutablePointer
         for i in 0..<s.kernelHeight {
             for j in 0..<s.kernelWidth {
                 for y in 0..<s.outHeight {
-                    (row + y &* s.outWidth).update(from: plane + ((y &+ i) &* s.width &+ j), count: s.outWidth)
+                    copyRow(from: plane + ((y &+ i) &* s.width &+ j), to: row + y &* s.outWidth, count: s.outWidth)
                 }
                 row += outPlane
             }
@@ -235,4 +283,17 @@ func col2im(_ dcol: UnsafePointer<Float>, _ s: ConvShape, into dx: UnsafeMutable
             }
         }
     }
+}
+
+/// dst[0..<count] = src[0..<count], eight floats at a time: im2col copies rows of a few floats
+/// each (8 to 24 for the book's nets), where a call to memmove per row would cost more than the copy.
+@inline(__always)
+func copyRow(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    var x = 0
+    while x &+ 8 <= count {
+        UnsafeMutableRawPointer(dst + x).storeBytes(
+            of: UnsafeRawPointer(src + x).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        x &+= 8
+    }
+    while x < count { dst[x] = src[x]; x &+= 1 }
 }

@@ -7,8 +7,8 @@
 //         for jr in steps of NR, ir in steps of MR:  the MR x NR micro-kernel (registers)
 //
 // The micro-kernel keeps an MR x NR tile of C in SIMD8<Float> registers and adds rank-1 updates
-// with plain multiplies and adds (no FMA: the build targets baseline x86-64, where `addingProduct`
-// would become a libm call). A is packed pre-broadcast (each value 4 times), so the kernel needs
+// with plain multiplies and adds (the default build targets baseline x86-64, where `addingProduct`
+// would become a libm call), or fused multiply-adds in a build with `-D NNRT_FMA` (see `multiplyAdd`). A is packed pre-broadcast (each value 4 times), so the kernel needs
 // no shuffles. Single-threaded: callers that want both cores split their work above this level.
 //
 // Determinism: each C[i][j] is formed as beta*C[i][j], then + alpha * (sum over one KC block,
@@ -16,6 +16,14 @@
 // k alone, never on m, n, threads, alignment or the CPU, so the same data always give
 // bit-identical results, and an element's value does not depend on the rest of the matrices. Zero padding in the packed edge panels only ever touches tile entries
 // that are not written back.
+
+/// How these kernels were compiled, for version strings and benchmark records: "fma" in a build
+/// with `-D NNRT_FMA` (fused multiply-adds; needs a `-target-cpu` with FMA), else "baseline".
+#if NNRT_FMA
+public let kernelBuild = "fma"
+#else
+public let kernelBuild = "baseline"
+#endif
 
 /// Rows of C per micro-kernel tile (one SIMD8 accumulator per row).
 let gemmMR = 6
@@ -274,15 +282,15 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
     var p = 0
     while p < kc {
         let bv = UnsafeRawPointer(pb).loadUnaligned(as: SIMD8<Float>.self)
-        c0 = c0 + broadcast(pa) * bv
-        if R > 1 { c1 = c1 + broadcast(pa + 4) * bv }
+        multiplyAdd(&c0, broadcast(pa), bv)
+        if R > 1 { multiplyAdd(&c1, broadcast(pa + 4), bv) }
         if R > 2 {
-            c2 = c2 + broadcast(pa + 8) * bv
-            c3 = c3 + broadcast(pa + 12) * bv
+            multiplyAdd(&c2, broadcast(pa + 8), bv)
+            multiplyAdd(&c3, broadcast(pa + 12), bv)
         }
         if R > 4 {
-            c4 = c4 + broadcast(pa + 16) * bv
-            c5 = c5 + broadcast(pa + 20) * bv
+            multiplyAdd(&c4, broadcast(pa + 16), bv)
+            multiplyAdd(&c5, broadcast(pa + 20), bv)
         }
         pa += gemmMR &* gemmBroadcast
         pb += gemmNR
@@ -310,6 +318,18 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
             }
         }
     }
+}
+
+/// acc += a * b. Built with `-D NNRT_FMA` (and a `-target-cpu` that has FMA, e.g. haswell) it is
+/// one fused multiply-add per lane, rounded once; otherwise a multiply and an add, because on
+/// baseline x86-64 a fused multiply-add is a libm call per lane.
+@inline(__always)
+func multiplyAdd(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+#if NNRT_FMA
+    acc.addProduct(a, b)
+#else
+    acc = acc + a * b
+#endif
 }
 
 /// d[0..<4] = v (one pre-broadcast value of a packed A panel).

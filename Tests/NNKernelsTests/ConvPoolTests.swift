@@ -252,6 +252,43 @@ import Testing
         }
     }
 
+    /// The 2 x 2 case runs four windows at a time: ties and NaNs in every lane position, with a
+    /// remainder window (width 18: four, four, then one window per row), against the rule
+    /// "first maximum in row-major order; the first NaN wins".
+    @Test func maxPool2x2LanesKeepTiesAndNaNRule() {
+        let (height, width) = (4, 18)
+        let (oh, ow) = (2, 9)
+        var input = [Float](repeating: 0, count: height * width)
+        let pattern: [[Float]] = [[1, 1, 1, 1], [0, 2, 2, 2], [0, 0, 3, 3], [.nan, 5, .nan, 1],
+                                  [4, .nan, 9, .nan], [-1, -1, -1, -2], [-3, -2, -2, -1], [2, 2, .nan, .nan],
+                                  [.infinity, 1, .infinity, .nan]]
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                let w = pattern[(ox + oy * 4) % pattern.count]    // window values in row-major order
+                for (k, v) in w.enumerated() { input[(oy * 2 + k / 2) * width + ox * 2 + k % 2] = v }
+            }
+        }
+        var out = [Float](repeating: 7, count: oh * ow)
+        var arg = [Int32](repeating: -1, count: oh * ow)
+        maxPool2dForward(input: input, batch: 1, channels: 1, height: height, width: width,
+                         poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
+        var outNoArg = [Float](repeating: 7, count: oh * ow)
+        maxPool2dForward(input: input, batch: 1, channels: 1, height: height, width: width,
+                         poolHeight: 2, poolWidth: 2, output: &outNoArg, argmax: nil)
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                let w = pattern[(ox + oy * 4) % pattern.count]
+                var best = w[0], bestK = 0
+                for k in 1..<4 where w[k] > best || (w[k].isNaN && !best.isNaN) { best = w[k]; bestK = k }
+                let o = oy * ow + ox
+                let index = Int32((oy * 2 + bestK / 2) * width + ox * 2 + bestK % 2)
+                #expect(arg[o] == index, "window (\(oy), \(ox))")
+                #expect(out[o] == best || (out[o].isNaN && best.isNaN), "window (\(oy), \(ox))")
+                #expect(outNoArg[o] == best || (outNoArg[o].isNaN && best.isNaN), "window (\(oy), \(ox))")
+            }
+        }
+    }
+
     @Test func maxPoolNaNAndBadArgmax() {
         var out: [Float] = [0]
         var arg: [Int32] = [0]
