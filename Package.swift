@@ -3,6 +3,18 @@
 // protobuf model files, and run them anywhere through libnnrt's C ABI (Include/nnrt.h).
 import PackageDescription
 
+/// The CPU-specific builds of the kernels: on x86-64, AVX2 with fused multiply-adds (Haswell, 2013,
+/// and every later x86-64 CPU of both vendors that has those). `unsafeFlags` is allowed here because
+/// this is a root package; the flags only affect this one module.
+#if arch(x86_64)
+let variantKernelTargets: [Target] = [
+    .target(name: "NNKernelsAVX2", dependencies: ["NNKernelTypes"],
+            swiftSettings: [.define("NNRT_FMA"), .unsafeFlags(["-target-cpu", "haswell"])]),
+]
+#else
+let variantKernelTargets: [Target] = []
+#endif
+
 let package = Package(
     name: "nnrt",
     products: [
@@ -35,7 +47,15 @@ let package = Package(
         ),
 
         // MARK: Shared core
-        .target(name: "NNKernels"),
+        // The numeric kernels, compiled twice from one source (NNKernelsGeneric): once for the
+        // baseline CPU of the platform, and on x86-64 once more for AVX2 + FMA (NNKernelsAVX2,
+        // whose files are symbolic links). NNKernels picks one at run time from what the CPU
+        // supports (CCPUFeatures), so no host program or build flag has to know.
+        .target(name: "CCPUFeatures"),
+        .target(name: "NNKernelTypes"),
+        .target(name: "NNKernelsGeneric", dependencies: ["NNKernelTypes"]),
+        .target(name: "NNKernels", dependencies: ["NNKernelTypes", "NNKernelsGeneric", "CCPUFeatures"]
+                    + variantKernelTargets.map { .target(name: $0.name) }),
         .target(name: "NNModel", dependencies: ["CModelProto"]),
 
         // MARK: Trainer
@@ -52,10 +72,10 @@ let package = Package(
         .target(name: "NNRuntime", dependencies: ["NNKernels", "NNModel"], exclude: ["exports.map"]),
 
         // MARK: Tests
-        .testTarget(name: "NNKernelsTests", dependencies: ["NNKernels"]),
+        .testTarget(name: "NNKernelsTests", dependencies: ["NNKernels", "NNKernelsGeneric", "CCPUFeatures"]),
         .testTarget(name: "NNModelTests", dependencies: ["NNModel"]),
         .testTarget(name: "NNTrainerTests", dependencies: ["NNTrainer", "NNModel", "NNKernels"]),
         .testTarget(name: "NNRuntimeTests", dependencies: ["NNRuntime", "NNModel", "NNTrainer"]),
         .testTarget(name: "CLITests", dependencies: ["NNCLI", "NNModel", "NNTrainer"]),
-    ]
+    ] + variantKernelTargets
 )

@@ -61,6 +61,14 @@ const char *nnrt_version_string(void);
 /* The library's ABI version (NNRT_ABI_VERSION of the header it was built with). Thread-safe. */
 uint32_t nnrt_abi_version(void);
 
+/* Which build of the numeric kernels this process runs: "avx2-fma" on x86-64 CPUs with AVX2 and
+ * FMA (chosen at the first call that needs the kernels, from what the CPU reports), else
+ * "generic" (the platform's baseline instruction set). Setting the environment variable
+ * NNRT_KERNELS=generic before the library first runs a model forces the generic build, e.g. to
+ * reproduce results bit for bit across CPUs (the builds agree to float rounding, not bit for
+ * bit). No host setting is needed for full speed. Static string; thread-safe. */
+const char *nnrt_kernel_build(void);
+
 /* The range of model format versions this library reads, inclusive (1 to 2: version 2 adds
  * conv2d and max_pool2d layers and dense dropout). Either pointer may be NULL. Thread-safe. */
 void nnrt_supported_format_versions(uint32_t *oldest, uint32_t *newest);

@@ -6,8 +6,6 @@ in bench/ACCURACY.md, next to the book's figure.
     bench/accuracy.py --seed 2 ch6-conv1         another seed (rows are kept per preset and seed)
     bench/accuracy.py --all                      every preset (many hours on 2 cores)
     bench/accuracy.py --table-only               rewrite the table from the models already trained
-    bench/accuracy.py --nnrt build/bin/nnrt-haswell ch6-expanded    a faster CPU-specific build
-                                                 (scripts/build.sh --cli --cpu haswell)
 
 Every run writes a checkpoint after each epoch; if a run is interrupted (a reboot, Ctrl-C), running
 the same command again resumes it from its last completed epoch (`nnrt train --resume`), and the

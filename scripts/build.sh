@@ -7,32 +7,19 @@
 #   build/bin/nnrt         the command-line tool (release build of the nnrt-cli product)
 #
 # Usage: scripts/build.sh [--lib | --cli]     (default: both)
-#        scripts/build.sh --cli --cpu CPU     the CLI for one CPU family only, with fused multiply-adds
-#                                             (e.g. --cpu haswell: AVX2 + FMA): build/bin/nnrt-CPU
-# Scratch directories: .build-dist for the library, .build for the CLI, .build-CPU for --cpu.
-# A --cpu build runs the trainer's kernels about 1.5x faster but only on CPUs with those
-# instructions (elsewhere it dies with SIGILL); bench/accuracy.py records which build it used.
+# Scratch directories: .build-dist for the library, .build for the CLI.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-want_lib=1 want_cli=1 cpu=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --lib) want_cli=0 ;;
-    --cli) want_lib=0 ;;
-    --cpu) cpu="${2:-}"; shift
-           case "$cpu" in
-             ""|-*) echo "build.sh: --cpu needs a CPU name such as haswell or skylake-avx512" >&2; exit 2 ;;
-           esac ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "build.sh: unknown option '$1' (use --lib, --cli, --cpu CPU or nothing)" >&2; exit 2 ;;
-  esac
-  shift
-done
-if [ -n "$cpu" ] && [ $want_lib = 1 ]; then
-  echo "build.sh: --cpu applies to the CLI only; use --cli --cpu $cpu" >&2; exit 2
-fi
+want_lib=1 want_cli=1
+case "${1:-}" in
+  "") ;;
+  --lib) want_cli=0 ;;
+  --cli) want_lib=0 ;;
+  -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+  *) echo "build.sh: unknown option '$1' (use --lib, --cli or nothing)" >&2; exit 2 ;;
+esac
 
 produced=()
 
@@ -54,16 +41,7 @@ if [ $want_lib = 1 ]; then
   produced+=("build/include/nnrt.h")
 fi
 
-if [ $want_cli = 1 ] && [ -n "$cpu" ]; then
-  flags=(-c release --product nnrt-cli --scratch-path ".build-$cpu"
-         -Xswiftc -target-cpu -Xswiftc "$cpu" -Xswiftc -DNNRT_FMA)
-  swift build "${flags[@]}"
-  bin=$(swift build "${flags[@]}" --show-bin-path)
-  mkdir -p build/bin
-  cp "$bin/nnrt-cli" "build/bin/nnrt-$cpu.tmp"
-  mv -f "build/bin/nnrt-$cpu.tmp" "build/bin/nnrt-$cpu"
-  produced+=("build/bin/nnrt-$cpu ($("build/bin/nnrt-$cpu" --version))")
-elif [ $want_cli = 1 ]; then
+if [ $want_cli = 1 ]; then
   swift build -c release --product nnrt-cli
   bin=$(swift build -c release --product nnrt-cli --show-bin-path)
   mkdir -p build/bin

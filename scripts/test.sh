@@ -37,6 +37,10 @@ fi
 
 stage "generated model code matches nnrt.proto" Sources/CModelProto/regenerate.sh --check
 stage "swift test (debug)" swift test
+# The suites above ran the fastest kernel build this CPU has; run the kernels and the
+# trainer-runtime agreement again on the portable build (a no-op repeat on CPUs without AVX2).
+stage "kernels and trainer-runtime agreement, generic build" \
+  env NNRT_KERNELS=generic swift test --skip-build --filter 'NNKernelsTests|TrainerRoundTripTests'
 # Later stages use the release artifacts: never let them run on stale ones.
 rm -f build/lib/libnnrt.so build/bin/nnrt
 stage "release build: libnnrt.so and nnrt CLI" scripts/build.sh

@@ -19,7 +19,7 @@ struct NNRT: ParsableCommand {
 
             \(Exit.helpText)
             """,
-        version: "nnrt \(NNRTVersion.string) (kernels: \(kernelBuild))",
+        version: "nnrt \(NNRTVersion.string) (kernels: \(Kernels.active.name))",
         subcommands: [Train.self, Eval.self, Inspect.self, Import.self, EnsembleCommand.self, PresetsCommand.self, Mnist.self]
     )
 }

@@ -8,6 +8,7 @@
 // `nnrt_model_free` releases it. Strings handed out are owned by the model (`CStrings`) or are
 // static.
 
+import NNKernels
 import NNModel
 
 #if canImport(Glibc)
@@ -80,6 +81,14 @@ private func size(_ n: Int, _ name: String) throws(ModelError) -> Int {
 @_cdecl("nnrt_version_string")
 public func nnrt_version_string() -> UnsafePointer<CChar> {
     cString("0.2.0")
+}
+
+@_cdecl("nnrt_kernel_build")
+public func nnrt_kernel_build() -> UnsafePointer<CChar> {
+    switch Kernels.active.name {
+    case "avx2-fma": return cString("avx2-fma")
+    default: return cString("generic")
+    }
 }
 
 @_cdecl("nnrt_abi_version")

@@ -183,21 +183,21 @@ public final class CompiledNetwork: Sendable {
                             }
                             x = UnsafePointer(scaled)
                         }
-                        denseForward(input: x, batch: rows, inFeatures: inFeatures,
+                        Kernels.active.denseForward(input: x, batch: rows, inFeatures: inFeatures,
                                      weights: w, bias: bias, outFeatures: outFeatures, output: target)
                     case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth):
                         guard let w = w.baseAddress, let bias = bias.baseAddress, let convScratch else { return }
-                        conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
+                        Kernels.active.conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
                                       weights: w, bias: bias, maps: maps,
                                       kernelHeight: kernelHeight, kernelWidth: kernelWidth,
                                       output: target, scratch: convScratch)
                     case let .maxPool2d(channels, height, width, poolHeight, poolWidth):
-                        maxPool2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
+                        Kernels.active.maxPool2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
                                          poolHeight: poolHeight, poolWidth: poolWidth, output: target, argmax: nil)
                     }
                 }
             }
-            activationForward(layer.activation, target, rows: rows, width: layer.outCount)
+            Kernels.active.activationForward(layer.activation, target, rows: rows, width: layer.outCount)
             current = UnsafePointer(target)
             swap(&target, &other)
         }

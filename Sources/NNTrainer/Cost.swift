@@ -68,7 +68,7 @@ extension CostKind {
             }
         }
         if self == .quadratic && activation != .sigmoid {
-            activationBackward(ActivationFunction(activation), activations: a, delta: delta, count: rows &* width)
+            Kernels.active.activationBackward(ActivationFunction(activation), activations: a, delta: delta, count: rows &* width)
         }
     }
 

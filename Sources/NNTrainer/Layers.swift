@@ -63,22 +63,22 @@ struct Topology: Sendable {
             case .dense:
                 guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
                 let xEff = dropoutInput(st, s, x, ws, rows: rows, training: training)
-                denseForward(input: xEff, batch: rows, inFeatures: v.inFeatures,
+                Kernels.active.denseForward(input: xEff, batch: rows, inFeatures: v.inFeatures,
                              weights: p + v.weightOffset, bias: p + v.biasOffset, outFeatures: v.outFeatures,
                              output: out)
             case .conv:
                 guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
-                conv2dForward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                Kernels.active.conv2dForward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
                               weights: p + v.weightOffset, bias: p + v.biasOffset, maps: st.outShape[0],
                               kernelHeight: st.window, kernelWidth: st.window, output: out, scratch: ws.scratch)
             case .pool:
-                maxPool2dForward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                Kernels.active.maxPool2dForward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
                                  poolHeight: st.window, poolWidth: st.window, output: out, argmax: ws.argmax(s))
             }
             if keepOutputZ && s == last {
                 ws.outputZ.update(from: out, count: rows &* st.outCount)
             }
-            activationForward(st.function, out, rows: rows, width: st.outCount)
+            Kernels.active.activationForward(st.function, out, rows: rows, width: st.outCount)
         }
     }
 
@@ -129,7 +129,7 @@ struct Topology: Sendable {
             let delta = ws.grad(s)          // (rows, st.outCount): ∂C/∂a^s, made δ^s here
             if s != last {
                 // (BP2), second half: δ^s = ∂C/∂a^s ⊙ f'(z^s), f' expressed through a^s.
-                activationBackward(st.function, activations: ws.output(s), delta: delta, count: rows &* st.outCount)
+                Kernels.active.activationBackward(st.function, activations: ws.output(s), delta: delta, count: rows &* st.outCount)
             }
             let inputDelta: UnsafeMutablePointer<Float>? = propagates[s] ? ws.grad(s &- 1) : nil  // (rows, st.inCount)
             let x = ws.stageInput(s)
@@ -138,7 +138,7 @@ struct Topology: Sendable {
                 guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
                 let xEff = st.dropout > 0 ? ws.masked(s) : x
                 // (BP3) ∂C/∂b = δ, (BP4) ∂C/∂w_jk = a_k δ_j, and (BP2)'s first half wᵀδ.
-                denseBackward(input: xEff, batch: rows, inFeatures: v.inFeatures,
+                Kernels.active.denseBackward(input: xEff, batch: rows, inFeatures: v.inFeatures,
                               weights: p + v.weightOffset, outFeatures: v.outFeatures, delta: delta,
                               nablaW: nabla + v.weightOffset, nablaB: nabla + v.biasOffset, inputDelta: inputDelta)
                 if let inputDelta, st.dropout > 0 {
@@ -154,7 +154,7 @@ struct Topology: Sendable {
                 }
             case .conv:
                 guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
-                conv2dBackward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
+                Kernels.active.conv2dBackward(input: x, batch: rows, channels: st.inShape[0], height: st.inShape[1], width: st.inShape[2],
                                weights: p + v.weightOffset, maps: st.outShape[0],
                                kernelHeight: st.window, kernelWidth: st.window, delta: delta,
                                nablaW: nabla + v.weightOffset, nablaB: nabla + v.biasOffset,
@@ -162,7 +162,7 @@ struct Topology: Sendable {
             case .pool:
                 if let inputDelta, let argmax = ws.argmax(s) {
                     // Only each window's maximum affected the output: δ goes there, 0 elsewhere.
-                    maxPool2dBackward(delta: delta, batch: rows, channels: st.inShape[0], height: st.inShape[1],
+                    Kernels.active.maxPool2dBackward(delta: delta, batch: rows, channels: st.inShape[0], height: st.inShape[1],
                                       width: st.inShape[2], poolHeight: st.window, poolWidth: st.window,
                                       argmax: argmax, inputDelta: inputDelta)
                 }

@@ -1,5 +1,6 @@
 import Testing
-@testable import NNKernels
+import NNKernels
+@testable import NNKernelsGeneric
 
 /// Convolution and max-pooling against straightforward loops and finite differences.
 @Suite struct ConvPoolTests {
@@ -66,11 +67,11 @@ import Testing
         var out = [Float](repeating: .nan, count: s.outputCount)
         var scratch = [Float](repeating: .nan, count: s.scratchCount)
         if let bias {
-            conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+            Kernels.active.conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
                           weights: weights, bias: bias, maps: s.maps,
                           kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth, output: &out, scratch: &scratch)
         } else {
-            conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+            Kernels.active.conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
                           weights: weights, bias: nil, maps: s.maps,
                           kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth, output: &out, scratch: &scratch)
         }
@@ -105,7 +106,7 @@ import Testing
         // A kernel larger than the input leaves the (empty) output and the scratch untouched.
         var out: [Float] = [42]
         var scratch: [Float] = [42]
-        conv2dForward(input: [1, 2, 3, 4], batch: 1, channels: 1, height: 2, width: 2, weights: [1, 1, 1],
+        Kernels.active.conv2dForward(input: [1, 2, 3, 4], batch: 1, channels: 1, height: 2, width: 2, weights: [1, 1, 1],
                       bias: nil, maps: 1, kernelHeight: 3, kernelWidth: 1, output: &out, scratch: &scratch)
         #expect(out == [42] && scratch == [42])
     }
@@ -128,7 +129,7 @@ import Testing
         var nablaB = [Float](repeating: 0.5, count: s.maps)
         var inputDelta = [Float](repeating: .nan, count: s.inputCount)
         var scratch = [Float](repeating: .nan, count: s.scratchCount)
-        conv2dBackward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+        Kernels.active.conv2dBackward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
                        weights: weights, maps: s.maps, kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth,
                        delta: r, nablaW: &nablaW, nablaB: &nablaB, inputDelta: &inputDelta, scratch: &scratch)
         let eps: Float = 1e-2
@@ -156,7 +157,7 @@ import Testing
         // Without inputDelta the weight gradients are the same.
         var nablaW2 = [Float](repeating: 0.5, count: s.weightCount)
         var nablaB2 = [Float](repeating: 0.5, count: s.maps)
-        conv2dBackward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+        Kernels.active.conv2dBackward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
                        weights: weights, maps: s.maps, kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth,
                        delta: r, nablaW: &nablaW2, nablaB: &nablaB2, inputDelta: nil, scratch: &scratch)
         #expect(nablaW2 == nablaW && nablaB2 == nablaB)
@@ -174,14 +175,14 @@ import Testing
         let plane1: [Float] = (0..<25).map { Float(-$0) }
         var out = [Float](repeating: .nan, count: 8)
         var arg = [Int32](repeating: -1, count: 8)
-        maxPool2dForward(input: plane0 + plane1, batch: 1, channels: 2, height: 5, width: 5,
+        Kernels.active.maxPool2dForward(input: plane0 + plane1, batch: 1, channels: 2, height: 5, width: 5,
                          poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
         #expect(out == [3, 5, -1, 7, 0, -2, -10, -12])
         // Ties: the first maximum in row-major window order.
         #expect(arg == [1, 7, 10, 12, 0, 2, 10, 12])
         // argmax may be nil.
         var out2 = [Float](repeating: .nan, count: 8)
-        maxPool2dForward(input: plane0 + plane1, batch: 1, channels: 2, height: 5, width: 5,
+        Kernels.active.maxPool2dForward(input: plane0 + plane1, batch: 1, channels: 2, height: 5, width: 5,
                          poolHeight: 2, poolWidth: 2, output: &out2, argmax: nil)
         #expect(out2 == out)
     }
@@ -194,11 +195,11 @@ import Testing
         let input = values(planes * height * width, seed: 31)
         var out = [Float](repeating: .nan, count: planes * oh * ow)
         var arg = [Int32](repeating: -1, count: planes * oh * ow)
-        maxPool2dForward(input: input, batch: batch, channels: channels, height: height, width: width,
+        Kernels.active.maxPool2dForward(input: input, batch: batch, channels: channels, height: height, width: width,
                          poolHeight: poolHeight, poolWidth: poolWidth, output: &out, argmax: &arg)
         let delta = values(planes * oh * ow, seed: 32)
         var inputDelta = [Float](repeating: .nan, count: input.count)
-        maxPool2dBackward(delta: delta, batch: batch, channels: channels, height: height, width: width,
+        Kernels.active.maxPool2dBackward(delta: delta, batch: batch, channels: channels, height: height, width: width,
                           poolHeight: poolHeight, poolWidth: poolWidth, argmax: arg, inputDelta: &inputDelta)
         var expectedDelta = [Float](repeating: 0, count: input.count)
         for p in 0..<planes {
@@ -232,16 +233,16 @@ import Testing
         let r = values(outCount, seed: 42)
         func loss(_ x: [Float]) -> Double {
             var out = [Float](repeating: 0, count: outCount)
-            maxPool2dForward(input: x, batch: batch, channels: channels, height: height, width: width,
+            Kernels.active.maxPool2dForward(input: x, batch: batch, channels: channels, height: height, width: width,
                              poolHeight: 2, poolWidth: 2, output: &out, argmax: nil)
             return zip(out, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
         }
         var arg = [Int32](repeating: 0, count: outCount)
         var out = [Float](repeating: 0, count: outCount)
-        maxPool2dForward(input: input, batch: batch, channels: channels, height: height, width: width,
+        Kernels.active.maxPool2dForward(input: input, batch: batch, channels: channels, height: height, width: width,
                          poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
         var inputDelta = [Float](repeating: .nan, count: input.count)
-        maxPool2dBackward(delta: r, batch: batch, channels: channels, height: height, width: width,
+        Kernels.active.maxPool2dBackward(delta: r, batch: batch, channels: channels, height: height, width: width,
                           poolHeight: 2, poolWidth: 2, argmax: arg, inputDelta: &inputDelta)
         let eps: Float = 1e-4
         for k in 0..<input.count {
@@ -270,10 +271,10 @@ import Testing
         }
         var out = [Float](repeating: 7, count: oh * ow)
         var arg = [Int32](repeating: -1, count: oh * ow)
-        maxPool2dForward(input: input, batch: 1, channels: 1, height: height, width: width,
+        Kernels.active.maxPool2dForward(input: input, batch: 1, channels: 1, height: height, width: width,
                          poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
         var outNoArg = [Float](repeating: 7, count: oh * ow)
-        maxPool2dForward(input: input, batch: 1, channels: 1, height: height, width: width,
+        Kernels.active.maxPool2dForward(input: input, batch: 1, channels: 1, height: height, width: width,
                          poolHeight: 2, poolWidth: 2, output: &outNoArg, argmax: nil)
         for oy in 0..<oh {
             for ox in 0..<ow {
@@ -292,12 +293,12 @@ import Testing
     @Test func maxPoolNaNAndBadArgmax() {
         var out: [Float] = [0]
         var arg: [Int32] = [0]
-        maxPool2dForward(input: [1, .nan, 3, .nan], batch: 1, channels: 1, height: 2, width: 2,
+        Kernels.active.maxPool2dForward(input: [1, .nan, 3, .nan], batch: 1, channels: 1, height: 2, width: 2,
                          poolHeight: 2, poolWidth: 2, output: &out, argmax: &arg)
         #expect(out[0].isNaN && arg == [1])
         // An out-of-range argmax entry is dropped, never written through.
         var dx = [Float](repeating: .nan, count: 4)
-        maxPool2dBackward(delta: [5], batch: 1, channels: 1, height: 2, width: 2, poolHeight: 2, poolWidth: 2,
+        Kernels.active.maxPool2dBackward(delta: [5], batch: 1, channels: 1, height: 2, width: 2, poolHeight: 2, poolWidth: 2,
                           argmax: [7], inputDelta: &dx)
         #expect(dx == [0, 0, 0, 0])
     }

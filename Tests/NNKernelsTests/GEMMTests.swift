@@ -1,5 +1,6 @@
 import Testing
-@testable import NNKernels
+import NNKernels
+@testable import NNKernelsGeneric
 
 /// sgemm against a straightforward Double-precision triple loop.
 @Suite struct GEMMTests {
@@ -21,7 +22,7 @@ import Testing
         let b = values((transposeB ? n : k) * ldb, seed: seed + 1)     // (k, ldb) or (n, ldb)
         let c0 = values(m * ldc, seed: seed + 2)                       // (m, ldc)
         var c = c0
-        sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+        Kernels.active.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &c, ldc: ldc)
         for i in 0..<m {
             for j in 0..<ldc {
@@ -71,15 +72,15 @@ import Testing
     @Test func betaZeroIgnoresGarbageAndAlphaZeroOnlyScales() {
         let a = values(6, seed: 1), b = values(6, seed: 2)
         var c = [Float](repeating: .nan, count: 4)                    // (2, 2), never read
-        sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 3, alpha: 1,
+        Kernels.active.sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 3, alpha: 1,
               a: a, lda: 3, b: b, ldb: 2, beta: 0, c: &c, ldc: 2)
         #expect(c.allSatisfy { !$0.isNaN })
         var d: [Float] = [1, 2, 3, 4]
-        sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 3, alpha: 0,
+        Kernels.active.sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 3, alpha: 0,
               a: a, lda: 3, b: b, ldb: 2, beta: 3, c: &d, ldc: 2)
         #expect(d == [3, 6, 9, 12])
         var e: [Float] = [1, 2, 3, 4]
-        sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 0, alpha: 1,
+        Kernels.active.sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 0, alpha: 1,
               a: a, lda: 3, b: b, ldb: 2, beta: 1, c: &e, ldc: 2)
         #expect(e == [1, 2, 3, 4])
     }
@@ -90,7 +91,7 @@ import Testing
         let m = 9, n = 21, k = 520
         let a = (0..<(m * k)).map { Float($0 % 5) - 2 }, b = (0..<(k * n)).map { Float($0 % 3) - 1 }
         var c = [Float](repeating: 0, count: m * n)
-        sgemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1,
+        Kernels.active.sgemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1,
               a: a, lda: k, b: b, ldb: n, beta: 0, c: &c, ldc: n)
         for i in 0..<m {
             for j in 0..<n {
@@ -101,9 +102,9 @@ import Testing
         }
         let x = values(37 * 300, seed: 5), y = values(300 * 45, seed: 6)
         var first = [Float](repeating: 0, count: 37 * 45), second = first
-        sgemm(transposeA: false, transposeB: true, m: 37, n: 45, k: 300, alpha: 1,
+        Kernels.active.sgemm(transposeA: false, transposeB: true, m: 37, n: 45, k: 300, alpha: 1,
               a: x, lda: 300, b: y, ldb: 300, beta: 0, c: &first, ldc: 45)
-        sgemm(transposeA: false, transposeB: true, m: 37, n: 45, k: 300, alpha: 1,
+        Kernels.active.sgemm(transposeA: false, transposeB: true, m: 37, n: 45, k: 300, alpha: 1,
               a: x, lda: 300, b: y, ldb: 300, beta: 0, c: &second, ldc: 45)
         #expect(first == second)
     }

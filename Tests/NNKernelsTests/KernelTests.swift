@@ -1,5 +1,6 @@
 import Testing
-@testable import NNKernels
+import NNKernels
+@testable import NNKernelsGeneric
 
 /// The kernels against straightforward Double-precision loops.
 @Suite struct KernelTests {
@@ -16,7 +17,7 @@ import Testing
     func denseForwardMatchesReference(batch: Int, inFeatures: Int, outFeatures: Int) {
         let x = values(batch * inFeatures, seed: 1), w = values(outFeatures * inFeatures, seed: 2), b = values(outFeatures, seed: 3)
         var out = [Float](repeating: .nan, count: batch * outFeatures)
-        denseForward(input: x, batch: batch, inFeatures: inFeatures, weights: w, bias: b, outFeatures: outFeatures, output: &out)
+        Kernels.active.denseForward(input: x, batch: batch, inFeatures: inFeatures, weights: w, bias: b, outFeatures: outFeatures, output: &out)
         for r in 0..<batch {
             for j in 0..<outFeatures {
                 var z = Double(b[j])
@@ -33,7 +34,7 @@ import Testing
         var nablaW = [Float](repeating: 1, count: outFeatures * inFeatures)   // accumulates onto 1
         var nablaB = [Float](repeating: 1, count: outFeatures)
         var inputDelta = [Float](repeating: .nan, count: batch * inFeatures)
-        denseBackward(input: x, batch: batch, inFeatures: inFeatures, weights: w, outFeatures: outFeatures,
+        Kernels.active.denseBackward(input: x, batch: batch, inFeatures: inFeatures, weights: w, outFeatures: outFeatures,
                       delta: delta, nablaW: &nablaW, nablaB: &nablaB, inputDelta: &inputDelta)
         for j in 0..<outFeatures {
             var gb = 1.0
@@ -77,10 +78,10 @@ import Testing
         let x = values(batch * inFeatures, seed: 10), w = values(outFeatures * inFeatures, seed: 11)
         let b = values(outFeatures, seed: 12)
         var all = [Float](repeating: .nan, count: batch * outFeatures)
-        denseForward(input: x, batch: batch, inFeatures: inFeatures, weights: w, bias: b, outFeatures: outFeatures, output: &all)
+        Kernels.active.denseForward(input: x, batch: batch, inFeatures: inFeatures, weights: w, bias: b, outFeatures: outFeatures, output: &all)
         for r in 0..<batch {
             var one = [Float](repeating: .nan, count: outFeatures)
-            denseForward(input: Array(x[(r * inFeatures)..<((r + 1) * inFeatures)]), batch: 1, inFeatures: inFeatures,
+            Kernels.active.denseForward(input: Array(x[(r * inFeatures)..<((r + 1) * inFeatures)]), batch: 1, inFeatures: inFeatures,
                          weights: w, bias: b, outFeatures: outFeatures, output: &one)
             #expect(one == Array(all[(r * outFeatures)..<((r + 1) * outFeatures)]))
         }
@@ -88,34 +89,34 @@ import Testing
 
     @Test func activations() {
         var z: [Float] = [-100, -1, 0, 1, 100]
-        activationForward(.sigmoid, &z, rows: 1, width: 5)
+        Kernels.active.activationForward(.sigmoid, &z, rows: 1, width: 5)
         #expect(z[0] >= 0 && z[0] < 1e-30)
         #expect(abs(z[1] - 0.268_941_4) < 1e-6)
         #expect(z[2] == 0.5)
         #expect(z[4] == 1)
         var s: [Float] = [1, 2, 3, 1000, 1000, 1000]
-        activationForward(.softmax, &s, rows: 2, width: 3)
+        Kernels.active.activationForward(.softmax, &s, rows: 2, width: 3)
         #expect(abs(s[0] + s[1] + s[2] - 1) < 1e-6)
         #expect(abs(s[2] - 0.665_240_9) < 1e-6)
         #expect(abs(s[3] - 1.0 / 3) < 1e-6)   // no overflow for large z
         var r: [Float] = [-2, 0, 3]
-        activationForward(.relu, &r, rows: 1, width: 3)
+        Kernels.active.activationForward(.relu, &r, rows: 1, width: 3)
         #expect(r == [0, 0, 3])
         var t: [Float] = [0, 1]
-        activationForward(.tanh, &t, rows: 1, width: 2)
+        Kernels.active.activationForward(.tanh, &t, rows: 1, width: 2)
         #expect(abs(t[1] - 0.761_594_2) < 1e-6)
     }
 
     @Test func activationDerivatives() {
         let a: [Float] = [0.5, 0.25]
         var d: [Float] = [1, 2]
-        #expect(activationBackward(.sigmoid, activations: a, delta: &d, count: 2))
+        #expect(Kernels.active.activationBackward(.sigmoid, activations: a, delta: &d, count: 2))
         #expect(d == [0.25, 2 * 0.25 * 0.75])
         var dr: [Float] = [1, 1]
-        activationBackward(.relu, activations: [0, 2], delta: &dr, count: 2)
+        Kernels.active.activationBackward(.relu, activations: [0, 2], delta: &dr, count: 2)
         #expect(dr == [0, 1])
         var ds: [Float] = [1]
-        #expect(!activationBackward(.softmax, activations: [1], delta: &ds, count: 1))
+        #expect(!Kernels.active.activationBackward(.softmax, activations: [1], delta: &ds, count: 1))
     }
 
     @Test func argmaxTakesSmallestIndexOnTies() {

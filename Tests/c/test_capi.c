@@ -445,6 +445,12 @@ static void test_versions_and_status(void) {
     uint32_t oldest = 0, newest = 0;
     nnrt_status s;
     CHECK(strcmp(nnrt_version_string(), NNRT_VERSION_STRING) == 0);
+    {
+        const char *build = nnrt_kernel_build();
+        const char *forced = getenv("NNRT_KERNELS");
+        CHECK(build != NULL && (strcmp(build, "generic") == 0 || strcmp(build, "avx2-fma") == 0));
+        if (forced != NULL && strcmp(forced, "generic") == 0) CHECK(strcmp(build, "generic") == 0);
+    }
     CHECK(nnrt_abi_version() == NNRT_ABI_VERSION);
     nnrt_supported_format_versions(&oldest, &newest);
     CHECK(oldest == 1 && newest >= oldest);

@@ -51,6 +51,12 @@ def version() -> str:
     return (_capi.nnrt_version_string() or b"").decode("utf-8", errors="replace")
 
 
+def kernel_build() -> str:
+    """Which build of the numeric kernels the library runs on this CPU: ``"avx2-fma"`` or
+    ``"generic"`` (forced by the environment variable ``NNRT_KERNELS=generic``)."""
+    return (_capi.nnrt_kernel_build() or b"").decode("utf-8", errors="replace")
+
+
 def abi_version() -> int:
     """The loaded library's ABI version (checked against :data:`ABI_VERSION` at import)."""
     return int(_capi.nnrt_abi_version())
@@ -75,5 +81,6 @@ __all__ = [
     "library_path",
     "version",
     "abi_version",
+    "kernel_build",
     "supported_format_versions",
 ]

@@ -72,6 +72,7 @@ def _bind(name: str, restype, argtypes):  # type: ignore[no-untyped-def]
 
 # --- Versions ---------------------------------------------------------------------------------
 nnrt_version_string = _bind("nnrt_version_string", c_char_p, [])
+nnrt_kernel_build = _bind("nnrt_kernel_build", c_char_p, [])
 nnrt_abi_version = _bind("nnrt_abi_version", c_uint32, [])
 nnrt_supported_format_versions = _bind(
     "nnrt_supported_format_versions", None, [POINTER(c_uint32), POINTER(c_uint32)]

@@ -2,6 +2,7 @@
 
 import ctypes
 import gc
+import os
 import pathlib
 
 import numpy as np
@@ -35,6 +36,9 @@ def model(model_bytes):
 def test_versions():
     assert nnrt.version() == "0.2.0" == nnrt.__version__
     assert nnrt.abi_version() == nnrt.ABI_VERSION == 1
+    assert nnrt.kernel_build() in ("generic", "avx2-fma")
+    if os.environ.get("NNRT_KERNELS") == "generic":
+        assert nnrt.kernel_build() == "generic"
     oldest, newest = nnrt.supported_format_versions()
     assert (oldest, newest) == (1, 2)
 

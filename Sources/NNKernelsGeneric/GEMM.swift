@@ -6,24 +6,16 @@
 //       for ic in steps of MC over m        pack A(ic.., pc..) into MR-tall micro-panels (L2)
 //         for jr in steps of NR, ir in steps of MR:  the MR x NR micro-kernel (registers)
 //
-// The micro-kernel keeps an MR x NR tile of C in SIMD8<Float> registers and adds rank-1 updates
-// with plain multiplies and adds (the default build targets baseline x86-64, where `addingProduct`
-// would become a libm call), or fused multiply-adds in a build with `-D NNRT_FMA` (see `multiplyAdd`). A is packed pre-broadcast (each value 4 times), so the kernel needs
+// The micro-kernel keeps an MR x NR tile of C in SIMD8<Float> registers and adds rank-1 updates:
+// fused multiply-adds in the AVX2 build (`-D NNRT_FMA`), plain multiplies and adds in the generic
+// build, where a fused multiply-add would be a libm call per lane (see `multiplyAdd`). A is packed pre-broadcast (each value 4 times), so the kernel needs
 // no shuffles. Single-threaded: callers that want both cores split their work above this level.
 //
 // Determinism: each C[i][j] is formed as beta*C[i][j], then + alpha * (sum over one KC block,
 // accumulated in increasing p), block after block in increasing pc. The blocking depends only on
-// k alone, never on m, n, threads, alignment or the CPU, so the same data always give
+// k alone, never on m, n, threads or alignment, so with one build of the kernels the same data give
 // bit-identical results, and an element's value does not depend on the rest of the matrices. Zero padding in the packed edge panels only ever touches tile entries
 // that are not written back.
-
-/// How these kernels were compiled, for version strings and benchmark records: "fma" in a build
-/// with `-D NNRT_FMA` (fused multiply-adds; needs a `-target-cpu` with FMA), else "baseline".
-#if NNRT_FMA
-public let kernelBuild = "fma"
-#else
-public let kernelBuild = "baseline"
-#endif
 
 /// Rows of C per micro-kernel tile (one SIMD8 accumulator per row).
 let gemmMR = 6
@@ -39,65 +31,67 @@ let gemmMC = 120
 /// Columns of a packed B block: KC x NC floats (1 MiB).
 let gemmNC = 1024
 
-/// C (m, n) = alpha * op(A) * op(B) + beta * C, row-major with leading dimensions; op = transpose or not.
-///
-/// - op(A) is (m, k): A is stored (m, lda) with lda >= k, or (k, lda) with lda >= m if transposeA.
-/// - op(B) is (k, n): B is stored (k, ldb) with ldb >= n, or (n, ldb) with ldb >= k if transposeB.
-/// - C is stored (m, ldc) with ldc >= n. When beta is 0, C is not read (as in BLAS), so it may hold
-///   garbage or NaN.
-///
-/// Non-positive m or n is a no-op; k <= 0 or alpha == 0 only scales C by beta. The summation order
-/// is fixed by the shape, so results are bit-identical from run to run. Single-threaded and
-/// re-entrant: it allocates its own packing buffers.
-public func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    guard m > 0, n > 0 else { return }
-    // C = beta * C.
-    if beta == 0 {
-        for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
-    } else if beta != 1 {
-        for i in 0..<m {
-            let row = c + i &* ldc
-            for j in 0..<n { row[j] = beta * row[j] }
-        }
-    }
-    guard k > 0, alpha != 0 else { return }
-
-    let kcMax = min(k, gemmKC)
-    let mcMax = min(roundUp(m, gemmMR), gemmMC)
-    let ncMax = min(roundUp(n, gemmNR), gemmNC)
-    // packedA (mcMax / MR panels, kcMax, MR, 4 copies); packedB (ncMax / NR panels, kcMax, NR);
-    // 64-byte aligned so the micro-kernel's SIMD4 loads of A are aligned.
-    let rawA = UnsafeMutableRawPointer.allocate(
-        byteCount: mcMax &* kcMax &* gemmBroadcast &* MemoryLayout<Float>.stride, alignment: 64)
-    let rawB = UnsafeMutableRawPointer.allocate(
-        byteCount: kcMax &* ncMax &* MemoryLayout<Float>.stride, alignment: 64)
-    defer {
-        rawA.deallocate()
-        rawB.deallocate()
-    }
-    let packedA = rawA.bindMemory(to: Float.self, capacity: mcMax &* kcMax &* gemmBroadcast)
-    let packedB = rawB.bindMemory(to: Float.self, capacity: kcMax &* ncMax)
-
-    var jc = 0
-    while jc < n {
-        let nc = min(gemmNC, n &- jc)
-        var pc = 0
-        while pc < k {
-            let kc = min(gemmKC, k &- pc)
-            packB(transposed: transposeB, b: b, ldb: ldb, row0: pc, col0: jc, kc: kc, nc: nc, into: packedB)
-            var ic = 0
-            while ic < m {
-                let mc = min(gemmMC, m &- ic)
-                packA(transposed: transposeA, a: a, lda: lda, row0: ic, col0: pc, mc: mc, kc: kc, into: packedA)
-                macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, packedA: packedA, packedB: packedB,
-                            c: c + (ic &* ldc &+ jc), ldc: ldc)
-                ic &+= mc
+extension CPUKernels {
+    /// C (m, n) = alpha * op(A) * op(B) + beta * C, row-major with leading dimensions; op = transpose or not.
+    ///
+    /// - op(A) is (m, k): A is stored (m, lda) with lda >= k, or (k, lda) with lda >= m if transposeA.
+    /// - op(B) is (k, n): B is stored (k, ldb) with ldb >= n, or (n, ldb) with ldb >= k if transposeB.
+    /// - C is stored (m, ldc) with ldc >= n. When beta is 0, C is not read (as in BLAS), so it may hold
+    ///   garbage or NaN.
+    ///
+    /// Non-positive m or n is a no-op; k <= 0 or alpha == 0 only scales C by beta. The summation order
+    /// is fixed by the shape, so results are bit-identical from run to run. Single-threaded and
+    /// re-entrant: it allocates its own packing buffers.
+    public static func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        // C = beta * C.
+        if beta == 0 {
+            for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
+        } else if beta != 1 {
+            for i in 0..<m {
+                let row = c + i &* ldc
+                for j in 0..<n { row[j] = beta * row[j] }
             }
-            pc &+= kc
         }
-        jc &+= nc
+        guard k > 0, alpha != 0 else { return }
+
+        let kcMax = min(k, gemmKC)
+        let mcMax = min(roundUp(m, gemmMR), gemmMC)
+        let ncMax = min(roundUp(n, gemmNR), gemmNC)
+        // packedA (mcMax / MR panels, kcMax, MR, 4 copies); packedB (ncMax / NR panels, kcMax, NR);
+        // 64-byte aligned so the micro-kernel's SIMD4 loads of A are aligned.
+        let rawA = UnsafeMutableRawPointer.allocate(
+            byteCount: mcMax &* kcMax &* gemmBroadcast &* MemoryLayout<Float>.stride, alignment: 64)
+        let rawB = UnsafeMutableRawPointer.allocate(
+            byteCount: kcMax &* ncMax &* MemoryLayout<Float>.stride, alignment: 64)
+        defer {
+            rawA.deallocate()
+            rawB.deallocate()
+        }
+        let packedA = rawA.bindMemory(to: Float.self, capacity: mcMax &* kcMax &* gemmBroadcast)
+        let packedB = rawB.bindMemory(to: Float.self, capacity: kcMax &* ncMax)
+
+        var jc = 0
+        while jc < n {
+            let nc = min(gemmNC, n &- jc)
+            var pc = 0
+            while pc < k {
+                let kc = min(gemmKC, k &- pc)
+                packB(transposed: transposeB, b: b, ldb: ldb, row0: pc, col0: jc, kc: kc, nc: nc, into: packedB)
+                var ic = 0
+                while ic < m {
+                    let mc = min(gemmMC, m &- ic)
+                    packA(transposed: transposeA, a: a, lda: lda, row0: ic, col0: pc, mc: mc, kc: kc, into: packedA)
+                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, packedA: packedA, packedB: packedB,
+                                c: c + (ic &* ldc &+ jc), ldc: ldc)
+                    ic &+= mc
+                }
+                pc &+= kc
+            }
+            jc &+= nc
+        }
     }
 }
 
@@ -320,9 +314,9 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
     }
 }
 
-/// acc += a * b. Built with `-D NNRT_FMA` (and a `-target-cpu` that has FMA, e.g. haswell) it is
-/// one fused multiply-add per lane, rounded once; otherwise a multiply and an add, because on
-/// baseline x86-64 a fused multiply-add is a libm call per lane.
+/// acc += a * b. In the AVX2 build (`-D NNRT_FMA`, `-target-cpu haswell`) one fused multiply-add
+/// per lane, rounded once; in the generic build a multiply and an add, because on baseline x86-64
+/// a fused multiply-add is a libm call per lane.
 @inline(__always)
 func multiplyAdd(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
 #if NNRT_FMA

@@ -1,0 +1,93 @@
+// Types shared by every build of the kernels (NNKernelsGeneric, NNKernelsAVX2) and the dispatcher
+// (NNKernels): the activation functions, the protocol of kernel entry points one build provides,
+// and the small scalar helpers that callers inline.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Activation functions, numbered as in the model format's `Activation` enum.
+public enum ActivationFunction: Int32, Sendable {
+    case sigmoid = 1, tanh = 2, relu = 3, linear = 4, softmax = 5
+}
+
+/// One build of the kernels (NNKernelsGeneric or NNKernelsAVX2, each as its `CPUKernels` type):
+/// every entry point works on a whole layer or matrix, so calling through the protocol costs
+/// nothing measurable. NNKernels chooses the build the CPU supports (`Kernels.active`); see each
+/// build's `CPUKernels` for what every function computes.
+///
+/// Results are deterministic for one build: every sum runs in an order fixed by the shapes. Two
+/// builds may differ in the last bits (the AVX2 build rounds a fused multiply-add once).
+public protocol KernelSet {
+    /// "generic" (the platform's baseline instruction set) or "avx2-fma".
+    static var name: String { get }
+
+    static func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
+
+    static func denseForward(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
+                             weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outFeatures: Int,
+                             output: UnsafeMutablePointer<Float>)
+
+    static func denseBackward(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
+                              weights: UnsafePointer<Float>, outFeatures: Int, delta: UnsafePointer<Float>,
+                              nablaW: UnsafeMutablePointer<Float>, nablaB: UnsafeMutablePointer<Float>,
+                              inputDelta: UnsafeMutablePointer<Float>?)
+
+    static func conv2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                              weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, maps: Int,
+                              kernelHeight: Int, kernelWidth: Int,
+                              output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
+
+    static func conv2dBackward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                               weights: UnsafePointer<Float>, maps: Int, kernelHeight: Int, kernelWidth: Int,
+                               delta: UnsafePointer<Float>,
+                               nablaW: UnsafeMutablePointer<Float>, nablaB: UnsafeMutablePointer<Float>,
+                               inputDelta: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>)
+
+    static func maxPool2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                                 poolHeight: Int, poolWidth: Int,
+                                 output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?)
+
+    static func maxPool2dBackward(delta: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                                  poolHeight: Int, poolWidth: Int, argmax: UnsafePointer<Int32>,
+                                  inputDelta: UnsafeMutablePointer<Float>)
+
+    static func activationForward(_ f: ActivationFunction, _ z: UnsafeMutablePointer<Float>, rows: Int, width: Int)
+
+    @discardableResult
+    static func activationBackward(_ f: ActivationFunction, activations a: UnsafePointer<Float>,
+                                   delta: UnsafeMutablePointer<Float>, count n: Int) -> Bool
+}
+
+/// σ(z) = 1 / (1 + e^-z), computed without overflow for large |z|.
+@inlinable
+public func sigmoid(_ z: Float) -> Float {
+    if z >= 0 {
+        return 1 / (1 + expf(-z))
+    } else {
+        let e = expf(z)
+        return e / (1 + e)
+    }
+}
+
+/// Index of the largest of n values; the smallest index wins ties (NaN never wins).
+@inlinable
+public func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
+    var best = 0
+    var bestValue = -Float.infinity
+    var i = 0
+    while i < n {
+        if x[i] > bestValue {
+            bestValue = x[i]
+            best = i
+        }
+        i &+= 1
+    }
+    return best
+}

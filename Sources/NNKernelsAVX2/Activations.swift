@@ -1,0 +1,1 @@
+../NNKernelsGeneric/Activations.swift

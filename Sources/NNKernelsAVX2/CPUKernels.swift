@@ -1,0 +1,1 @@
+../NNKernelsGeneric/CPUKernels.swift

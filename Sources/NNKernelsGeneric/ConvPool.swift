@@ -1,0 +1,309 @@
+// Convolution and max-pooling kernels (the book's chapter 6, network3.py's ConvPoolLayer) shared
+// by the trainer and the runtime. Layout NCHW, row-major, Float32. Forward/backward pairs over
+// unsafe buffers with the shape of every buffer in its comment.
+//
+// The convolution is lowered to matrix products (im2col): for one example, the column matrix
+//   col (channels*KH*KW, OH*OW),  col[(c*KH + i)*KW + j][y*OW + x] = in[c][y+i][x+j]
+// turns the layer into  out (maps, OH*OW) = W (maps, channels*KH*KW) · col + b,  and its
+// backward pass into two more products computed by `sgemm`:
+//   nablaW (maps, C*KH*KW) += delta (maps, OH*OW) · colᵀ        (BP4 for shared weights)
+//   dcol   (C*KH*KW, OH*OW) = Wᵀ · delta, then col2im sums dcol back into inputDelta   (BP2)
+// Every sum runs in a fixed order determined by the shapes, so results are bit-identical.
+
+extension CPUKernels {
+    /// Floats of scratch `conv2dForward`/`conv2dBackward` need for one call (im2col buffer etc.).
+    ///
+    /// The scratch holds one example's column matrix (channels*kernelHeight*kernelWidth, OH*OW),
+    /// reused example after example (and, in the backward pass, reused for ∂C/∂col). Returns 0 for an
+    /// empty or invalid shape (a kernel larger than the input, a non-positive size), for which the
+    /// kernels do nothing, and Int.max if the count does not fit in an Int.
+    public static func conv2dScratchCount(batch: Int, channels: Int, height: Int, width: Int,
+                                   maps: Int, kernelHeight: Int, kernelWidth: Int) -> Int {
+        guard let shape = ConvShape(batch: batch, channels: channels, height: height, width: width,
+                                    maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+        else { return 0 }
+        var count = 1
+        for factor in [channels, kernelHeight, kernelWidth, shape.outHeight, shape.outWidth] {
+            let (product, overflow) = count.multipliedReportingOverflow(by: factor)
+            if overflow { return Int.max }
+            count = product
+        }
+        return count
+    }
+}
+
+extension CPUKernels {
+    /// Valid convolution, stride 1 (the book's/network3's ConvPoolLayer convolution; cross-correlation
+    /// as Theano's conv2d with flipped filters is NOT wanted: use out[m][y][x] = b[m] +
+    /// sum_{c,i,j} W[m][c][i][j] * in[c][y+i][x+j]).
+    /// input (batch, channels, height, width); weights (maps, channels, kernelHeight, kernelWidth);
+    /// bias (maps) or nil; output (batch, maps, height-kernelHeight+1, width-kernelWidth+1), overwritten.
+    /// scratch holds `conv2dScratchCount(...)` floats; its contents on return are unspecified.
+    /// An empty or invalid shape (see `conv2dScratchCount`) is a no-op. Re-entrant; deterministic.
+    public static func conv2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                              weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, maps: Int,
+                              kernelHeight: Int, kernelWidth: Int,
+                              output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        guard let s = ConvShape(batch: batch, channels: channels, height: height, width: width,
+                                maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+        else { return }
+        let outPlane = s.outHeight &* s.outWidth                // OH*OW
+        let patch = s.patch                                     // C*KH*KW
+        for r in 0..<batch {
+            let x = input + r &* channels &* height &* width    // (channels, height, width)
+            let out = output + r &* maps &* outPlane            // (maps, OH*OW)
+            im2col(x, s, col: scratch)                          // scratch: col (C*KH*KW, OH*OW)
+            if let bias {
+                for m in 0..<maps { (out + m &* outPlane).update(repeating: bias[m], count: outPlane) }
+            }
+            // out (maps, OH*OW) = W (maps, C*KH*KW) · col (C*KH*KW, OH*OW) + out (bias or 0)
+            sgemm(transposeA: false, transposeB: false, m: maps, n: outPlane, k: patch, alpha: 1,
+                  a: weights, lda: patch, b: scratch, ldb: outPlane,
+                  beta: bias == nil ? 0 : 1, c: out, ldc: outPlane)
+        }
+    }
+}
+
+extension CPUKernels {
+    /// Backward of conv2dForward given delta = ∂C/∂output (batch, maps, OH, OW):
+    /// nablaW (maps, channels, KH, KW) += ..., nablaB (maps) += ... (both accumulate),
+    /// inputDelta (batch, channels, height, width) = ∂C/∂input (overwritten) if not nil.
+    ///
+    /// Because every output position shares the map's weights, (BP4) and (BP3) sum over positions:
+    /// ∂C/∂W[m][c][i][j] = Σ_{y,x} δ[m][y][x] · in[c][y+i][x+j] and ∂C/∂b[m] = Σ_{y,x} δ[m][y][x];
+    /// and (BP2) before the activation's derivative: ∂C/∂in[c][y'][x'] = Σ_{m,i,j} W[m][c][i][j] ·
+    /// δ[m][y'-i][x'-j] over the positions inside the output. scratch holds
+    /// `conv2dScratchCount(...)` floats. An empty or invalid shape is a no-op. Re-entrant; deterministic.
+    public static func conv2dBackward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                               weights: UnsafePointer<Float>, maps: Int, kernelHeight: Int, kernelWidth: Int,
+                               delta: UnsafePointer<Float>,
+                               nablaW: UnsafeMutablePointer<Float>, nablaB: UnsafeMutablePointer<Float>,
+                               inputDelta: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
+        guard let s = ConvShape(batch: batch, channels: channels, height: height, width: width,
+                                maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+        else { return }
+        let outPlane = s.outHeight &* s.outWidth                // OH*OW
+        let patch = s.patch                                     // C*KH*KW
+        let inSize = channels &* height &* width
+        for r in 0..<batch {
+            let x = input + r &* inSize                         // (channels, height, width)
+            let d = delta + r &* maps &* outPlane               // (maps, OH*OW)
+            // (BP3) nablaB[m] += Σ_{y,x} δ[m][y][x], summed in row-major order.
+            for m in 0..<maps {
+                let row = d + m &* outPlane
+                var sum: Float = 0
+                for p in 0..<outPlane { sum += row[p] }
+                nablaB[m] += sum
+            }
+            // (BP4) nablaW (maps, C*KH*KW) += delta (maps, OH*OW) · colᵀ (OH*OW, C*KH*KW)
+            im2col(x, s, col: scratch)                          // scratch: col (C*KH*KW, OH*OW)
+            sgemm(transposeA: false, transposeB: true, m: maps, n: patch, k: outPlane, alpha: 1,
+                  a: d, lda: outPlane, b: scratch, ldb: outPlane, beta: 1, c: nablaW, ldc: patch)
+            if let inputDelta {
+                // (BP2) dcol (C*KH*KW, OH*OW) = Wᵀ (C*KH*KW, maps) · delta (maps, OH*OW), into scratch.
+                sgemm(transposeA: true, transposeB: false, m: patch, n: outPlane, k: maps, alpha: 1,
+                      a: weights, lda: patch, b: d, ldb: outPlane, beta: 0, c: scratch, ldc: outPlane)
+                let dx = inputDelta + r &* inSize               // (channels, height, width)
+                dx.update(repeating: 0, count: inSize)
+                col2im(scratch, s, into: dx)
+            }
+        }
+    }
+}
+
+extension CPUKernels {
+    /// Max-pooling over non-overlapping poolHeight x poolWidth windows; a remainder row/column is
+    /// ignored (network3's ignore_border=True). input (batch, channels, height, width); output
+    /// (batch, channels, height/poolHeight, width/poolWidth), overwritten; argmax (same count as
+    /// output) receives the index within the example's channel plane (y*width + x) of each maximum
+    /// (the first maximum in row-major window order on ties), if not nil.
+    ///
+    /// A NaN in a window is that window's maximum (the first NaN wins), so NaN propagates as it does
+    /// through `max` in network3. Non-positive sizes, or a pool larger than the input, are a no-op.
+    /// Re-entrant.
+    public static func maxPool2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                                 poolHeight: Int, poolWidth: Int,
+                                 output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?) {
+        guard batch > 0, channels > 0, height > 0, width > 0, poolHeight > 0, poolWidth > 0 else { return }
+        let outHeight = height / poolHeight, outWidth = width / poolWidth
+        guard outHeight > 0, outWidth > 0 else { return }
+        let inPlane = height &* width, outPlane = outHeight &* outWidth
+        for plane in 0..<(batch &* channels) {
+            let x = input + plane &* inPlane                    // (height, width)
+            let out = output + plane &* outPlane                // (outHeight, outWidth)
+            if poolHeight == 2 && poolWidth == 2 {
+                // The book's 2 x 2 pooling, four windows at a time as SIMD lanes with selects instead
+                // of branches: which of four values is the largest is unpredictable, and mispredicted
+                // branches would cost far more than the comparisons.
+                for oy in 0..<outHeight {
+                    let rowStart = oy &* 2 &* width
+                    let top = x + rowStart, bottom = top + width
+                    let o = oy &* outWidth
+                    let arg = argmax.map { $0 + (plane &* outPlane &+ o) }
+                    var ox = 0
+                    while ox &+ 4 <= outWidth {
+                        let x0 = ox &* 2
+                        let t = UnsafeRawPointer(top + x0).loadUnaligned(as: SIMD8<Float>.self)
+                        let b = UnsafeRawPointer(bottom + x0).loadUnaligned(as: SIMD8<Float>.self)
+                        var best = SIMD4(t[0], t[2], t[4], t[6])
+                        let first = SIMD4<Int32>(0, 2, 4, 6) &+ Int32(truncatingIfNeeded: rowStart &+ x0)
+                        var bestIndex = first
+                        poolStep4(SIMD4(t[1], t[3], t[5], t[7]), first &+ 1, &best, &bestIndex)
+                        poolStep4(SIMD4(b[0], b[2], b[4], b[6]), first &+ Int32(truncatingIfNeeded: width), &best, &bestIndex)
+                        poolStep4(SIMD4(b[1], b[3], b[5], b[7]), first &+ Int32(truncatingIfNeeded: width &+ 1), &best, &bestIndex)
+                        UnsafeMutableRawPointer(out + (o &+ ox)).storeBytes(of: best, as: SIMD4<Float>.self)
+                        if let arg { UnsafeMutableRawPointer(arg + ox).storeBytes(of: bestIndex, as: SIMD4<Int32>.self) }
+                        ox &+= 4
+                    }
+                    while ox < outWidth {
+                        let x0 = ox &* 2
+                        var best = top[x0], bestIndex = rowStart &+ x0
+                        poolStep(top[x0 &+ 1], rowStart &+ x0 &+ 1, &best, &bestIndex)
+                        poolStep(bottom[x0], rowStart &+ width &+ x0, &best, &bestIndex)
+                        poolStep(bottom[x0 &+ 1], rowStart &+ width &+ x0 &+ 1, &best, &bestIndex)
+                        out[o &+ ox] = best
+                        arg?[ox] = Int32(truncatingIfNeeded: bestIndex)
+                        ox &+= 1
+                    }
+                }
+                continue
+            }
+            let arg = argmax.map { $0 + plane &* outPlane }     // (outHeight, outWidth)
+            for oy in 0..<outHeight {
+                for ox in 0..<outWidth {
+                    let y0 = oy &* poolHeight, x0 = ox &* poolWidth
+                    var bestIndex = y0 &* width &+ x0
+                    var best = x[bestIndex]
+                    for i in 0..<poolHeight {
+                        let rowStart = (y0 &+ i) &* width &+ x0
+                        for j in 0..<poolWidth { poolStep(x[rowStart &+ j], rowStart &+ j, &best, &bestIndex) }
+                    }
+                    out[oy &* outWidth &+ ox] = best
+                    arg?[oy &* outWidth &+ ox] = Int32(truncatingIfNeeded: bestIndex)
+                }
+            }
+        }
+    }
+}
+
+/// `poolStep` for four windows side by side (lanes), with lane-wise selects.
+@inline(__always)
+func poolStep4(_ v: SIMD4<Float>, _ index: SIMD4<Int32>, _ best: inout SIMD4<Float>, _ bestIndex: inout SIMD4<Int32>) {
+    let better = (v .> best) .| ((v .!= v) .& (best .== best))
+    best.replace(with: v, where: better)
+    bestIndex.replace(with: index, where: better)
+}
+
+/// One step of a pooling window, in row-major order: v at index replaces the running maximum if it
+/// is strictly greater (so the first maximum is kept) or if it is the window's first NaN (so NaN
+/// propagates as through `max` in network3). Written as selects, without branches.
+@inline(__always)
+func poolStep(_ v: Float, _ index: Int, _ best: inout Float, _ bestIndex: inout Int) {
+    let better = (v > best) || (v != v && best == best)
+    best = better ? v : best
+    bestIndex = better ? index : bestIndex
+}
+
+extension CPUKernels {
+    /// Routes delta (batch, channels, OH, OW) to the argmax positions: inputDelta (batch, channels,
+    /// height, width) is overwritten (zero except at the maxima).
+    ///
+    /// OH = height/poolHeight and OW = width/poolWidth as in `maxPool2dForward`, whose argmax this
+    /// takes. An argmax entry outside 0..<height*width is skipped (its delta is dropped), so bad
+    /// indices never write out of bounds. Non-positive sizes are a no-op. Re-entrant.
+    public static func maxPool2dBackward(delta: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                                  poolHeight: Int, poolWidth: Int, argmax: UnsafePointer<Int32>,
+                                  inputDelta: UnsafeMutablePointer<Float>) {
+        guard batch > 0, channels > 0, height > 0, width > 0, poolHeight > 0, poolWidth > 0 else { return }
+        let inPlane = height &* width
+        inputDelta.update(repeating: 0, count: batch &* channels &* inPlane)
+        let outHeight = height / poolHeight, outWidth = width / poolWidth
+        guard outHeight > 0, outWidth > 0 else { return }
+        let outPlane = outHeight &* outWidth
+        for plane in 0..<(batch &* channels) {
+            let d = delta + plane &* outPlane                   // (OH, OW)
+            let arg = argmax + plane &* outPlane                // (OH, OW)
+            let dx = inputDelta + plane &* inPlane              // (height, width)
+            for o in 0..<outPlane {
+                let index = Int(arg[o])
+                if index >= 0 && index < inPlane { dx[index] += d[o] }
+            }
+        }
+    }
+}
+
+// MARK: - im2col
+
+/// A validated convolution shape (all sizes positive, kernel inside the input).
+struct ConvShape {
+    let channels: Int, height: Int, width: Int
+    let kernelHeight: Int, kernelWidth: Int
+    let outHeight: Int, outWidth: Int
+    /// Rows of the column matrix: channels * kernelHeight * kernelWidth.
+    var patch: Int { channels &* kernelHeight &* kernelWidth }
+
+    init?(batch: Int, channels: Int, height: Int, width: Int, maps: Int, kernelHeight: Int, kernelWidth: Int) {
+        guard batch > 0, channels > 0, maps > 0, kernelHeight > 0, kernelWidth > 0,
+              height >= kernelHeight, width >= kernelWidth else { return nil }
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        outHeight = height &- kernelHeight &+ 1
+        outWidth = width &- kernelWidth &+ 1
+    }
+}
+
+/// col (C*KH*KW, OH*OW) with col[(c*KH + i)*KW + j][y*OW + x] = x[c][y+i][x+j];
+/// x is one example (channels, height, width).
+@inline(__always)
+func im2col(_ x: UnsafePointer<Float>, _ s: ConvShape, col: UnsafeMutablePointer<Float>) {
+    let outPlane = s.outHeight &* s.outWidth
+    var row = col
+    for c in 0..<s.channels {
+        let plane = x + c &* s.height &* s.width
+        for i in 0..<s.kernelHeight {
+            for j in 0..<s.kernelWidth {
+                for y in 0..<s.outHeight {
+                    copyRow(from: plane + ((y &+ i) &* s.width &+ j), to: row + y &* s.outWidth, count: s.outWidth)
+                }
+                row += outPlane
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: dx[c][y+i][x+j] += dcol[(c*KH + i)*KW + j][y*OW + x], summed in the
+/// order (c, i, j, y, x). dcol (C*KH*KW, OH*OW); dx one example (channels, height, width).
+@inline(__always)
+func col2im(_ dcol: UnsafePointer<Float>, _ s: ConvShape, into dx: UnsafeMutablePointer<Float>) {
+    let outPlane = s.outHeight &* s.outWidth
+    var row = dcol
+    for c in 0..<s.channels {
+        let plane = dx + c &* s.height &* s.width
+        for i in 0..<s.kernelHeight {
+            for j in 0..<s.kernelWidth {
+                for y in 0..<s.outHeight {
+                    let src = row + y &* s.outWidth
+                    let dst = plane + ((y &+ i) &* s.width &+ j)
+                    for x in 0..<s.outWidth { dst[x] += src[x] }
+                }
+                row += outPlane
+            }
+        }
+    }
+}
+
+/// dst[0..<count] = src[0..<count], eight floats at a time: im2col copies rows of a few floats
+/// each (8 to 24 for the book's nets), where a call to memmove per row would cost more than the copy.
+@inline(__always)
+func copyRow(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    var x = 0
+    while x &+ 8 <= count {
+        UnsafeMutableRawPointer(dst + x).storeBytes(
+            of: UnsafeRawPointer(src + x).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        x &+= 8
+    }
+    while x < count { dst[x] = src[x]; x &+= 1 }
+}
