@@ -1,12 +1,14 @@
 /*
  * classify_idx: classify MNIST-style IDX images with libnnrt and report speed and accuracy.
  *
- *   classify_idx [--labels-out FILE] MODEL IMAGES_IDX[.gz] LABELS_IDX[.gz]
+ *   classify_idx [--labels-out FILE] [--limit N] MODEL IMAGES_IDX[.gz] LABELS_IDX[.gz]
  *
  * Reads the IDX files itself (zlib's gzopen/gzread read gzipped and plain files alike),
  * classifies every image in batches with nnrt_model_predict_u8, and prints images/second and,
  * as its last line, "accuracy: 95.42% (9542/10000)". With --labels-out it also writes the
- * predicted label of every image, one per line. Errors go to stderr with the nnrt status and
+ * predicted label of every image, one per line; --limit N classifies only the first N images. It
+ * first prints the library's version and which build of its kernels runs on this CPU
+ * (nnrt_kernel_build). Errors go to stderr with the nnrt status and
  * message; the exit status is then non-zero.
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
@@ -84,15 +86,26 @@ int main(int argc, char **argv) {
     struct timespec t0, t1;
     double seconds;
     int arg = 1;
+    size_t limit = 0;
 
-    if (argc > 2 && strcmp(argv[1], "--labels-out") == 0) {
-        labels_out = argv[2];
-        arg = 3;
+    while (argc - arg > 3 && strncmp(argv[arg], "--", 2) == 0) {
+        if (strcmp(argv[arg], "--labels-out") == 0) {
+            labels_out = argv[arg + 1];
+        } else if (strcmp(argv[arg], "--limit") == 0) {
+            char *end = NULL;
+            unsigned long value = strtoul(argv[arg + 1], &end, 10);
+            if (end == argv[arg + 1] || *end != '\0' || value == 0) die("--limit needs a positive number");
+            limit = (size_t)value;
+        } else {
+            break;
+        }
+        arg += 2;
     }
     if (argc - arg != 3) {
-        fprintf(stderr, "usage: classify_idx [--labels-out FILE] MODEL IMAGES_IDX[.gz] LABELS_IDX[.gz]\n");
+        fprintf(stderr, "usage: classify_idx [--labels-out FILE] [--limit N] MODEL IMAGES_IDX[.gz] LABELS_IDX[.gz]\n");
         return 2;
     }
+    printf("libnnrt %s, %s kernels\n", nnrt_version_string(), nnrt_kernel_build());
 
     check(nnrt_model_load(argv[arg], &model), argv[arg]);
     check(nnrt_model_input_size(model, &input_size), "input size");
@@ -101,6 +114,7 @@ int main(int argc, char **argv) {
     images = read_idx(argv[arg + 1], 3, &image_count, &image_size);
     truth = read_idx(argv[arg + 2], 1, &label_count, &label_size);
     if (image_count != label_count) die("the image and label files hold different numbers of items");
+    if (limit > 0 && limit < image_count) image_count = limit;
     if (image_size != input_size) {
         fprintf(stderr, "classify_idx: images have %lu pixels, the model takes %lu inputs\n",
                 (unsigned long)image_size, (unsigned long)input_size);
