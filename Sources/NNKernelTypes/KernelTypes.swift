@@ -1,14 +1,6 @@
 // Types shared by every build of the kernels (NNKernelsGeneric, NNKernelsAVX2) and the dispatcher
 // (NNKernels): the activation functions, the protocol of kernel entry points one build provides,
-// and the small scalar helpers that callers inline.
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+// and `argmax`, which callers inline.
 
 /// Activation functions, numbered as in the model format's `Activation` enum.
 public enum ActivationFunction: Int32, Sendable {
@@ -22,13 +14,28 @@ public enum ActivationFunction: Int32, Sendable {
 ///
 /// Results are deterministic for one build: every sum runs in an order fixed by the shapes. Two
 /// builds may differ in the last bits (the AVX2 build rounds a fused multiply-add once).
-public protocol KernelSet {
+public protocol KernelSet: Sendable {
     /// "generic" (the platform's baseline instruction set) or "avx2-fma".
     static var name: String { get }
 
     static func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
+
+    /// Floats `packGEMMB` writes for an op(B) of (k, n).
+    static func packedBCount(k: Int, n: Int) -> Int
+
+    /// Packs op(B) once for `sgemmPackedB` (layout shared by every build).
+    static func packGEMMB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, k: Int, n: Int,
+                          into packed: UnsafeMutablePointer<Float>)
+
+    /// Floats of scratch `sgemmPackedB` needs.
+    static func gemmScratchCount(m: Int, k: Int) -> Int
+
+    /// C = alpha * A * packed B + beta * C, allocating nothing.
+    static func sgemmPackedB(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                             packedB: UnsafePointer<Float>, beta: Float,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>)
 
     static func denseForward(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
                              weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outFeatures: Int,
@@ -63,17 +70,6 @@ public protocol KernelSet {
     @discardableResult
     static func activationBackward(_ f: ActivationFunction, activations a: UnsafePointer<Float>,
                                    delta: UnsafeMutablePointer<Float>, count n: Int) -> Bool
-}
-
-/// σ(z) = 1 / (1 + e^-z), computed without overflow for large |z|.
-@inlinable
-public func sigmoid(_ z: Float) -> Float {
-    if z >= 0 {
-        return 1 / (1 + expf(-z))
-    } else {
-        let e = expf(z)
-        return e / (1 + e)
-    }
 }
 
 /// Index of the largest of n values; the smallest index wins ties (NaN never wins).

@@ -23,10 +23,17 @@ let gemmMR = 6
 let gemmNR = 8
 /// Depth of a packed block: a KC x NR micro-panel of B (8 KiB) stays in L1.
 let gemmKC = 256
-/// Copies of each A value in its packed panel: stored pre-broadcast as an aligned SIMD4, the
-/// micro-kernel multiplies with it directly instead of shuffling a scalar into every lane.
+/// Copies of each A value in its packed panel. The generic build stores each pre-broadcast as an
+/// aligned SIMD4, so the micro-kernel multiplies with it directly instead of shuffling a scalar
+/// into every lane (SSE2 has no broadcast from memory). The AVX2 build stores each once and
+/// broadcasts with vbroadcastss straight from memory: a quarter of the cache footprint, which
+/// keeps the A micro-panel (6 KiB) and the B micro-panel (8 KiB) in L1 together.
+#if NNRT_FMA
+let gemmBroadcast = 1
+#else
 let gemmBroadcast = 4
-/// Rows of a packed A block: MC x KC x 4 floats (480 KiB) stay in L2.
+#endif
+/// Rows of a packed A block: MC x KC x gemmBroadcast floats (at most 480 KiB) stay in L2.
 let gemmMC = 120
 /// Columns of a packed B block: KC x NC floats (1 MiB).
 let gemmNC = 1024
@@ -60,7 +67,7 @@ extension CPUKernels {
         let kcMax = min(k, gemmKC)
         let mcMax = min(roundUp(m, gemmMR), gemmMC)
         let ncMax = min(roundUp(n, gemmNR), gemmNC)
-        // packedA (mcMax / MR panels, kcMax, MR, 4 copies); packedB (ncMax / NR panels, kcMax, NR);
+        // packedA (mcMax / MR panels, kcMax, MR, gemmBroadcast copies); packedB (ncMax / NR panels, kcMax, NR);
         // 64-byte aligned so the micro-kernel's SIMD4 loads of A are aligned.
         let rawA = UnsafeMutableRawPointer.allocate(
             byteCount: mcMax &* kcMax &* gemmBroadcast &* MemoryLayout<Float>.stride, alignment: 64)
@@ -95,6 +102,78 @@ extension CPUKernels {
     }
 }
 
+extension CPUKernels {
+    /// Floats `packGEMMB` writes for an op(B) of (k, n): ceil(n / 8) * 8 * k, or Int.max if that
+    /// overflows, 0 if k or n is not positive.
+    public static func packedBCount(k: Int, n: Int) -> Int {
+        guard k > 0, n > 0 else { return 0 }
+        let (count, overflow) = roundUp(n, gemmNR).multipliedReportingOverflow(by: k)
+        return overflow ? Int.max : count
+    }
+
+    /// Packs op(B) (k, n) once, for many `sgemmPackedB` calls (a runtime's constant weights): B is
+    /// stored (k, ldb), or (n, ldb) if transposed; packed holds `packedBCount(k:n:)` floats: for each
+    /// block of 256 rows of op(B), its NR-wide micro-panels, as `sgemm` packs them per call. The
+    /// layout is the same in every build of the kernels.
+    public static func packGEMMB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, k: Int, n: Int,
+                                 into packed: UnsafeMutablePointer<Float>) {
+        guard k > 0, n > 0 else { return }
+        let nPadded = roundUp(n, gemmNR)
+        var pc = 0
+        while pc < k {
+            let kc = min(gemmKC, k &- pc)
+            packB(transposed: transposed, b: b, ldb: ldb, row0: pc, col0: 0, kc: kc, nc: n,
+                  into: packed + pc &* nPadded)
+            pc &+= kc
+        }
+    }
+
+    /// Floats of scratch `sgemmPackedB` needs for m rows of A and depth k (A's packed block).
+    public static func gemmScratchCount(m: Int, k: Int) -> Int {
+        guard m > 0, k > 0 else { return 0 }
+        return min(roundUp(m, gemmMR), gemmMC) &* min(k, gemmKC) &* gemmBroadcast
+    }
+
+    /// As `sgemm` without transposes, with B already packed by `packGEMMB` (same k and n): C (m, n)
+    /// = alpha * A (m, lda) * B + beta * C. Packs only A, into `scratch` (`gemmScratchCount(m:k:)`
+    /// floats, 16-byte aligned), so it allocates nothing. Each C[i][j] is summed exactly as `sgemm`
+    /// sums it, so results equal `sgemm`'s bit for bit, whatever m is.
+    public static func sgemmPackedB(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                    packedB: UnsafePointer<Float>, beta: Float,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
+        guard m > 0, n > 0 else { return }
+        if beta == 0 {
+            for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
+        } else if beta != 1 {
+            for i in 0..<m {
+                let row = c + i &* ldc
+                for j in 0..<n { row[j] = beta * row[j] }
+            }
+        }
+        guard k > 0, alpha != 0 else { return }
+        let nPadded = roundUp(n, gemmNR)
+        var jc = 0
+        while jc < n {
+            let nc = min(gemmNC, n &- jc)
+            var pc = 0
+            while pc < k {
+                let kc = min(gemmKC, k &- pc)
+                let bBlock = packedB + (pc &* nPadded &+ jc &* kc)
+                var ic = 0
+                while ic < m {
+                    let mc = min(gemmMC, m &- ic)
+                    packA(transposed: false, a: a, lda: lda, row0: ic, col0: pc, mc: mc, kc: kc, into: scratch)
+                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, packedA: scratch, packedB: bBlock,
+                                c: c + (ic &* ldc &+ jc), ldc: ldc)
+                    ic &+= mc
+                }
+                pc &+= kc
+            }
+            jc &+= nc
+        }
+    }
+}
+
 @inline(__always)
 func roundUp(_ x: Int, _ multiple: Int) -> Int {
     (x &+ multiple &- 1) / multiple &* multiple
@@ -108,7 +187,7 @@ func packA(transposed: Bool, a: UnsafePointer<Float>, lda: Int, row0: Int, col0:
     var ir = 0
     while ir < mc {
         let rows = min(gemmMR, mc &- ir)
-        let panel = packed + ir &* kc &* gemmBroadcast      // (kc, MR, 4)
+        let panel = packed + ir &* kc &* gemmBroadcast      // (kc, MR, gemmBroadcast)
         let stride = gemmMR &* gemmBroadcast
         if transposed {
             // op(A)[i][p] = a[p * lda + i]: MR consecutive floats per p.
@@ -250,7 +329,7 @@ func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
 /// The MR x NR (6 x 8) micro-kernel for a tile of `rows` (1...MR) by `cols` (1...NR):
 /// tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in increasing p; then
 /// C[0..<rows][0..<cols] += alpha * tile.
-/// a is a packed A micro-panel (kc, MR, 4), 16-byte aligned; b a packed B micro-panel (kc, NR); c (rows, ldc).
+/// a is a packed A micro-panel (kc, MR, gemmBroadcast), 16-byte aligned; b a packed B micro-panel (kc, NR); c (rows, ldc).
 /// Short tiles (small m, e.g. one example) run a kernel with only as many accumulators as rows;
 /// every variant sums each element in the same order, so results do not depend on the variant.
 @inline(__always)
@@ -277,14 +356,14 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
     while p < kc {
         let bv = UnsafeRawPointer(pb).loadUnaligned(as: SIMD8<Float>.self)
         multiplyAdd(&c0, broadcast(pa), bv)
-        if R > 1 { multiplyAdd(&c1, broadcast(pa + 4), bv) }
+        if R > 1 { multiplyAdd(&c1, broadcast(pa + gemmBroadcast), bv) }
         if R > 2 {
-            multiplyAdd(&c2, broadcast(pa + 8), bv)
-            multiplyAdd(&c3, broadcast(pa + 12), bv)
+            multiplyAdd(&c2, broadcast(pa + 2 &* gemmBroadcast), bv)
+            multiplyAdd(&c3, broadcast(pa + 3 &* gemmBroadcast), bv)
         }
         if R > 4 {
-            multiplyAdd(&c4, broadcast(pa + 16), bv)
-            multiplyAdd(&c5, broadcast(pa + 20), bv)
+            multiplyAdd(&c4, broadcast(pa + 4 &* gemmBroadcast), bv)
+            multiplyAdd(&c5, broadcast(pa + 5 &* gemmBroadcast), bv)
         }
         pa += gemmMR &* gemmBroadcast
         pb += gemmNR
@@ -326,17 +405,26 @@ func multiplyAdd(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>
 #endif
 }
 
-/// d[0..<4] = v (one pre-broadcast value of a packed A panel).
+/// d[0..<gemmBroadcast] = v (one value of a packed A panel, pre-broadcast in the generic build).
 @inline(__always)
 func storeBroadcast(_ v: Float, _ d: UnsafeMutablePointer<Float>) {
+#if NNRT_FMA
+    d.pointee = v
+#else
     UnsafeMutableRawPointer(d).storeBytes(of: SIMD4<Float>(repeating: v), as: SIMD4<Float>.self)
+#endif
 }
 
-/// The SIMD8 holding 8 copies of the pre-broadcast value at p (16-byte aligned SIMD4).
+/// The SIMD8 holding 8 copies of the packed A value at p (generic build: a pre-broadcast,
+/// 16-byte aligned SIMD4; AVX2 build: one float, broadcast by vbroadcastss).
 @inline(__always)
 func broadcast(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+#if NNRT_FMA
+    return SIMD8(repeating: p.pointee)
+#else
     let v = UnsafeRawPointer(p).load(as: SIMD4<Float>.self)
     return SIMD8(lowHalf: v, highHalf: v)
+#endif
 }
 
 /// c[0..<8] += v.

@@ -182,20 +182,21 @@ extension Model {
         let memberCount = members.count
         let combined = labels != nil || outputs != nil
         let maxWidth = members.reduce(1) { max($0, $1.maxWidth) }
-        let dropoutWidth = members.reduce(0) { max($0, $1.maxDropoutWidth) }
+        let gemmDepth = members.reduce(0) { max($0, $1.maxGEMMDepth) }
         let convFloats = members.reduce(0) { max($0, $1.convScratch) }
-        let widest = max(maxWidth, inputSize, dropoutWidth)
-        let rowsPerBlock = max(1, min(blockRows, scratchBudget / widest))
+        let widest = max(maxWidth, inputSize)
+        let rowsPerBlock = max(1, min(blockRows, scratchBudget / widest, count))
 
         // Scratch, all sized for one block: two ping-pong activation buffers (rows, maxWidth),
-        // dropout-scaled dense inputs (rows, dropoutWidth), the convolutions' im2col matrix
+        // the dense layers' packed input rows (gemmScratchCount), the convolutions' im2col matrix
         // (convFloats, independent of rows), converted pixels (rows, inputSize), summed outputs
         // and votes (rows, classes).
         var scratch = Scratch()
         defer { scratch.release() }
         let a = try scratch.floats(rowsPerBlock, maxWidth)
         let b = try scratch.floats(rowsPerBlock, maxWidth)
-        let scaled = dropoutWidth > 0 ? try scratch.floats(rowsPerBlock, dropoutWidth) : nil
+        let gemmFloats = Kernels.active.gemmScratchCount(m: rowsPerBlock, k: gemmDepth)
+        let gemmScratch = gemmFloats > 0 ? try scratch.floats(1, gemmFloats) : nil
         let convScratch = convFloats > 0 ? try scratch.floats(1, convFloats) : nil
         var converted: UnsafeMutablePointer<Float>?
         if case .pixels = input { converted = try scratch.floats(rowsPerBlock, inputSize) }
@@ -227,7 +228,7 @@ extension Model {
                     }
                     x = UnsafePointer(converted)
                 }
-                let out = member.forward(x, rows: rows, a, b, scaled: scaled, convScratch: convScratch)   // (rows, classes)
+                let out = member.forward(x, rows: rows, a, b, gemmScratch: gemmScratch, convScratch: convScratch)   // (rows, classes)
                 for r in 0..<rows {
                     let row = out + r * classes
                     let example = start + r

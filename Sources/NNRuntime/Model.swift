@@ -15,10 +15,11 @@ import Darwin
 
 /// What a compiled layer computes, with its per-example shapes.
 enum LayerOperation: Sendable {
-    /// z = W (keep x) + b for x (inFeatures) flattened; weights (outFeatures, inFeatures), bias
-    /// (outFeatures). `keep` is 1 - dropout for a layer trained with dropout (network3's inference
-    /// scaling, applied to the input exactly as the trainer does), nil otherwise.
-    case dense(inFeatures: Int, outFeatures: Int, keep: Float?)
+    /// z = W (keep x) + b for x (inFeatures) flattened; bias (outFeatures). The layer's `weights`
+    /// hold keep W, packed at load for `sgemmPackedB` (W (outFeatures, inFeatures) transposed),
+    /// where keep is 1 - dropout for a layer trained with dropout (network3's inference scaling)
+    /// and 1 otherwise.
+    case dense(inFeatures: Int, outFeatures: Int)
     /// Valid, stride-1 convolution: input (channels, height, width), weights (maps, channels,
     /// kernelHeight, kernelWidth), bias (maps), output (maps, height-KH+1, width-KW+1).
     case conv2d(channels: Int, height: Int, width: Int, maps: Int, kernelHeight: Int, kernelWidth: Int)
@@ -34,7 +35,7 @@ struct CompiledLayer: Sendable {
     /// Floats per example in and out.
     let inCount: Int
     let outCount: Int
-    /// Dense (outFeatures, inFeatures) or conv (maps, channels, KH, KW); empty for pooling.
+    /// Dense: packed as `LayerOperation.dense` says; conv (maps, channels, KH, KW); empty for pooling.
     let weights: [Float]
     /// Dense (outFeatures) or conv (maps); empty for pooling.
     let bias: [Float]
@@ -89,9 +90,9 @@ public final class CompiledNetwork: Sendable {
     let layers: [CompiledLayer]
     /// The widest layer output, which sizes the two ping-pong activation buffers (floats per example).
     let maxWidth: Int
-    /// The widest input of a dense layer with dropout, which sizes the scaled-input buffer
-    /// (floats per example; 0 without dropout).
-    let maxDropoutWidth: Int
+    /// The largest input of a dense layer: the depth of its matrix product, which sizes the
+    /// product's scratch (`gemmScratchCount`; 0 without dense layers).
+    let maxGEMMDepth: Int
     /// Floats of im2col scratch the largest convolution needs (independent of the batch; 0 without
     /// convolutions).
     let convScratch: Int
@@ -103,7 +104,7 @@ public final class CompiledNetwork: Sendable {
         name = n.name
         input = n.input
         var compiled: [CompiledLayer] = []
-        var scratch = 0, dropoutWidth = 0
+        var scratch = 0, gemmDepth = 0
         for (index, layer) in n.layers.enumerated() {
             let what = "layer \(index + 1) '\(layer.name)'"
             guard let f = ActivationFunction(rawValue: layer.activation.rawValue) else {
@@ -119,9 +120,27 @@ public final class CompiledNetwork: Sendable {
                 guard !overflow, layer.weights.data.count == weightCount, layer.bias.data.count == outCount else {
                     throw ModelError(.badModel, "\(what): tensors do not match the shapes")
                 }
-                let keep: Float? = layer.dropout > 0 ? 1 - layer.dropout : nil
-                if keep != nil { dropoutWidth = max(dropoutWidth, inCount) }
-                operation = .dense(inFeatures: inCount, outFeatures: outCount, keep: keep)
+                let kernels = Kernels.active
+                let packedCount = kernels.packedBCount(k: inCount, n: outCount)
+                guard packedCount < Int.max / MemoryLayout<Float>.stride else {
+                    throw ModelError(.outOfMemory, "\(what): the packed weights do not fit in memory")
+                }
+                let keep: Float = layer.dropout > 0 ? 1 - layer.dropout : 1
+                var scaled = layer.weights.data
+                if keep != 1 { for i in scaled.indices { scaled[i] *= keep } }
+                let packed = [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
+                    scaled.withUnsafeBufferPointer { w in
+                        if let w = w.baseAddress, let out = buffer.baseAddress {
+                            kernels.packGEMMB(transposed: true, b: w, ldb: inCount, k: inCount, n: outCount, into: out)
+                        }
+                    }
+                    count = packedCount
+                }
+                gemmDepth = max(gemmDepth, inCount)
+                operation = .dense(inFeatures: inCount, outFeatures: outCount)
+                compiled.append(CompiledLayer(operation: operation, activation: f, inCount: inCount, outCount: outCount,
+                                              weights: packed, bias: layer.bias.data))
+                continue
             case .conv2d:
                 let w = layer.weights.shape
                 guard layer.inputShape.count == 3, w.count == 4, layer.bias.data.count == w[0],
@@ -151,17 +170,19 @@ public final class CompiledNetwork: Sendable {
         inputSize = compiled[0].inCount
         outputSize = compiled[compiled.count - 1].outCount
         maxWidth = compiled.reduce(0) { max($0, $1.outCount) }
-        maxDropoutWidth = dropoutWidth
+        maxGEMMDepth = gemmDepth
         convScratch = scratch
     }
 
     /// Runs `rows` examples (input is (rows, inputSize)) through the network, ping-ponging between
-    /// `a` and `b` (each at least rows * maxWidth floats). `scaled` holds at least rows *
-    /// maxDropoutWidth floats and `convScratch` at least `self.convScratch` floats (either may be
-    /// nil when the network needs none). Returns the buffer holding the (rows, outputSize) result.
+    /// `a` and `b` (each at least rows * maxWidth floats). `gemmScratch` holds at least
+    /// `gemmScratchCount(m: rows, k: maxGEMMDepth)` floats, 16-byte aligned, and `convScratch` at
+    /// least `self.convScratch` floats (either may be nil when the network needs none). Returns
+    /// the buffer holding the (rows, outputSize) result. Allocates nothing.
     func forward(_ input: UnsafePointer<Float>, rows: Int,
                  _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
-                 scaled: UnsafeMutablePointer<Float>?, convScratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+                 gemmScratch: UnsafeMutablePointer<Float>?, convScratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+        let kernels = Kernels.active
         var current = UnsafePointer(input)     // (rows, layer.inCount)
         var target = a                         // (rows, layer.outCount)
         var other = b
@@ -169,35 +190,25 @@ public final class CompiledNetwork: Sendable {
             layer.weights.withUnsafeBufferPointer { w in
                 layer.bias.withUnsafeBufferPointer { bias in
                     switch layer.operation {
-                    case let .dense(inFeatures, outFeatures, keep):
-                        // Validation guarantees tensors of exactly (out, in) and (out).
-                        guard let w = w.baseAddress, let bias = bias.baseAddress else { return }
-                        var x = current                                    // (rows, inFeatures)
-                        if let keep, let scaled {
-                            // network3's inference for a layer trained with dropout: W ((1 - p) x) + b.
-                            let n = rows &* inFeatures
-                            var i = 0
-                            while i < n {
-                                scaled[i] = current[i] * keep
-                                i &+= 1
-                            }
-                            x = UnsafePointer(scaled)
-                        }
-                        Kernels.active.denseForward(input: x, batch: rows, inFeatures: inFeatures,
-                                     weights: w, bias: bias, outFeatures: outFeatures, output: target)
+                    case let .dense(inFeatures, outFeatures):
+                        // Validation guarantees a bias of (out); the weights were packed at load.
+                        guard let w = w.baseAddress, let bias = bias.baseAddress, let gemmScratch else { return }
+                        for r in 0..<rows { (target + r &* outFeatures).update(from: bias, count: outFeatures) }
+                        kernels.sgemmPackedB(m: rows, n: outFeatures, k: inFeatures, alpha: 1, a: current, lda: inFeatures,
+                                             packedB: w, beta: 1, c: target, ldc: outFeatures, scratch: gemmScratch)
                     case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth):
                         guard let w = w.baseAddress, let bias = bias.baseAddress, let convScratch else { return }
-                        Kernels.active.conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
-                                      weights: w, bias: bias, maps: maps,
-                                      kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                                      output: target, scratch: convScratch)
+                        kernels.conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
+                                              weights: w, bias: bias, maps: maps,
+                                              kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                              output: target, scratch: convScratch)
                     case let .maxPool2d(channels, height, width, poolHeight, poolWidth):
-                        Kernels.active.maxPool2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
-                                         poolHeight: poolHeight, poolWidth: poolWidth, output: target, argmax: nil)
+                        kernels.maxPool2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
+                                                 poolHeight: poolHeight, poolWidth: poolWidth, output: target, argmax: nil)
                     }
                 }
             }
-            Kernels.active.activationForward(layer.activation, target, rows: rows, width: layer.outCount)
+            kernels.activationForward(layer.activation, target, rows: rows, width: layer.outCount)
             current = UnsafePointer(target)
             swap(&target, &other)
         }

@@ -254,7 +254,11 @@ public struct Network: Sendable, Equatable {
             guard let base = p.baseAddress else { return }
             topology.forward(base, ws, rows: 1, training: false, keepOutputZ: false)
         }
-        return Array(UnsafeBufferPointer(start: ws.output(stages.count - 1), count: outputSize))
+        // The workspace owns the memory the pointer points into: keep it alive until the copy is
+        // made (Swift may release an object right after its last use, here `ws.output`).
+        return withExtendedLifetime(ws) {
+            Array(UnsafeBufferPointer(start: ws.output(stages.count - 1), count: outputSize))
+        }
     }
 
     /// The gradient of the cost summed over the examples at `indices` of `data` (network2.py's

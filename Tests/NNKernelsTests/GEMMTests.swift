@@ -109,3 +109,35 @@ import NNKernels
         #expect(first == second)
     }
 }
+
+/// sgemm with B packed once (a runtime's constant weights) against sgemm packing per call.
+@Suite struct PackedGEMMTests {
+    func values(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<n).map { _ in
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(Double(s % 2_000_001) / 1_000_000 - 1)
+        }
+    }
+
+    @Test(arguments: [(1, 1, 1), (1, 100, 784), (7, 30, 784), (100, 10, 100), (13, 1030, 300),
+                      (6, 8, 256), (5, 17, 257), (30, 1000, 640)])
+    func packedBEqualsSgemmBitForBit(m: Int, n: Int, k: Int) {
+        for kernels in Kernels.available {
+            for transposed in [false, true] {
+                let a = values(m * k, seed: 1)
+                let b = values(k * n, seed: 2)             // (k, n), or (n, k) when transposed
+                let c0 = values(m * n, seed: 3)
+                var expected = c0, got = c0
+                kernels.sgemm(transposeA: false, transposeB: transposed, m: m, n: n, k: k, alpha: 0.5, a: a, lda: k,
+                              b: b, ldb: transposed ? k : n, beta: 1, c: &expected, ldc: n)
+                var packed = [Float](repeating: .nan, count: kernels.packedBCount(k: k, n: n))
+                kernels.packGEMMB(transposed: transposed, b: b, ldb: transposed ? k : n, k: k, n: n, into: &packed)
+                var scratch = [Float](repeating: .nan, count: kernels.gemmScratchCount(m: m, k: k))
+                kernels.sgemmPackedB(m: m, n: n, k: k, alpha: 0.5, a: a, lda: k, packedB: packed, beta: 1,
+                                     c: &got, ldc: n, scratch: &scratch)
+                #expect(got == expected, "\(kernels.name) m \(m) n \(n) k \(k) transposed \(transposed)")
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import NNKernels
 @testable import NNKernelsGeneric
@@ -123,5 +124,35 @@ import NNKernels
         #expect(argmax([1, 3, 3, 2], 4) == 1)
         #expect(argmax([.nan, 1, .nan], 3) == 1)
         #expect(argmax([-5], 1) == 0)
+    }
+}
+
+/// The vectorized exponential behind sigmoid and softmax, against Double-precision exp.
+@Suite struct VectorExpTests {
+    @Test func exp8IsAccurateOverItsRange() {
+        var worst = 0.0
+        var x = -87.0
+        while x < 88 {
+            var v = SIMD8<Float>()
+            for j in 0..<8 { v[j] = Float(x + Double(j) * 0.001237) }
+            let e = exp8(v)
+            for j in 0..<8 {
+                let exact = Foundation.exp(Double(v[j]))
+                worst = max(worst, abs(Double(e[j]) - exact) / exact)
+            }
+            x += 0.0731
+        }
+        // Float's unit roundoff is 6e-8; the polynomial and the two-part reduction stay within 2 ulp.
+        #expect(worst < 2.4e-7, "worst relative error \(worst)")
+    }
+
+    @Test func sigmoidAndSoftmaxAtTheExtremes() {
+        var z: [Float] = [-1000, -100, -20, 0, 20, 100, 1000, 1e-8, -1e-8]
+        Kernels.active.activationForward(.sigmoid, &z, rows: 1, width: z.count)
+        #expect(z[0] >= 0 && z[0] < 1e-37 && z[1] < 1e-37 && abs(z[2] - 2.0611537e-9) < 1e-15)
+        #expect(z[3] == 0.5 && z[4] == 1 && z[5] == 1 && z[6] == 1 && z[7] == 0.5 && z[8] == 0.5)
+        var s: [Float] = [1000, 0, -1000, 1000]
+        Kernels.active.activationForward(.softmax, &s, rows: 1, width: 4)
+        #expect(s == [0.5, 0, 0, 0.5])
     }
 }
