@@ -25,7 +25,7 @@ public protocol KernelSet: Sendable {
     /// Floats `packGEMMB` writes for an op(B) of (k, n).
     static func packedBCount(k: Int, n: Int) -> Int
 
-    /// Packs op(B) once for `sgemmPackedB` (layout shared by every build).
+    /// Packs op(B) once for `sgemmPackedB` (for this build's `sgemmPackedB` only: the panel width differs between builds).
     static func packGEMMB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, k: Int, n: Int,
                           into packed: UnsafeMutablePointer<Float>)
 

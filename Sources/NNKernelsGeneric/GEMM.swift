@@ -6,7 +6,7 @@
 //       for ic in steps of MC over m        pack A(ic.., pc..) into MR-tall micro-panels (L2)
 //         for jr in steps of NR, ir in steps of MR:  the MR x NR micro-kernel (registers)
 //
-// The micro-kernel keeps an MR x NR tile of C in SIMD8<Float> registers and adds rank-1 updates:
+// The micro-kernel keeps an MR x NR tile of C in PanelVector registers (SIMD16 or SIMD8) and adds rank-1 updates:
 // fused multiply-adds in the AVX2 build (`-D NNRT_FMA`), plain multiplies and adds in the generic
 // build, where a fused multiply-add would be a libm call per lane (see `multiplyAdd`). A is packed pre-broadcast (each value 4 times), so the kernel needs
 // no shuffles. Single-threaded: callers that want both cores split their work above this level.
@@ -17,11 +17,20 @@
 // bit-identical results, and an element's value does not depend on the rest of the matrices. Zero padding in the packed edge panels only ever touches tile entries
 // that are not written back.
 
-/// Rows of C per micro-kernel tile (one SIMD8 accumulator per row).
+/// Rows of C per micro-kernel tile (one PanelVector accumulator per row).
 let gemmMR = 6
-/// Columns of C per micro-kernel tile (one SIMD8<Float>).
-let gemmNR = 8
-/// Depth of a packed block: a KC x NR micro-panel of B (8 KiB) stays in L1.
+/// One row of a micro-kernel tile: SIMD16 (two AVX registers) in the AVX2 build, so a 6 x 16 tile
+/// keeps 12 of the 16 registers as accumulators and the FMA units, not the loads, set the pace;
+/// SIMD8 (two SSE registers) in the generic build, which has only 16 registers of 4 lanes.
+#if NNRT_FMA
+typealias PanelVector = SIMD16<Float>
+#else
+typealias PanelVector = SIMD8<Float>
+#endif
+/// Columns of C per micro-kernel tile (one PanelVector). Packed B panels are this wide, so
+/// B packed by one build is for that build only.
+let gemmNR = PanelVector.scalarCount
+/// Depth of a packed block: a KC x NR micro-panel of B (16 KiB in the AVX2 build, 8 KiB in the generic one) stays in L1.
 let gemmKC = 256
 /// Copies of each A value in its packed panel. The generic build stores each pre-broadcast as an
 /// aligned SIMD4, so the micro-kernel multiplies with it directly instead of shuffling a scalar
@@ -90,9 +99,17 @@ extension CPUKernels {
                 var ic = 0
                 while ic < m {
                     let mc = min(gemmMC, m &- ic)
+#if NNRT_FMA
+                    if !transposeA {
+                        macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, a: a + (ic &* lda &+ pc), aRowStride: lda,
+                                    aStep: 1, packedB: packedB, c: c + (ic &* ldc &+ jc), ldc: ldc)
+                        ic &+= mc
+                        continue
+                    }
+#endif
                     packA(transposed: transposeA, a: a, lda: lda, row0: ic, col0: pc, mc: mc, kc: kc, into: packedA)
-                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, packedA: packedA, packedB: packedB,
-                                c: c + (ic &* ldc &+ jc), ldc: ldc)
+                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, a: packedA, aRowStride: gemmBroadcast,
+                                aStep: gemmMR &* gemmBroadcast, packedB: packedB, c: c + (ic &* ldc &+ jc), ldc: ldc)
                     ic &+= mc
                 }
                 pc &+= kc
@@ -103,7 +120,7 @@ extension CPUKernels {
 }
 
 extension CPUKernels {
-    /// Floats `packGEMMB` writes for an op(B) of (k, n): ceil(n / 8) * 8 * k, or Int.max if that
+    /// Floats `packGEMMB` writes for an op(B) of (k, n): ceil(n / NR) * NR * k, or Int.max if that
     /// overflows, 0 if k or n is not positive.
     public static func packedBCount(k: Int, n: Int) -> Int {
         guard k > 0, n > 0 else { return 0 }
@@ -114,7 +131,7 @@ extension CPUKernels {
     /// Packs op(B) (k, n) once, for many `sgemmPackedB` calls (a runtime's constant weights): B is
     /// stored (k, ldb), or (n, ldb) if transposed; packed holds `packedBCount(k:n:)` floats: for each
     /// block of 256 rows of op(B), its NR-wide micro-panels, as `sgemm` packs them per call. The
-    /// layout is the same in every build of the kernels.
+    /// panel width differs between builds: B packed by one build is for that build's `sgemmPackedB` only.
     public static func packGEMMB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, k: Int, n: Int,
                                  into packed: UnsafeMutablePointer<Float>) {
         guard k > 0, n > 0 else { return }
@@ -162,9 +179,14 @@ extension CPUKernels {
                 var ic = 0
                 while ic < m {
                     let mc = min(gemmMC, m &- ic)
+#if NNRT_FMA
+                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, a: a + (ic &* lda &+ pc), aRowStride: lda,
+                                aStep: 1, packedB: bBlock, c: c + (ic &* ldc &+ jc), ldc: ldc)
+#else
                     packA(transposed: false, a: a, lda: lda, row0: ic, col0: pc, mc: mc, kc: kc, into: scratch)
-                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, packedA: scratch, packedB: bBlock,
-                                c: c + (ic &* ldc &+ jc), ldc: ldc)
+                    macroKernel(mc: mc, nc: nc, kc: kc, alpha: alpha, a: scratch, aRowStride: gemmBroadcast,
+                                aStep: gemmMR &* gemmBroadcast, packedB: bBlock, c: c + (ic &* ldc &+ jc), ldc: ldc)
+#endif
                     ic &+= mc
                 }
                 pc &+= kc
@@ -234,13 +256,16 @@ func packB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, row0: Int, col0:
         let panel = packed + jr &* kc                       // (kc, NR)
         if transposed {
             // op(B)[p][j] = b[j * ldb + p]: read each of the NR rows of B contiguously. A full
-            // panel goes 4 values of p at a time through two 4 x 4 register transposes.
+            // panel goes 4 values of p at a time through NR / 4 register transposes of 4 x 4.
             if cols == gemmNR {
                 let s = b + ((col0 &+ jr) &* ldb &+ row0)
                 var p = 0
                 while p &+ 4 <= kc {
-                    transpose4x4(s + p, ldb, into: panel + p &* gemmNR)
-                    transpose4x4(s + (4 &* ldb &+ p), ldb, into: panel + (p &* gemmNR &+ 4))
+                    var q = 0
+                    while q < gemmNR {
+                        transpose4x4(s + (q &* ldb &+ p), ldb, into: panel + (p &* gemmNR &+ q))
+                        q &+= 4
+                    }
                     p &+= 4
                 }
                 while p < kc {
@@ -273,8 +298,8 @@ func packB(transposed: Bool, b: UnsafePointer<Float>, ldb: Int, row0: Int, col0:
             let src = b + (row0 &* ldb &+ col0 &+ jr)
             if cols == gemmNR {
                 for p in 0..<kc {
-                    let v = UnsafeRawPointer(src + p &* ldb).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(panel + p &* gemmNR).storeBytes(of: v, as: SIMD8<Float>.self)
+                    let v = UnsafeRawPointer(src + p &* ldb).loadUnaligned(as: PanelVector.self)
+                    UnsafeMutableRawPointer(panel + p &* gemmNR).storeBytes(of: v, as: PanelVector.self)
                 }
             } else {
                 for p in 0..<kc {
@@ -306,70 +331,130 @@ func transpose4x4(_ s: UnsafePointer<Float>, _ ld: Int, into d: UnsafeMutablePoi
     raw.storeBytes(of: SIMD4(r0[3], r1[3], r2[3], r3[3]), toByteOffset: 3 &* rowBytes, as: SIMD4<Float>.self)
 }
 
-/// C[0..<mc][0..<nc] += alpha * packedA · packedB for one packed block pair.
+/// C[0..<mc][0..<nc] += alpha * A · packedB for one block pair. A is either packed (`packA`:
+/// aRowStride gemmBroadcast, aStep MR * gemmBroadcast) or, in the AVX2 build, read in place from a
+/// row-major matrix (aRowStride lda, aStep 1), which saves packing it: the micro-kernel broadcasts
+/// each value straight from memory either way.
 @inline(__always)
 func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
-                 packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+                 a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, packedB: UnsafePointer<Float>,
                  c: UnsafeMutablePointer<Float>, ldc: Int) {
+    // Distance between the starts of consecutive MR-row panels of A.
+    let aPanel = aStep == 1 ? gemmMR &* aRowStride : kc &* gemmMR &* gemmBroadcast
     var jr = 0
+    if mc == 1 {
+        // One row (a batch of one): up to four B panels at once, so several independent
+        // accumulators hide the latency of the multiply-adds one accumulator would wait on.
+        while jr < nc {
+            let panels = min(4, (nc &- jr &+ gemmNR &- 1) / gemmNR)
+            let lastCols = min(gemmNR, nc &- jr &- (panels &- 1) &* gemmNR)
+            let b = packedB + jr &* kc
+            switch panels {
+            case 1: microRow(1, kc: kc, a: a, aStep: aStep, b: b, alpha: alpha, c: c + jr, lastCols: lastCols)
+            case 2: microRow(2, kc: kc, a: a, aStep: aStep, b: b, alpha: alpha, c: c + jr, lastCols: lastCols)
+            case 3: microRow(3, kc: kc, a: a, aStep: aStep, b: b, alpha: alpha, c: c + jr, lastCols: lastCols)
+            default: microRow(4, kc: kc, a: a, aStep: aStep, b: b, alpha: alpha, c: c + jr, lastCols: lastCols)
+            }
+            jr &+= panels &* gemmNR
+        }
+        return
+    }
     while jr < nc {
         let cols = min(gemmNR, nc &- jr)
         let bPanel = packedB + jr &* kc
-        var ir = 0
+        var ir = 0, panel = a
         while ir < mc {
             let rows = min(gemmMR, mc &- ir)
-            microKernel(kc: kc, a: packedA + ir &* kc &* gemmBroadcast, b: bPanel, alpha: alpha,
+            microKernel(kc: kc, a: panel, aRowStride: aRowStride, aStep: aStep, b: bPanel, alpha: alpha,
                         c: c + (ir &* ldc &+ jr), ldc: ldc, rows: rows, cols: cols)
             ir &+= gemmMR
+            panel += aPanel
         }
         jr &+= gemmNR
     }
 }
 
-/// The MR x NR (6 x 8) micro-kernel for a tile of `rows` (1...MR) by `cols` (1...NR):
+/// One row of C times K (a literal, 1...4) B micro-panels: c[0..<K NR] += alpha * sum over p of
+/// a[p] b[p], each element summed in increasing p exactly as `microTile` sums it; the last panel
+/// may be partial (`lastCols` of NR columns are written; packed B is zero past its end).
+@inline(__always)
+func microRow(_ K: Int, kc: Int, a: UnsafePointer<Float>, aStep: Int, b: UnsafePointer<Float>, alpha: Float,
+              c: UnsafeMutablePointer<Float>, lastCols: Int) {
+    var c0 = PanelVector(repeating: 0), c1 = PanelVector(repeating: 0)
+    var c2 = PanelVector(repeating: 0), c3 = PanelVector(repeating: 0)
+    let panel = kc &* gemmNR
+    var pa = a, pb = b
+    var p = 0
+    while p < kc {
+        let av = broadcast(pa)
+        multiplyAdd(&c0, av, UnsafeRawPointer(pb).loadUnaligned(as: PanelVector.self))
+        if K > 1 { multiplyAdd(&c1, av, UnsafeRawPointer(pb + panel).loadUnaligned(as: PanelVector.self)) }
+        if K > 2 { multiplyAdd(&c2, av, UnsafeRawPointer(pb + 2 &* panel).loadUnaligned(as: PanelVector.self)) }
+        if K > 3 { multiplyAdd(&c3, av, UnsafeRawPointer(pb + 3 &* panel).loadUnaligned(as: PanelVector.self)) }
+        pa += aStep
+        pb += gemmNR
+        p &+= 1
+    }
+    let alphas = PanelVector(repeating: alpha)
+    var sums = (alphas * c0, alphas * c1, alphas * c2, alphas * c3)
+    withUnsafeBytes(of: &sums) { raw in
+        let t = raw.bindMemory(to: Float.self)
+        let count = (K &- 1) &* gemmNR &+ lastCols
+        for j in 0..<count { c[j] = c[j] + t[j] }
+    }
+}
+
+/// The MR x NR (6 x 16, or 6 x 8 in the generic build) micro-kernel for a tile of `rows` (1...MR) by `cols` (1...NR):
 /// tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in increasing p; then
 /// C[0..<rows][0..<cols] += alpha * tile.
 /// a is a packed A micro-panel (kc, MR, gemmBroadcast), 16-byte aligned; b a packed B micro-panel (kc, NR); c (rows, ldc).
 /// Short tiles (small m, e.g. one example) run a kernel with only as many accumulators as rows;
 /// every variant sums each element in the same order, so results do not depend on the variant.
 @inline(__always)
-func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alpha: Float,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+func microKernel(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, b: UnsafePointer<Float>,
+                 alpha: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
     switch rows {
-    case 1: microTile(1, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
-    case 2: microTile(2, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
-    case 3, 4: microTile(4, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
-    default: microTile(6, kc: kc, a: a, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    case 1: microTile(1, kc: kc, a: a, aRowStride, aStep, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    case 2: microTile(2, kc: kc, a: a, aRowStride, aStep, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    case 3, 4: microTile(4, kc: kc, a: a, aRowStride, aStep, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+    default: microTile(6, kc: kc, a: a, aRowStride, aStep, b: b, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
     }
 }
 
 /// `microKernel` computing the first R (a literal: 1, 2, 4 or 6) rows of the tile; inlined with
 /// a constant R, the unused accumulators and branches disappear.
 @inline(__always)
-func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alpha: Float,
+func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ aStep: Int,
+               b: UnsafePointer<Float>, alpha: Float,
                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
-    var c0 = SIMD8<Float>(repeating: 0), c1 = SIMD8<Float>(repeating: 0)
-    var c2 = SIMD8<Float>(repeating: 0), c3 = SIMD8<Float>(repeating: 0)
-    var c4 = SIMD8<Float>(repeating: 0), c5 = SIMD8<Float>(repeating: 0)
-    var pa = a, pb = b
+    var c0 = PanelVector(repeating: 0), c1 = PanelVector(repeating: 0)
+    var c2 = PanelVector(repeating: 0), c3 = PanelVector(repeating: 0)
+    var c4 = PanelVector(repeating: 0), c5 = PanelVector(repeating: 0)
+    // Row pointers; rows past `rows` repeat the last real row (read in place, A has no padding),
+    // and their sums are never written back.
+    var a0 = a
+    var a1 = a + min(1, rows &- 1) &* aRowStride, a2 = a + min(2, rows &- 1) &* aRowStride
+    var a3 = a + min(3, rows &- 1) &* aRowStride, a4 = a + min(4, rows &- 1) &* aRowStride
+    var a5 = a + min(5, rows &- 1) &* aRowStride
+    var pb = b
     var p = 0
     while p < kc {
-        let bv = UnsafeRawPointer(pb).loadUnaligned(as: SIMD8<Float>.self)
-        multiplyAdd(&c0, broadcast(pa), bv)
-        if R > 1 { multiplyAdd(&c1, broadcast(pa + gemmBroadcast), bv) }
+        let bv = UnsafeRawPointer(pb).loadUnaligned(as: PanelVector.self)
+        multiplyAdd(&c0, broadcast(a0), bv)
+        if R > 1 { multiplyAdd(&c1, broadcast(a1), bv) }
         if R > 2 {
-            multiplyAdd(&c2, broadcast(pa + 2 &* gemmBroadcast), bv)
-            multiplyAdd(&c3, broadcast(pa + 3 &* gemmBroadcast), bv)
+            multiplyAdd(&c2, broadcast(a2), bv)
+            multiplyAdd(&c3, broadcast(a3), bv)
         }
         if R > 4 {
-            multiplyAdd(&c4, broadcast(pa + 4 &* gemmBroadcast), bv)
-            multiplyAdd(&c5, broadcast(pa + 5 &* gemmBroadcast), bv)
+            multiplyAdd(&c4, broadcast(a4), bv)
+            multiplyAdd(&c5, broadcast(a5), bv)
         }
-        pa += gemmMR &* gemmBroadcast
+        a0 += aStep; a1 += aStep; a2 += aStep; a3 += aStep; a4 += aStep; a5 += aStep
         pb += gemmNR
         p &+= 1
     }
-    let av = SIMD8<Float>(repeating: alpha)
+    let av = PanelVector(repeating: alpha)
     if rows == R && cols == gemmNR {
         addRow(c, av * c0)
         if R > 1 { addRow(c + ldc, av * c1) }
@@ -397,7 +482,7 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Floa
 /// per lane, rounded once; in the generic build a multiply and an add, because on baseline x86-64
 /// a fused multiply-add is a libm call per lane.
 @inline(__always)
-func multiplyAdd(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+func multiplyAdd(_ acc: inout PanelVector, _ a: PanelVector, _ b: PanelVector) {
 #if NNRT_FMA
     acc.addProduct(a, b)
 #else
@@ -415,21 +500,21 @@ func storeBroadcast(_ v: Float, _ d: UnsafeMutablePointer<Float>) {
 #endif
 }
 
-/// The SIMD8 holding 8 copies of the packed A value at p (generic build: a pre-broadcast,
+/// A PanelVector holding copies of the packed A value at p (generic build: a pre-broadcast,
 /// 16-byte aligned SIMD4; AVX2 build: one float, broadcast by vbroadcastss).
 @inline(__always)
-func broadcast(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+func broadcast(_ p: UnsafePointer<Float>) -> PanelVector {
 #if NNRT_FMA
-    return SIMD8(repeating: p.pointee)
+    return PanelVector(repeating: p.pointee)
 #else
     let v = UnsafeRawPointer(p).load(as: SIMD4<Float>.self)
     return SIMD8(lowHalf: v, highHalf: v)
 #endif
 }
 
-/// c[0..<8] += v.
+/// c[0..<NR] += v.
 @inline(__always)
-func addRow(_ c: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+func addRow(_ c: UnsafeMutablePointer<Float>, _ v: PanelVector) {
     let raw = UnsafeMutableRawPointer(c)
-    raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + v, as: SIMD8<Float>.self)
+    raw.storeBytes(of: raw.loadUnaligned(as: PanelVector.self) + v, as: PanelVector.self)
 }

@@ -121,7 +121,7 @@ import NNKernels
     }
 
     @Test(arguments: [(1, 1, 1), (1, 100, 784), (7, 30, 784), (100, 10, 100), (13, 1030, 300),
-                      (6, 8, 256), (5, 17, 257), (30, 1000, 640)])
+                      (6, 8, 256), (5, 17, 257), (30, 1000, 640), (1, 70, 33), (1, 130, 300), (1, 16, 5)])
     func packedBEqualsSgemmBitForBit(m: Int, n: Int, k: Int) {
         for kernels in Kernels.available {
             for transposed in [false, true] {
