@@ -267,6 +267,41 @@ nnrt_status nnrt_model_predict_members(const nnrt_model *model,
                                        int32_t *member_labels, size_t member_labels_len,
                                        float *member_outputs, size_t member_outputs_len);
 
+/* ---------------------------------------------------------------------------------------------
+ * Sessions: reusable memory and opt-in threads
+ *
+ * A session runs one model for one caller. It keeps its scratch memory between calls (after
+ * the first call of a given batch size, predictions allocate nothing: the batch-1 path for
+ * latency-sensitive callers) and may spread a batch over several threads of its own. Results are
+ * identical to nnrt_model_predict's, bit for bit, whatever the thread count. A session may be
+ * used by one thread at a time (give each thread its own session); the model stays shareable,
+ * and the session keeps it alive, so nnrt_model_free may come first. */
+typedef struct nnrt_session nnrt_session;
+
+/* Creates a session for `model` that uses `threads` threads per prediction, the calling thread
+ * included: 1 runs on the calling thread only (no thread is created); 0 means one per online
+ * core; at most 256. The extra threads are created here and sleep between calls (they never
+ * spin); batches below 32 rows per thread use fewer threads. INVALID_ARGUMENT for a NULL model
+ * or too many threads, OUT_OF_MEMORY if a thread cannot be created. *out_session is NULL on
+ * failure. */
+nnrt_status nnrt_session_create(const nnrt_model *model, size_t threads, nnrt_session **out_session);
+
+/* Stops the session's threads and frees it. NULL is a no-op. */
+void nnrt_session_free(nnrt_session *session);
+
+/* The number of threads the session uses (0 at creation resolved to the core count). */
+nnrt_status nnrt_session_threads(const nnrt_session *session, size_t *out_threads);
+
+/* As nnrt_model_predict and nnrt_model_predict_u8, through the session's memory and threads. */
+nnrt_status nnrt_session_predict(nnrt_session *session,
+                                 const float *inputs, size_t count, size_t inputs_len,
+                                 int32_t *labels, size_t labels_len,
+                                 float *outputs, size_t outputs_len);
+nnrt_status nnrt_session_predict_u8(nnrt_session *session,
+                                    const uint8_t *pixels, size_t count, size_t pixels_len,
+                                    int32_t *labels, size_t labels_len,
+                                    float *outputs, size_t outputs_len);
+
 #ifdef __cplusplus
 }
 #endif

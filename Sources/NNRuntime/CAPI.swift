@@ -446,3 +446,79 @@ public func nnrt_model_predict_members(_ model: OpaquePointer?, _ inputs: Unsafe
         return fail(error.code, "\(function): \(error.message)")
     }
 }
+
+// MARK: - Sessions
+
+private func unwrapSession(_ handle: OpaquePointer?) -> Session? {
+    guard let handle else { return nil }
+    return Unmanaged<Session>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+}
+
+@_cdecl("nnrt_session_create")
+public func nnrt_session_create(_ model: OpaquePointer?, _ threads: Int,
+                                _ outSession: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    let function = "nnrt_session_create"
+    guard let outSession else { return nullOut(function, "out_session") }
+    outSession.pointee = nil
+    guard let m = unwrap(model) else { return nullModel(function) }
+    do {
+        let session = try Session(model: m, threads: try size(threads, "threads"))
+        outSession.pointee = OpaquePointer(Unmanaged.passRetained(session).toOpaque())
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+@_cdecl("nnrt_session_free")
+public func nnrt_session_free(_ session: OpaquePointer?) {
+    guard let session else { return }
+    Unmanaged<Session>.fromOpaque(UnsafeRawPointer(session)).release()
+}
+
+@_cdecl("nnrt_session_threads")
+public func nnrt_session_threads(_ session: OpaquePointer?, _ outThreads: UnsafeMutablePointer<Int>?) -> Int32 {
+    let function = "nnrt_session_threads"
+    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let outThreads else { return nullOut(function, "out_threads") }
+    outThreads.pointee = s.threads
+    return ok
+}
+
+@_cdecl("nnrt_session_predict")
+public func nnrt_session_predict(_ session: OpaquePointer?, _ inputs: UnsafePointer<Float>?, _ count: Int,
+                                 _ inputsLen: Int, _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
+                                 _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
+    let function = "nnrt_session_predict"
+    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let inputs else { return nullOut(function, "inputs") }
+    do {
+        let n = try size(count, "count")
+        let length = try size(inputsLen, "inputs_len")
+        try s.predict(UnsafeBufferPointer(start: inputs, count: length), count: n,
+                      labels: try buffer(labels, labelsLen, "labels"),
+                      outputs: try buffer(outputs, outputsLen, "outputs"))
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+@_cdecl("nnrt_session_predict_u8")
+public func nnrt_session_predict_u8(_ session: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, _ count: Int,
+                                    _ pixelsLen: Int, _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
+                                    _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
+    let function = "nnrt_session_predict_u8"
+    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let pixels else { return nullOut(function, "pixels") }
+    do {
+        let n = try size(count, "count")
+        let length = try size(pixelsLen, "pixels_len")
+        try s.predict(pixels: UnsafeBufferPointer(start: pixels, count: length), count: n,
+                      labels: try buffer(labels, labelsLen, "labels"),
+                      outputs: try buffer(outputs, outputsLen, "outputs"))
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}

@@ -48,8 +48,10 @@ extension Model {
         _ = try checkInputs(inputs.count, count: count, what: "inputs", unit: "values")
         try checkCombined(count: count, labels: labels, outputs: outputs)
         guard let p = inputs.baseAddress else { throw ModelError(.invalidArgument, "inputs is NULL") }
+        let arena = ScratchArena()
+        defer { arena.release() }
         try run(.floats(p), count: count, labels: labels?.baseAddress, outputs: outputs?.baseAddress,
-                memberLabels: nil, memberOutputs: nil)
+                memberLabels: nil, memberOutputs: nil, arena: arena)
     }
 
     /// As `predict(_:count:labels:outputs:)`, from raw 8-bit pixels that are scaled by each
@@ -60,8 +62,10 @@ extension Model {
         _ = try checkInputs(pixels.count, count: count, what: "pixels", unit: "bytes")
         try checkCombined(count: count, labels: labels, outputs: outputs)
         guard let p = pixels.baseAddress else { throw ModelError(.invalidArgument, "pixels is NULL") }
+        let arena = ScratchArena()
+        defer { arena.release() }
         try run(.pixels(p), count: count, labels: labels?.baseAddress, outputs: outputs?.baseAddress,
-                memberLabels: nil, memberOutputs: nil)
+                memberLabels: nil, memberOutputs: nil, arena: arena)
     }
 
     /// Each member's own predictions: `memberLabels` gets count * memberCount labels and
@@ -89,8 +93,10 @@ extension Model {
             }
         }
         guard let p = inputs.baseAddress else { throw ModelError(.invalidArgument, "inputs is NULL") }
+        let arena = ScratchArena()
+        defer { arena.release() }
         try run(.floats(p), count: count, labels: nil, outputs: nil,
-                memberLabels: memberLabels?.baseAddress, memberOutputs: memberOutputs?.baseAddress)
+                memberLabels: memberLabels?.baseAddress, memberOutputs: memberOutputs?.baseAddress, arena: arena)
     }
 
     /// Predicts every example in `inputs` (whose length must be a multiple of `inputSize`).
@@ -134,7 +140,7 @@ extension Model {
     // MARK: - Argument checks
 
     /// Checks count and the input buffer's length; returns count * inputSize.
-    private func checkInputs(_ length: Int, count: Int, what: String, unit: String) throws(ModelError) -> Int {
+    func checkInputs(_ length: Int, count: Int, what: String, unit: String) throws(ModelError) -> Int {
         guard count > 0 else { throw ModelError(.invalidArgument, "count is 0: there is nothing to predict") }
         let (needed, overflow) = count.multipliedReportingOverflow(by: inputSize)
         guard !overflow else {
@@ -147,7 +153,7 @@ extension Model {
         return needed
     }
 
-    private func checkCombined(count: Int, labels: UnsafeMutableBufferPointer<Int32>?,
+    func checkCombined(count: Int, labels: UnsafeMutableBufferPointer<Int32>?,
                                outputs: UnsafeMutableBufferPointer<Float>?) throws(ModelError) {
         guard labels != nil || outputs != nil else {
             throw ModelError(.invalidArgument, "nothing requested: pass a labels or outputs buffer")
@@ -172,11 +178,12 @@ extension Model {
         case pixels(UnsafePointer<UInt8>)   // (count, inputSize)
     }
 
-    /// Runs all members over `count` examples in blocks. Arguments are already checked: every
-    /// non-nil sink is large enough.
+    /// Runs all members over `count` examples in blocks, with scratch memory from `arena` (reused
+    /// if large enough). Arguments are already checked: every non-nil sink is large enough.
     func run(_ input: Rows, count: Int,
              labels: UnsafeMutablePointer<Int32>?, outputs: UnsafeMutablePointer<Float>?,
-             memberLabels: UnsafeMutablePointer<Int32>?, memberOutputs: UnsafeMutablePointer<Float>?) throws(ModelError) {
+             memberLabels: UnsafeMutablePointer<Int32>?, memberOutputs: UnsafeMutablePointer<Float>?,
+             arena scratch: ScratchArena) throws(ModelError) {
         let inputSize = self.inputSize
         let classes = classCount
         let memberCount = members.count
@@ -191,8 +198,7 @@ extension Model {
         // the dense layers' packed input rows (gemmScratchCount), the convolutions' im2col matrix
         // (convFloats, independent of rows), converted pixels (rows, inputSize), summed outputs
         // and votes (rows, classes).
-        var scratch = Scratch()
-        defer { scratch.release() }
+        scratch.reset()
         let a = try scratch.floats(rowsPerBlock, maxWidth)
         let b = try scratch.floats(rowsPerBlock, maxWidth)
         let gemmFloats = Kernels.active.gemmScratchCount(m: rowsPerBlock, k: gemmDepth)
@@ -273,22 +279,48 @@ extension Model {
     }
 }
 
-/// malloc'ed scratch buffers released together; allocation failure is an error, not a trap.
-private struct Scratch {
-    var blocks: [UnsafeMutablePointer<Float>] = []
+/// Scratch buffers for `Model.run`, handed out in order and kept for the next run: a session's
+/// arena is allocated once and grows only when a call needs more. Allocation failure is an error,
+/// not a trap. Not thread-safe: one arena per thread.
+final class ScratchArena {
+    private var blocks: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+    private var next = 0
 
-    mutating func floats(_ rows: Int, _ width: Int) throws(ModelError) -> UnsafeMutablePointer<Float> {
+    /// Starts handing out the buffers from the first again.
+    func reset() { next = 0 }
+
+    /// The next buffer, with room for rows x width floats, 64-byte aligned.
+    func floats(_ rows: Int, _ width: Int) throws(ModelError) -> UnsafeMutablePointer<Float> {
         let (n, o1) = rows.multipliedReportingOverflow(by: max(width, 1))
         let (bytes, o2) = n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
-        guard !o1, !o2, let raw = malloc(bytes) else {
+        guard !o1, !o2 else {
+            throw ModelError(.outOfMemory, "cannot allocate \(rows) × \(width) floats of scratch memory")
+        }
+        if next < blocks.count && blocks[next].capacity >= n {
+            next += 1
+            return blocks[next - 1].pointer
+        }
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, max(bytes, 64)) == 0, let raw else {
             throw ModelError(.outOfMemory, "cannot allocate \(rows) × \(width) floats of scratch memory")
         }
         let p = raw.bindMemory(to: Float.self, capacity: n)
-        blocks.append(p)
+        if next < blocks.count {
+            free(blocks[next].pointer)      // too small: replaced by the larger buffer
+            blocks[next] = (p, n)
+        } else {
+            blocks.append((p, n))
+        }
+        next += 1
         return p
     }
 
+    /// Frees every buffer.
     func release() {
-        for p in blocks { free(p) }
+        for block in blocks { free(block.pointer) }
+        blocks.removeAll()
+        next = 0
     }
+
+    deinit { release() }
 }

@@ -841,6 +841,80 @@ static int write_model(const char *path) {
     return ok ? 0 : 1;
 }
 
+/* Sessions: bit-identical to nnrt_model_predict for 1, 2 and "all" threads, memory reused across
+ * calls, the model freed before the session, and argument errors. */
+static void test_sessions(void) {
+    enum { N = 300 };
+    static const uint32_t sizes[] = {784, 30, 10};
+    static float x[N * 784], want_out[N * 10], got_out[N * 10];
+    static uint8_t pixels[N * 784];
+    static int32_t want_labels[N], got_labels[N], want_u8[N];
+    Nnrt__Network *net = make_network("session", sizes, 2, NNRT__ACTIVATION__ACTIVATION_SIGMOID, NULL);
+    size_t size, i, threads = 0, t, counts[] = {1, 40, 300, 1};
+    uint8_t *bytes = pack(net, NULL, 1, "nnrt-model", &size);
+    nnrt_model *m = NULL;
+    nnrt_session *session = NULL;
+    static const size_t thread_counts[] = {1, 2, 0};
+
+    CHECK(load_mem(bytes, size, &m) == NNRT_OK && m != NULL);
+    if (m == NULL) return;
+    for (i = 0; i < N * 784; i++) {
+        x[i] = (float)((i * 7919u) % 1000u) / 1000.0f;
+        pixels[i] = (uint8_t)((i * 31u) % 256u);
+    }
+    CHECK(nnrt_model_predict(m, x, N, N * 784, want_labels, N, want_out, N * 10) == NNRT_OK);
+    CHECK(nnrt_model_predict_u8(m, pixels, N, N * 784, want_u8, N, NULL, 0) == NNRT_OK);
+    for (t = 0; t < 3; t++) {
+        size_t c;
+        CHECK(nnrt_session_create(m, thread_counts[t], &session) == NNRT_OK && session != NULL);
+        if (session == NULL) continue;
+        CHECK(nnrt_session_threads(session, &threads) == NNRT_OK && threads >= 1);
+        if (thread_counts[t] > 0) CHECK(threads == thread_counts[t]);
+        for (c = 0; c < 4; c++) {
+            size_t n = counts[c];
+            memset(got_labels, 0xff, sizeof got_labels);
+            CHECK(nnrt_session_predict(session, x, n, n * 784, got_labels, n, got_out, n * 10) == NNRT_OK);
+            CHECK(memcmp(got_labels, want_labels, n * sizeof *got_labels) == 0);
+            CHECK(memcmp(got_out, want_out, n * 10 * sizeof *got_out) == 0);
+            CHECK(nnrt_session_predict_u8(session, pixels, n, n * 784, got_labels, n, NULL, 0) == NNRT_OK);
+            CHECK(memcmp(got_labels, want_u8, n * sizeof *got_labels) == 0);
+        }
+        CHECK_FAILS(nnrt_session_predict(session, x, N, N * 784 - 1, got_labels, N, NULL, 0),
+                    NNRT_ERR_SHAPE_MISMATCH, "inputs");
+        CHECK_FAILS(nnrt_session_predict(session, x, N, N * 784, got_labels, N - 1, NULL, 0),
+                    NNRT_ERR_BUFFER_TOO_SMALL, "labels");
+        CHECK_FAILS(nnrt_session_predict(session, NULL, 1, 784, got_labels, 1, NULL, 0), NNRT_ERR_INVALID_ARGUMENT,
+                    "inputs");
+        CHECK_FAILS(nnrt_session_predict_u8(session, pixels, 0, 784, got_labels, 1, NULL, 0),
+                    NNRT_ERR_INVALID_ARGUMENT, "count");
+        if (t == 2) {
+            /* The session keeps the model alive: free the handle first, then predict. */
+            nnrt_model_free(m);
+            m = NULL;
+            CHECK(nnrt_session_predict(session, x, N, N * 784, got_labels, N, NULL, 0) == NNRT_OK);
+            CHECK(memcmp(got_labels, want_labels, sizeof got_labels) == 0);
+        }
+        nnrt_session_free(session);
+        session = NULL;
+    }
+    CHECK_FAILS(nnrt_session_create(NULL, 1, &session), NNRT_ERR_INVALID_ARGUMENT, "model");
+    CHECK(session == NULL);
+    CHECK_FAILS(nnrt_session_predict(NULL, x, 1, 784, got_labels, 1, NULL, 0), NNRT_ERR_INVALID_ARGUMENT, "session");
+    CHECK_FAILS(nnrt_session_predict_u8(NULL, pixels, 1, 784, got_labels, 1, NULL, 0), NNRT_ERR_INVALID_ARGUMENT,
+                "session");
+    CHECK_FAILS(nnrt_session_threads(NULL, &threads), NNRT_ERR_INVALID_ARGUMENT, "session");
+    nnrt_session_free(NULL);
+    {
+        nnrt_model *again = NULL;
+        CHECK(load_mem(bytes, size, &again) == NNRT_OK);
+        CHECK_FAILS(nnrt_session_create(again, 257, &session), NNRT_ERR_INVALID_ARGUMENT, "threads");
+        CHECK_FAILS(nnrt_session_create(again, 1, NULL), NNRT_ERR_INVALID_ARGUMENT, "out_session");
+        nnrt_model_free(again);
+    }
+    free(bytes);
+    free_network(net);
+}
+
 int main(int argc, char **argv) {
     char cmd[128];
     if (argc == 3 && strcmp(argv[1], "--write-model") == 0) return write_model(argv[2]);
@@ -854,6 +928,7 @@ int main(int argc, char **argv) {
     test_introspection_and_predict();
     test_ensembles();
     test_conv_and_layers();
+    test_sessions();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "test_capi: could not remove %s\n", dir);
     printf("%d passed, %d failed\n", passed, failed);

@@ -1,0 +1,62 @@
+import NNModel
+@testable import NNRuntime
+import Testing
+
+/// Sessions: the same results as the model's own predictions, bit for bit, for every thread count
+/// and batch size, with memory reused between calls.
+@Suite struct SessionTests {
+    func inputs(_ count: Int, _ size: Int, seed: UInt64) -> [Float] {
+        var rng = TestRNG(seed: seed)
+        return (0..<(count * size)).map { _ in rng.float() }
+    }
+
+    @Test(arguments: [1, 2, 3, 0])
+    func sameResultsAsTheModelForEveryThreadCount(threads: Int) throws {
+        let models = [try model(makeNetwork([20, 30, 10], seed: 4)),
+                      try model(makeConvNetwork()),
+                      try ensemble([makeNetwork([20, 7, 10], seed: 5), makeNetwork([20, 9, 10], seed: 6),
+                                    makeNetwork([20, 5, 10], seed: 7)], .majority)]
+        for m in models {
+            let session = try Session(model: m, threads: threads)
+            #expect(session.threads >= 1)
+            // Sizes around the 32-rows-per-thread split and the 256-row blocks, repeated so the
+            // second call of a size reuses the first one's memory.
+            for count in [1, 31, 64, 65, 257, 700, 64, 1] {
+                let x = inputs(count, m.inputSize, seed: UInt64(count))
+                let expected = try m.predict(x)
+                var labels = [Int32](repeating: -1, count: count)
+                var outputs = [Float](repeating: .nan, count: count * m.classCount)
+                try x.withUnsafeBufferPointer { xb in
+                    try labels.withUnsafeMutableBufferPointer { lb in
+                        try outputs.withUnsafeMutableBufferPointer { ob in
+                            try session.predict(xb, count: count, labels: lb, outputs: ob)
+                        }
+                    }
+                }
+                #expect(labels == expected.labels, "threads \(threads), count \(count)")
+                #expect(outputs == expected.outputs, "threads \(threads), count \(count)")
+                let pixels = (0..<(count * m.inputSize)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+                let expectedPixels = try m.predict(pixels: pixels)
+                try pixels.withUnsafeBufferPointer { pb in
+                    try labels.withUnsafeMutableBufferPointer { lb in
+                        try session.predict(pixels: pb, count: count, labels: lb, outputs: nil)
+                    }
+                }
+                #expect(labels == expectedPixels.labels, "pixels, threads \(threads), count \(count)")
+            }
+        }
+    }
+
+    @Test func argumentsAreChecked() throws {
+        let m = try model(makeNetwork([4, 3, 2]))
+        #expect(throws: ModelError.self) { try Session(model: m, threads: 257) }
+        let session = try Session(model: m, threads: 2)
+        var labels = [Int32](repeating: 0, count: 1)
+        let x = [Float](repeating: 0, count: 3)       // one example needs 4
+        #expect(throws: ModelError.self) {
+            try x.withUnsafeBufferPointer { xb in
+                try labels.withUnsafeMutableBufferPointer { lb in try session.predict(xb, count: 1, labels: lb, outputs: nil) }
+            }
+        }
+    }
+}
