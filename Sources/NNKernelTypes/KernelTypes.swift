@@ -46,6 +46,10 @@ public protocol KernelSet: Sendable {
                               nablaW: UnsafeMutablePointer<Float>, nablaB: UnsafeMutablePointer<Float>,
                               inputDelta: UnsafeMutablePointer<Float>?)
 
+    /// Floats of scratch this build's conv2dForward/conv2dBackward need for one call.
+    static func conv2dScratchCount(batch: Int, channels: Int, height: Int, width: Int,
+                                   maps: Int, kernelHeight: Int, kernelWidth: Int) -> Int
+
     static func conv2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
                               weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, maps: Int,
                               kernelHeight: Int, kernelWidth: Int,

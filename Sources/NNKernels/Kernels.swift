@@ -44,13 +44,12 @@ public enum Kernels {
     }
 }
 
-/// Floats of scratch `conv2dForward`/`conv2dBackward` need for one call (the same in every build).
+/// Floats of scratch the active build's `conv2dForward`/`conv2dBackward` need for one call.
 ///
-/// The scratch holds one example's column matrix (channels*kernelHeight*kernelWidth, OH*OW).
 /// Returns 0 for an empty or invalid shape (a kernel larger than the input, a non-positive size),
 /// for which the kernels do nothing, and Int.max if the count does not fit in an Int.
 public func conv2dScratchCount(batch: Int, channels: Int, height: Int, width: Int,
                                maps: Int, kernelHeight: Int, kernelWidth: Int) -> Int {
-    NNKernelsGeneric.CPUKernels.conv2dScratchCount(batch: batch, channels: channels, height: height, width: width,
-                                                   maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+    Kernels.active.conv2dScratchCount(batch: batch, channels: channels, height: height, width: width,
+                                      maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
 }

@@ -11,14 +11,15 @@
 // Every sum runs in a fixed order determined by the shapes, so results are bit-identical.
 
 extension CPUKernels {
-    /// Floats of scratch `conv2dForward`/`conv2dBackward` need for one call (im2col buffer etc.).
+    /// Floats of scratch `conv2dForward`/`conv2dBackward` need for one call (this build's count).
     ///
-    /// The scratch holds one example's column matrix (channels*kernelHeight*kernelWidth, OH*OW),
-    /// reused example after example (and, in the backward pass, reused for ∂C/∂col). Returns 0 for an
-    /// empty or invalid shape (a kernel larger than the input, a non-positive size), for which the
-    /// kernels do nothing, and Int.max if the count does not fit in an Int.
+    /// The backward pass needs one example's column matrix (channels*kernelHeight*kernelWidth,
+    /// OH*OW), reused example after example (and for ∂C/∂col); the forward pass the same matrix in
+    /// sgemm's packed layout (padded to whole panels) after the matrix product's own scratch.
+    /// Returns 0 for an empty or invalid shape (a kernel larger than the input, a non-positive
+    /// size), for which the kernels do nothing, and Int.max if the count does not fit in an Int.
     public static func conv2dScratchCount(batch: Int, channels: Int, height: Int, width: Int,
-                                   maps: Int, kernelHeight: Int, kernelWidth: Int) -> Int {
+                                          maps: Int, kernelHeight: Int, kernelWidth: Int) -> Int {
         guard let shape = ConvShape(batch: batch, channels: channels, height: height, width: width,
                                     maps: maps, kernelHeight: kernelHeight, kernelWidth: kernelWidth)
         else { return 0 }
@@ -28,7 +29,10 @@ extension CPUKernels {
             if overflow { return Int.max }
             count = product
         }
-        return count
+        let positions = shape.outHeight &* shape.outWidth     // no overflow: count covers it
+        let packed = packedBCount(k: shape.patch, n: positions)
+        guard packed < Int.max / 2 else { return Int.max }
+        return max(count, gemmScratchCount(m: maps, k: shape.patch) &+ packed)
     }
 }
 
@@ -49,17 +53,19 @@ extension CPUKernels {
         else { return }
         let outPlane = s.outHeight &* s.outWidth                // OH*OW
         let patch = s.patch                                     // C*KH*KW
+        // scratch: the product's own scratch (aligned, at the start), then the packed column matrix.
+        let packed = scratch + gemmScratchCount(m: maps, k: patch)
         for r in 0..<batch {
             let x = input + r &* channels &* height &* width    // (channels, height, width)
             let out = output + r &* maps &* outPlane            // (maps, OH*OW)
-            im2col(x, s, col: scratch)                          // scratch: col (C*KH*KW, OH*OW)
+            im2colPacked(x, s, into: packed)                    // col (C*KH*KW, OH*OW), packed
             if let bias {
                 for m in 0..<maps { (out + m &* outPlane).update(repeating: bias[m], count: outPlane) }
             }
-            // out (maps, OH*OW) = W (maps, C*KH*KW) · col (C*KH*KW, OH*OW) + out (bias or 0)
-            sgemm(transposeA: false, transposeB: false, m: maps, n: outPlane, k: patch, alpha: 1,
-                  a: weights, lda: patch, b: scratch, ldb: outPlane,
-                  beta: bias == nil ? 0 : 1, c: out, ldc: outPlane)
+            // out (maps, OH*OW) = W (maps, C*KH*KW) · col (C*KH*KW, OH*OW) + out (bias or 0); each
+            // element summed exactly as sgemm sums it.
+            sgemmPackedB(m: maps, n: outPlane, k: patch, alpha: 1, a: weights, lda: patch, packedB: packed,
+                         beta: bias == nil ? 0 : 1, c: out, ldc: outPlane, scratch: scratch)
         }
     }
 }
@@ -270,6 +276,63 @@ func im2col(_ x: UnsafePointer<Float>, _ s: ConvShape, col: UnsafeMutablePointer
                 }
                 row += outPlane
             }
+        }
+    }
+}
+
+/// The column matrix of one example (as `im2col`) written straight into sgemm's packed-B layout
+/// (`packGEMMB`), which saves writing it once and packing it again: for each block of KC rows,
+/// NR-wide panels of consecutive output positions. The positions of a panel fall into runs that
+/// are contiguous in the input (one output row each); the runs of every panel are listed once,
+/// then each row of the matrix (one input offset) copies them all.
+@inline(__always)
+func im2colPacked(_ x: UnsafePointer<Float>, _ s: ConvShape, into packed: UnsafeMutablePointer<Float>) {
+    let positions = s.outHeight &* s.outWidth, k = s.patch
+    let nPadded = roundUp(positions, gemmNR)
+    let panels = nPadded / gemmNR
+    // At most two runs per panel when the output is at least NR wide, else one per output row
+    // the panel touches, plus one.
+    let maxRuns = panels &* (gemmNR / max(1, min(s.outWidth, gemmNR)) &+ 2)
+    withUnsafeTemporaryAllocation(of: (panelOffset: Int, source: Int, length: Int).self, capacity: maxRuns) { runs in
+        var runCount = 0
+        var q = 0
+        while q < positions {
+            let y = q / s.outWidth, xPos = q &- y &* s.outWidth
+            let panelEnd = (q / gemmNR &+ 1) &* gemmNR
+            let length = min(s.outWidth &- xPos, panelEnd &- q, positions &- q)
+            runs[runCount] = (q, y &* s.width &+ xPos, length)
+            runCount &+= 1
+            q &+= length
+        }
+        var pc = 0
+        while pc < k {
+            let kc = min(gemmKC, k &- pc)
+            let block = packed + pc &* nPadded                  // (panels, kc, NR)
+            // Row pc of the matrix is input offset (c, i, j); advance it row by row.
+            var c = pc / (s.kernelHeight &* s.kernelWidth)
+            let rest = pc &- c &* s.kernelHeight &* s.kernelWidth
+            var i = rest / s.kernelWidth, j = rest &- i &* s.kernelWidth
+            for p in 0..<kc {
+                let source = x + (c &* s.height &* s.width &+ i &* s.width &+ j)
+                for r in 0..<runCount {
+                    let run = runs[r]
+                    let panel = run.panelOffset / gemmNR, column = run.panelOffset &- panel &* gemmNR
+                    copyRow(from: source + run.source, to: block + (panel &* kc &* gemmNR &+ p &* gemmNR &+ column),
+                            count: run.length)
+                }
+                if positions < nPadded {
+                    // Zero the last panel's columns past the end.
+                    let last = panels &- 1, column = positions &- last &* gemmNR
+                    (block + (last &* kc &* gemmNR &+ p &* gemmNR &+ column)).update(repeating: 0, count: gemmNR &- column)
+                }
+                j &+= 1
+                if j == s.kernelWidth {
+                    j = 0
+                    i &+= 1
+                    if i == s.kernelHeight { i = 0; c &+= 1 }
+                }
+            }
+            pc &+= kc
         }
     }
 }

@@ -58,10 +58,10 @@ import Testing
             let input = values(batch * channels * side * side, seed: 3)
             let weights = values(maps * channels * window * window, seed: 4), bias = values(maps, seed: 5)
             let outSide = side - window + 1
-            let scratchCount = conv2dScratchCount(batch: batch, channels: channels, height: side, width: side,
-                                                  maps: maps, kernelHeight: window, kernelWidth: window)
             var results: [[Float]] = []
             for kernels in [generic, build] {
+                let scratchCount = kernels.conv2dScratchCount(batch: batch, channels: channels, height: side, width: side,
+                                                              maps: maps, kernelHeight: window, kernelWidth: window)
                 var conv = [Float](repeating: .nan, count: batch * maps * outSide * outSide)
                 var scratch = [Float](repeating: .nan, count: scratchCount)
                 kernels.conv2dForward(input: input, batch: batch, channels: channels, height: side, width: side,
