@@ -1,8 +1,15 @@
 /*
- * bench_infer.c - times libnnrt's C API: nnrt_model_load and nnrt_model_predict.
+ * bench_infer.c - times libnnrt's C API: nnrt_model_load, then predictions through a session
+ * (nnrt_session_predict, the default) or through nnrt_model_predict.
  *
  *   bench_infer MODEL INPUTS BATCH [--seconds S] [--min-calls N] [--warmup N]
- *               [--load-repeats N] [--threads N]
+ *               [--load-repeats N] [--threads N] [--api session|model]
+ *
+ * --api session (default): one nnrt_session created with --threads N threads (1: the calling
+ * thread only, no thread created; 0: one per online core) before the warm-up; every call is
+ * nnrt_session_predict, which allocates nothing once the session has seen the batch size.
+ * --api model: every call is nnrt_model_predict, which takes its scratch memory per call and runs
+ * on the calling thread only (so --threads must be 1).
  *
  * INPUTS is a raw file of float32 examples back to back (run.py writes the 10,000 MNIST test
  * images scaled to 0..1, 784 floats each). Call i predicts the BATCH examples starting at
@@ -10,8 +17,9 @@
  * the output layer (count * classes floats, no labels), as ONNX Runtime's run() does.
  * After --warmup calls it repeats calls until --seconds have passed and at least --min-calls
  * were made, timing each call with CLOCK_MONOTONIC, and prints one JSON object:
- *   {"batch", "calls", "seconds", "images_per_s", "latency_us_median", "latency_us_p99",
- *    "load_ms_median", "load_repeats", "vmhwm_kb"}
+ *   {"batch", "api", "threads", "calls", "seconds", "images_per_s", "latency_us_median",
+ *    "latency_us_p99", "load_ms_median", "load_repeats", "vmhwm_kb"}
+ * "threads" is the count the session reports (nnrt_session_threads; 1 for --api model).
  * vmhwm_kb is the process's peak resident set (VmHWM) after the run.
  *
  * Build (run.py does it): gcc -O2 -std=c99 -I build/include bench_infer.c -L build/lib -lnnrt
@@ -79,12 +87,23 @@ static float *read_inputs(const char *path, size_t input_size, size_t *out_count
     return data;
 }
 
+/* One prediction of `batch` examples at `x` into `outputs`, through the session if there is one. */
+static nnrt_status predict(const nnrt_model *model, nnrt_session *session, const float *x,
+                           size_t batch, size_t input_size, float *outputs, size_t classes) {
+    if (session)
+        return nnrt_session_predict(session, x, batch, batch * input_size, NULL, 0, outputs,
+                                    batch * classes);
+    return nnrt_model_predict(model, x, batch, batch * input_size, NULL, 0, outputs,
+                              batch * classes);
+}
+
 int main(int argc, char **argv) {
     double seconds = 1.0;
     long min_calls = 3, warmup = 3, load_repeats = 10, threads = 1;
+    const char *api = "session";
     if (argc < 4) {
         fprintf(stderr, "usage: bench_infer MODEL INPUTS BATCH [--seconds S] [--min-calls N] "
-                        "[--warmup N] [--load-repeats N] [--threads N]\n");
+                        "[--warmup N] [--load-repeats N] [--threads N] [--api session|model]\n");
         return 2;
     }
     const char *model_path = argv[1], *inputs_path = argv[2];
@@ -95,17 +114,21 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--warmup") == 0) warmup = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--load-repeats") == 0) load_repeats = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--threads") == 0) threads = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--api") == 0) api = argv[i + 1];
         else { fprintf(stderr, "bench_infer: unknown option %s\n", argv[i]); return 2; }
     }
-    /* TODO(threads): libnnrt has no thread option yet; once the runtime takes one, hand
-     * `threads` to it here and drop this check (run.py's NNRT_THREADS says which counts it
-     * asks for; it already passes --threads N). */
-    if (threads != 1) {
-        fprintf(stderr, "bench_infer: --threads %ld: libnnrt has no thread option yet\n", threads);
-        return 3;
+    int use_session = strcmp(api, "session") == 0;
+    if (!use_session && strcmp(api, "model") != 0) {
+        fprintf(stderr, "bench_infer: --api must be session or model, not %s\n", api);
+        return 2;
     }
-    if (batch == 0 || load_repeats < 1 || min_calls < 1) {
-        fprintf(stderr, "bench_infer: BATCH, --load-repeats and --min-calls must be positive\n");
+    if (!use_session && threads != 1) {
+        fprintf(stderr, "bench_infer: --api model runs on the calling thread only: --threads must be 1\n");
+        return 2;
+    }
+    if (batch == 0 || load_repeats < 1 || min_calls < 1 || threads < 0) {
+        fprintf(stderr, "bench_infer: BATCH, --load-repeats and --min-calls must be positive, "
+                        "--threads not negative\n");
         return 2;
     }
 
@@ -136,17 +159,25 @@ int main(int argc, char **argv) {
     double *latencies = malloc(capacity * sizeof(double));
     if (!outputs || !latencies) { fprintf(stderr, "bench_infer: out of memory\n"); return 1; }
 
+    /* The session (and its threads) is made before the warm-up, outside the timed calls. */
+    nnrt_session *session = NULL;
+    size_t session_threads = 1;
+    if (use_session) {
+        if ((status = nnrt_session_create(model, (size_t)threads, &session)) != NNRT_OK)
+            die("session", status);
+        if ((status = nnrt_session_threads(session, &session_threads)) != NNRT_OK)
+            die("session threads", status);
+    }
+
     for (long i = 0; i < warmup; i++) {
-        status = nnrt_model_predict(model, inputs, batch, batch * input_size, NULL, 0, outputs,
-                                    batch * classes);
+        status = predict(model, session, inputs, batch, input_size, outputs, classes);
         if (status != NNRT_OK) die("predict", status);
     }
     double start = now_s(), end = start;
     for (;;) {
         const float *x = inputs + offset * input_size;
         double t0 = now_s();
-        status = nnrt_model_predict(model, x, batch, batch * input_size, NULL, 0, outputs,
-                                    batch * classes);
+        status = predict(model, session, x, batch, input_size, outputs, classes);
         end = now_s();
         if (status != NNRT_OK) die("predict", status);
         if (calls == capacity) {
@@ -161,12 +192,14 @@ int main(int argc, char **argv) {
     }
     double elapsed = end - start;
     qsort(latencies, calls, sizeof(double), compare_doubles);
-    printf("{\"batch\": %zu, \"calls\": %zu, \"seconds\": %.6f, \"images_per_s\": %.1f, "
+    printf("{\"batch\": %zu, \"api\": \"%s\", \"threads\": %zu, \"calls\": %zu, "
+           "\"seconds\": %.6f, \"images_per_s\": %.1f, "
            "\"latency_us_median\": %.3f, \"latency_us_p99\": %.3f, \"load_ms_median\": %.4f, "
            "\"load_repeats\": %ld, \"vmhwm_kb\": %ld}\n",
-           batch, calls, elapsed, (double)(calls * batch) / elapsed,
+           batch, api, session_threads, calls, elapsed, (double)(calls * batch) / elapsed,
            quantile(latencies, calls, 0.5) * 1e6, quantile(latencies, calls, 0.99) * 1e6,
            quantile(loads, (size_t)load_repeats, 0.5) * 1e3, load_repeats, vmhwm_kb());
+    nnrt_session_free(session);
     nnrt_model_free(model);
     free(inputs);
     free(outputs);

@@ -2,7 +2,8 @@
 
     python engines.py ENGINE --threads N --work DIR
 
-ENGINE is nnrt-py (the ctypes binding, library from NNRT_LIBRARY), ort (ONNX Runtime),
+ENGINE is nnrt-py (the ctypes binding through an nnrt.Session of the worker's thread count,
+library from NNRT_LIBRARY), ort (ONNX Runtime),
 litert (ai-edge-litert's Interpreter), torch or numpy. The worker imports its engine once, then
 answers JSON requests, one per line on stdin, with one JSON line on stdout. Keeping workers alive
 lets run.py interleave engines (A B A B ...) without paying for imports each time. The first line
@@ -92,24 +93,36 @@ class Engine:
 
 
 class NnrtPy(Engine):
+    """nnrt's binding: ``open`` loads an ``nnrt.Model`` (what load_time times); predictions go
+    through one ``nnrt.Session(model, threads=N)`` per network, made once (reusable memory, the
+    worker's thread count), as a latency-sensitive caller would use it."""
+
     name = "nnrt-py"
 
     def __init__(self, work: Path, threads: int) -> None:
         super().__init__(work, threads)
         import nnrt
+        if not hasattr(nnrt, "Session"):
+            raise ImportError(f"the nnrt binding at {Path(nnrt.__file__).parent} has no Session "
+                              "(older than the library)")
         self.nnrt = nnrt
+        self.sessions: Dict[str, Any] = {}
 
     def version(self) -> str:
-        kernels = getattr(self.nnrt, "kernel_build", None)   # bindings from 0.2.0 on
-        built = f", kernels {kernels()}" if kernels else ""
-        return (f"nnrt binding {self.nnrt.__version__}, library {self.nnrt.version()}{built} "
+        return (f"nnrt binding {self.nnrt.__version__} (Session.predict_proba, {self.threads} "
+                f"thread(s)), library {self.nnrt.version()}, kernels {self.nnrt.kernel_build()} "
                 f"({self.nnrt.library_path})")
 
     def open(self, key: str) -> Any:
         return self.nnrt.Model(str(self.work / f"{key}.nnrt"))
 
     def runner(self, model: Any, key: str, batch: int) -> Runner:
-        return model.predict_proba
+        if key not in self.sessions:
+            session = model.session(threads=self.threads)
+            if session.threads != self.threads:
+                raise RuntimeError(f"asked for a {self.threads}-thread session, got {session.threads}")
+            self.sessions[key] = session
+        return self.sessions[key].predict_proba
 
     def inputs(self, key: str, x: np.ndarray) -> Any:
         return x

@@ -6,7 +6,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-ENGINE_TITLES = {"nnrt-c": "nnrt (C)", "nnrt-py": "nnrt (Python)", "ort": "ONNX Runtime",
+ENGINE_TITLES = {"nnrt-c": "nnrt (C)", "nnrt-c-model": "nnrt (C, model_predict)",
+                 "nnrt-py": "nnrt (Python)", "ort": "ONNX Runtime",
                  "torch": "PyTorch", "litert": "LiteRT", "numpy": "numpy", "nnrt": "nnrt"}
 # Issue 4's bars.
 INFER_BAR = {"mlp30": 1.2, "mlp100": 1.2, "conv": 1.5}
@@ -97,8 +98,9 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
         f"\"±x%\" is half the range of the repeats relative to the median. An inference repeat is "
         f"{s.warmup} warm-up call(s), then calls for at least {s.seconds:g} s and "
         f"{s.min_calls} call(s); call i takes the batch starting at test image i*batch (mod "
-        f"10,000), float32, outputs only. Threads: the peers at {', '.join(map(str, threads))}; "
-        f"nnrt at 1 (libnnrt has no thread option yet: n/a).",
+        f"10,000), float32, outputs only. Threads: {', '.join(map(str, threads))}, for the peers "
+        f"and for nnrt, which runs through a session (nnrt_session_create with the row's thread "
+        f"count, made before the warm-up; 1 thread = the calling thread only).",
         "",
         "Equivalence check (setup): max |output - nnrt's output| over the first 100 MNIST test "
         "images (the run stops above 1e-4):",
@@ -109,28 +111,37 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
     infer = results.get("infer")
     if infer is not None:
         out += ["", "## 1. Inference throughput (images/s), C API vs peers from Python", "",
-                "nnrt through bench_infer.c (nnrt_model_predict); ONNX Runtime "
-                "(InferenceSession.run, intra-op threads as listed, inter-op 1, sequential) and "
-                "PyTorch (inference_mode) from Python. At batch 1, Python's per-call overhead is "
-                "part of the peers' figures: section 2 compares Python with Python.", ""]
+                "*nnrt (C)*: bench_infer.c calling nnrt_session_predict on one session with the "
+                "row's thread count (scratch memory kept between calls: after the warm-up a call "
+                "allocates nothing; an N-thread session runs on the calling thread and N - 1 threads "
+                "of its own, and uses fewer threads for batches below 32 rows per thread, so "
+                "batches 1 and 10 run on the calling thread alone). "
+                "*model_predict*: the same program calling nnrt_model_predict, which takes its "
+                "scratch memory per call and has no threads (1-thread rows only; the ratios use "
+                "the session figure). ONNX Runtime (InferenceSession.run, intra-op threads as "
+                "listed, inter-op 1, sequential) and PyTorch (inference_mode) from Python. At "
+                "batch 1, Python's per-call overhead is part of the peers' figures: section 2 "
+                "compares Python with Python.", ""]
         rows = []
         for (key, batch, t) in sorted({k[:3] for k in infer}, key=lambda k: (list(titles).index(k[0]), k[1], k[2])):
             get = lambda e: infer.get((key, batch, t, e), {}).get("images_per_s")  # noqa: E731
-            rows.append([titles[key], str(batch), str(t), cell(get("nnrt-c")), cell(get("ort")),
+            rows.append([titles[key], str(batch), str(t), cell(get("nnrt-c")),
+                         cell(get("nnrt-c-model"), "-"), cell(get("ort")),
                          cell(get("torch")), ratio(get("nnrt-c"), get("ort")),
                          ratio(get("nnrt-c"), get("torch"))])
-        out.append(table(["network", "batch", "threads", "nnrt (C)", "ONNX Runtime", "PyTorch",
-                          "nnrt / ORT", "nnrt / PyTorch"], rows))
+        out.append(table(["network", "batch", "threads", "nnrt (C)", "model_predict", "ONNX Runtime",
+                          "PyTorch", "nnrt / ORT", "nnrt / PyTorch"], rows))
         out += ["", "Per-call latency, µs: median / p99 of the calls (medians over the repeats)", ""]
         rows = []
         for (key, batch, t) in sorted({k[:3] for k in infer}, key=lambda k: (list(titles).index(k[0]), k[1], k[2])):
             row = [titles[key], str(batch), str(t)]
-            for engine in ("nnrt-c", "ort", "torch"):
+            for engine in ("nnrt-c", "nnrt-c-model", "ort", "torch"):
                 m = infer.get((key, batch, t, engine))
                 row.append(f"{num(m['latency_us_median'].median)} / {num(m['latency_us_p99'].median)}"
-                           if m else "n/a")
+                           if m else ("-" if engine == "nnrt-c-model" else "n/a"))
             rows.append(row)
-        out.append(table(["network", "batch", "threads", "nnrt (C)", "ONNX Runtime", "PyTorch"], rows))
+        out.append(table(["network", "batch", "threads", "nnrt (C)", "model_predict", "ONNX Runtime",
+                          "PyTorch"], rows))
         infer_bars(bars, infer, titles, threads)
     else:
         for key in INFER_BAR:
@@ -140,9 +151,12 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
     py = results.get("python")
     if py is not None:
         out += ["", "## 2. Python APIs: calls/s (batch 1) and images/s", "",
-                "nnrt's ctypes binding (Model.predict_proba), ONNX Runtime (InferenceSession.run), "
-                "LiteRT (Interpreter: set_tensor, invoke, get_tensor; one interpreter resized per "
-                "batch size, default XNNPACK delegate). Latency: median / p99 µs per call.", ""]
+                "nnrt's ctypes binding (Session.predict_proba on one nnrt.Session per network "
+                "with the row's thread count, made before the warm-up), ONNX Runtime "
+                "(InferenceSession.run), LiteRT (Interpreter: set_tensor, invoke, get_tensor; one "
+                "interpreter resized per batch size, default XNNPACK delegate, num_threads as "
+                "listed). Every engine returns a new output array per call. Latency: median / p99 "
+                "µs per call.", ""]
         rows = []
         for (key, batch, t) in sorted({k[:3] for k in py}, key=lambda k: (list(titles).index(k[0]), k[1], k[2])):
             get = lambda e, f="images_per_s": py.get((key, batch, t, e), {}).get(f)  # noqa: E731
@@ -200,7 +214,8 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
                 "reading the 10,000 test images (31 MB, held by every process), the model load "
                 "time (median; nnrt: nnrt_model_load, nnrt.Model; ORT: InferenceSession; "
                 "LiteRT: Interpreter + allocate_tensors; PyTorch: weights from .npz into a new "
-                "nn.Module), and the peak RSS (VmHWM) after inference at batch 1,000.", ""]
+                "nn.Module), and the peak RSS (VmHWM) after inference at batch 1,000 (nnrt: "
+                "through a 1-thread session).", ""]
         rows = []
         for r in rows_mem:
             rows.append([titles[r.net], ENGINE_TITLES[r.engine],
@@ -218,7 +233,7 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
                 "numpy float32 matmul of square matrices (OPENBLAS_NUM_THREADS set before numpy "
                 "loads, one process per thread count), 2n^3 flops per product; the best product "
                 "per repeat, median and best over repeats. nnrt: 2 x MACs x images/s of the MLP "
-                "at batch 1,000 through the C API, 1 thread.", ""]
+                "at batch 1,000 through the C API, a 1-thread session.", ""]
         rows = [[f"sgemm {peak.sgemm_size[t]}x{peak.sgemm_size[t]}", str(t), cell(peak.sgemm[t]),
                  num(peak.sgemm[t].best), "-"] for t in sorted(peak.sgemm)]
         base = peak.sgemm.get(1)
@@ -270,12 +285,14 @@ def infer_bars(bars: Bars, infer: Dict[Tuple[str, int, int, str], Dict[str, Stat
                          f"{t}: a lower bound")
             else:
                 bars.add(name, measured + " with nnrt at 1 thread", None,
-                         "libnnrt has no thread option yet")
+                         f"nnrt's {t}-thread cells are missing")
     batch1 = infer.get(("mlp100", 1, 1, "nnrt-c"))
     name = f"C batch 1, MLP 784-100-10: < {C_BATCH1_US:g} µs per image"
     if batch1:
         us = batch1["latency_us_median"].median
-        bars.add(name, f"{us:.2f} µs (median call)", us < C_BATCH1_US)
+        plain = infer.get(("mlp100", 1, 1, "nnrt-c-model"))
+        also = (f"; nnrt_model_predict {plain['latency_us_median'].median:.2f} µs" if plain else "")
+        bars.add(name, f"{us:.2f} µs (median call, 1-thread session{also})", us < C_BATCH1_US)
     else:
         bars.add(name, "n/a", None, "batch 1 not measured")
 

@@ -6,8 +6,9 @@ conv net), writes them for every engine, checks that all engines compute the sam
 MNIST test images (else it stops), then measures the sections below and prints a markdown
 report ending with issue 4's bars, each with its measured figure and PASS or FAIL.
 
-  infer   C API inference (bench_infer.c) against ONNX Runtime and PyTorch from Python
-  python  batch 1 and 1000 through the Python APIs: nnrt's binding, ONNX Runtime, LiteRT
+  infer   C API inference (bench_infer.c: a session per thread count, and nnrt_model_predict at
+          1 thread) against ONNX Runtime and PyTorch from Python
+  python  batch 1 and 1000 through the Python APIs: nnrt's binding (Session), ONNX Runtime, LiteRT
   train   seconds per epoch of mini-batch SGD: nnrt's CLI, PyTorch, numpy; the ch6 final net
   memory  model load time, peak RSS, shipped library sizes
   peak    numpy sgemm GFLOPS (the machine's peak) and nnrt's dense GFLOPS at batch 1000
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -37,11 +39,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 VENV = REPO / "build" / "venv-bench"
 SECTIONS = ("infer", "python", "train", "memory", "peak")
-# TODO(threads): libnnrt has no thread option yet, so nnrt is measured at 1 thread and its other
-# cells read n/a. Once the runtime takes a thread count, make this {1, 2, ...} (or drop it), hand
-# the count from bench_infer.c's --threads (which run.py already passes) to the runtime, and give
-# the Python binding's worker (engines.NnrtPy) the same.
-NNRT_THREADS = {1}
+# nnrt runs at every thread count of --threads through a session (bench_infer.c's default API,
+# engines.NnrtPy's Session(threads=N)). "nnrt-c-model" is nnrt_model_predict, measured at 1 thread
+# only (it has no threads): the same work without a session's reusable memory.
+NNRT_MODEL_API_THREADS = {1}
 
 if __name__ == "__main__" and Path(sys.prefix).resolve() != VENV.resolve() \
         and (VENV / "bin" / "python").exists() and not os.environ.get("NNRT_BENCH_NO_REEXEC"):
@@ -203,20 +204,25 @@ class Context:
         self.workers.clear()
 
     def c_infer(self, key: str, batch: int, seconds: float, threads: int = 1,
-                load_repeats: int = 1, warmup: Optional[int] = None) -> Optional[Dict[str, Any]]:
-        """bench_infer's JSON, or None for a thread count libnnrt cannot use yet."""
-        if threads not in NNRT_THREADS:
-            return None
+                load_repeats: int = 1, warmup: Optional[int] = None,
+                api: str = "session") -> Dict[str, Any]:
+        """bench_infer's JSON: through a session with `threads` threads (api "session"), or
+        through nnrt_model_predict (api "model", 1 thread)."""
         s = self.settings
         out = subprocess.run(
             [str(self.bench_infer), str(self.work / f"{key}.nnrt"), str(self.work / "test-images.f32"),
              str(batch), "--seconds", str(seconds), "--min-calls", str(s.min_calls),
              "--warmup", str(s.warmup if warmup is None else warmup),
-             "--load-repeats", str(load_repeats), "--threads", str(threads)],
+             "--load-repeats", str(load_repeats), "--threads", str(threads), "--api", api],
             capture_output=True, text=True, env=self.worker_env(threads))
         if out.returncode != 0:
-            raise BenchError(f"bench_infer {key} {batch}: {out.stderr.strip()}")
-        return json.loads(out.stdout)
+            raise BenchError(f"bench_infer {key} {batch} --threads {threads} --api {api}: "
+                             f"{out.stderr.strip()}")
+        result: Dict[str, Any] = json.loads(out.stdout)
+        if result.get("threads") != threads and not (api == "session" and threads == 0):
+            raise BenchError(f"bench_infer {key} {batch}: asked for {threads} thread(s), "
+                             f"ran {result.get('threads')}")
+        return result
 
 
 # --- Setup ----------------------------------------------------------------------------------------
@@ -310,10 +316,12 @@ def infer_engine_measures(ctx: Context, key: str, batch: int, engines: List[Tupl
     measures: Dict[str, Measure] = {}
     for engine, threads in engines:
         name = f"{engine}/{threads}"
-        if engine.startswith("nnrt") and threads not in NNRT_THREADS:
-            continue   # its cells read n/a
         if engine == "nnrt-c":
             measures[name] = lambda t=threads: ctx.c_infer(key, batch, s.seconds, t)
+            continue
+        if engine == "nnrt-c-model":
+            if threads in NNRT_MODEL_API_THREADS:
+                measures[name] = functools.partial(ctx.c_infer, key, batch, s.seconds, threads, api="model")
             continue
         w = ctx.worker(engine, threads)
         if w is None:
@@ -417,7 +425,6 @@ def measure_memory(ctx: Context, models: List[nets.Net]) -> List[MemoryRow]:
     for net in models:
         log(f"memory and load time: {net.title}")
         c = ctx.c_infer(net.key, 1000, 0.2, 1, load_repeats=s.load_repeats)
-        assert c is not None
         rows.append(MemoryRow("nnrt-c", net.key, c["load_ms_median"], c["vmhwm_kb"], None))
         for engine in ("nnrt-py", "ort", "litert", "torch"):
             w = ctx.worker(engine, 1)
@@ -487,8 +494,7 @@ def measure_peak(ctx: Context, models: List[nets.Net]) -> PeakResult:
         log(f"nnrt dense GFLOPS: {net.title}, batch 1000")
         rates = []
         for _ in range(s.repeats):
-            run = ctx.c_infer(net.key, 1000, s.seconds)
-            assert run is not None   # 1 thread
+            run = ctx.c_infer(net.key, 1000, s.seconds)   # a 1-thread session
             rates.append(2 * net.macs * run["images_per_s"] / 1e9)
         result.nnrt_dense[net.key] = Stat(rates)
     return result
@@ -570,7 +576,8 @@ def main(argv: List[str]) -> int:
         checks = verify(ctx, models)
         results: Dict[str, Any] = {}
         if "infer" in args.only:
-            results["infer"] = measure_inference(ctx, models, ["nnrt-c", "ort", "torch"], ctx.settings.infer_batches)
+            results["infer"] = measure_inference(ctx, models, ["nnrt-c", "nnrt-c-model", "ort", "torch"],
+                                                 ctx.settings.infer_batches)
         if "python" in args.only:
             results["python"] = measure_inference(ctx, models, ["nnrt-py", "ort", "litert"], ctx.settings.python_batches)
         if "train" in args.only:

@@ -6,11 +6,13 @@ A ctypes binding of libnnrt (Include/nnrt.h)::
     with nnrt.Model("mnist.nnrt") as model:
         labels = model.predict(images)          # (N, 784) float32 in 0..1, or uint8 pixels
         probabilities = model.predict_proba(images)
+        with model.session(threads=1) as session:   # reusable memory; threads opt-in
+            probabilities = session.predict_proba(images[0])   # the lean batch-1 path
 
-See :class:`Model`, :class:`Ensemble` and :class:`NNRTError`. Importing this package loads
-libnnrt (``NNRT_LIBRARY``, a bundled copy, a source checkout's ``build/lib``, then the system
-loader) and raises :class:`LibraryLoadError` (an ImportError) if it cannot, or if the library's
-ABI version is not the one this binding was written for.
+See :class:`Model`, :class:`Ensemble`, :class:`Session` and :class:`NNRTError`. Importing this
+package loads libnnrt (``NNRT_LIBRARY``, a bundled copy, a source checkout's ``build/lib``, then
+the system loader) and raises :class:`LibraryLoadError` (an ImportError) if it cannot, or if the
+library's ABI version is not the one this binding was written for.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ._errors import (
     BadModelError,
     BufferTooSmallError,
     ClosedModelError,
+    ClosedSessionError,
     ImageDecodeError,
     InternalError,
     InvalidArgumentError,
@@ -36,6 +39,7 @@ from ._errors import (
 )
 from ._loader import LibraryLoadError
 from ._model import Ensemble, InputContract, LayerInfo, Model, Producer
+from ._session import Session
 
 __version__ = "0.2.0"
 
@@ -72,6 +76,7 @@ def supported_format_versions() -> Tuple[int, int]:
 __all__ = [
     "Model",
     "Ensemble",
+    "Session",
     "InputContract",
     "LayerInfo",
     "Producer",

@@ -1,8 +1,16 @@
 """The raw layer: every function of Include/nnrt.h, 1:1, with explicit argtypes and restype.
 
-Nothing here is friendly; the object layer (``nnrt._model``) wraps it. Handles are
-``ctypes.c_void_p`` values (an ``nnrt_model *``); out-parameters are passed with
-``ctypes.byref``. Strings come back as ``bytes`` (``c_char_p``) owned by the library.
+Nothing here is friendly; the object layer (``nnrt._model``, ``nnrt._session``) wraps it.
+Handles are ``ctypes.c_void_p`` values (an ``nnrt_model *`` or ``nnrt_session *``);
+out-parameters are passed with ``ctypes.byref``. Strings come back as ``bytes`` (``c_char_p``)
+owned by the library.
+
+The data buffers of the inference functions (inputs, labels, outputs) are declared ``c_void_p``
+rather than typed pointers: they take a plain address (``int``), a ctypes pointer or array, or
+``None`` for NULL. The object layer passes ndarray addresses as ints, which ctypes converts with
+no per-call pointer object (``ndarray.ctypes.data_as`` costs more than the batch-1 prediction
+itself), and at batch 1 calls the unchecked twins at the end of this module. The element types are those of the header: ``const float *`` inputs (``const uint8_t *``
+for the ``_u8`` functions), ``int32_t *`` labels, ``float *`` outputs.
 
 Every pointer and size_t return type is declared: ctypes' default ``int`` restype would
 truncate a 64-bit pointer.
@@ -11,7 +19,7 @@ truncate a 64-bit pointer.
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_void_p
 
 from ._loader import LibraryLoadError, load_library
 
@@ -54,6 +62,10 @@ nnrt_status = c_int32
 nnrt_voting = c_int32
 #: An ``nnrt_model *`` (opaque).
 nnrt_model_p = c_void_p
+#: An ``nnrt_session *`` (opaque).
+nnrt_session_p = c_void_p
+#: A data buffer of the inference functions: an address, a ctypes pointer or array, or None.
+buffer_p = c_void_p
 
 lib, library_path = load_library()
 
@@ -143,24 +155,45 @@ nnrt_model_layer_info = _bind(
 )
 
 # --- Inference --------------------------------------------------------------------------------
-nnrt_model_predict = _bind(
-    "nnrt_model_predict",
-    nnrt_status,
-    [nnrt_model_p, POINTER(c_float), c_size_t, c_size_t,
-     POINTER(c_int32), c_size_t, POINTER(c_float), c_size_t],
+# (model, inputs, count, inputs_len, labels, labels_len, outputs, outputs_len)
+_PREDICT_ARGS = [nnrt_model_p, buffer_p, c_size_t, c_size_t, buffer_p, c_size_t, buffer_p, c_size_t]
+nnrt_model_predict = _bind("nnrt_model_predict", nnrt_status, _PREDICT_ARGS)
+nnrt_model_predict_u8 = _bind("nnrt_model_predict_u8", nnrt_status, _PREDICT_ARGS)
+nnrt_model_predict_members = _bind("nnrt_model_predict_members", nnrt_status, _PREDICT_ARGS)
+
+# --- Sessions ---------------------------------------------------------------------------------
+nnrt_session_create = _bind(
+    "nnrt_session_create", nnrt_status, [nnrt_model_p, c_size_t, POINTER(nnrt_session_p)]
 )
-nnrt_model_predict_u8 = _bind(
-    "nnrt_model_predict_u8",
-    nnrt_status,
-    [nnrt_model_p, POINTER(c_uint8), c_size_t, c_size_t,
-     POINTER(c_int32), c_size_t, POINTER(c_float), c_size_t],
+nnrt_session_free = _bind("nnrt_session_free", None, [nnrt_session_p])
+nnrt_session_threads = _bind(
+    "nnrt_session_threads", nnrt_status, [nnrt_session_p, POINTER(c_size_t)]
 )
-nnrt_model_predict_members = _bind(
-    "nnrt_model_predict_members",
-    nnrt_status,
-    [nnrt_model_p, POINTER(c_float), c_size_t, c_size_t,
-     POINTER(c_int32), c_size_t, POINTER(c_float), c_size_t],
-)
+_SESSION_PREDICT_ARGS = [nnrt_session_p, buffer_p, c_size_t, c_size_t, buffer_p, c_size_t,
+                         buffer_p, c_size_t]
+nnrt_session_predict = _bind("nnrt_session_predict", nnrt_status, _SESSION_PREDICT_ARGS)
+nnrt_session_predict_u8 = _bind("nnrt_session_predict_u8", nnrt_status, _SESSION_PREDICT_ARGS)
+
+# --- Unchecked twins for the per-call path -----------------------------------------------------
+# The same four prediction functions through separate function pointers with no argtypes. ctypes
+# converts an argtypes-declared argument by calling its type's from_param, one Python-level call
+# per argument: for the eight arguments of a prediction that costs about as much as a batch-1
+# prediction of a small network. Without argtypes, ctypes objects pass straight through. The
+# object layer uses these at batch 1 only, and always passes ctypes objects: c_void_p (or a
+# byref) for the handle and the buffers, c_size_t for the counts, None for NULL. A bare Python
+# int would be passed as a C int, so never pass one. Not part of FUNCTIONS (private).
+
+
+def _unchecked(name: str):  # type: ignore[no-untyped-def]
+    function = lib[name]  # item access makes a new function pointer; lib.<name> is the checked one
+    function.restype = nnrt_status
+    return function
+
+
+_model_predict_unchecked = _unchecked("nnrt_model_predict")
+_model_predict_u8_unchecked = _unchecked("nnrt_model_predict_u8")
+_session_predict_unchecked = _unchecked("nnrt_session_predict")
+_session_predict_u8_unchecked = _unchecked("nnrt_session_predict_u8")
 
 _loaded_abi = nnrt_abi_version()
 if _loaded_abi != ABI_VERSION:

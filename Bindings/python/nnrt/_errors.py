@@ -20,6 +20,7 @@ __all__ = [
     "UnsupportedError",
     "NotFoundError",
     "ClosedModelError",
+    "ClosedSessionError",
 ]
 
 
@@ -128,6 +129,14 @@ class ClosedModelError(InvalidArgumentError):
 
     def __init__(self, status: int = _capi.NNRT_ERR_INVALID_ARGUMENT,
                  message: str = "the model is closed") -> None:
+        super().__init__(status, message)
+
+
+class ClosedSessionError(InvalidArgumentError):
+    """A Session was used after ``close()`` (status NNRT_ERR_INVALID_ARGUMENT)."""
+
+    def __init__(self, status: int = _capi.NNRT_ERR_INVALID_ARGUMENT,
+                 message: str = "the session is closed") -> None:
         super().__init__(status, message)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import addressof, byref, c_char, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_void_p
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from . import _capi
@@ -12,6 +12,8 @@ from ._errors import ClosedModelError, InvalidArgumentError, NNRTError, ShapeMis
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from numpy.typing import ArrayLike
+
+    from ._session import Session
 
 __all__ = ["Model", "Ensemble", "InputContract", "Producer", "LayerInfo"]
 
@@ -75,14 +77,93 @@ class Producer(NamedTuple):
     version: str
 
 
+# numpy, imported at the first prediction (loading and introspection work without it), and the
+# dtypes the per-call path compares against by identity.
+_np: Any = None
+_FLOAT32: Any = None
+_UINT8: Any = None
+_INT32: Any = None
+
+
 def _numpy() -> Any:
+    global _np, _FLOAT32, _UINT8, _INT32
+    if _np is None:
+        try:
+            import numpy
+        except ImportError:
+            raise ImportError(
+                "nnrt needs numpy for prediction: pip install numpy (or 'nnrt[numpy]')"
+            ) from None
+        _FLOAT32, _UINT8 = numpy.dtype(numpy.float32), numpy.dtype(numpy.uint8)
+        _INT32 = numpy.dtype(numpy.int32)
+        _np = numpy  # last: another thread seeing _np set also sees the dtypes
+    return _np
+
+
+_char_from_buffer = c_char.from_buffer
+#: c_size_t constants for the unchecked batch-1 calls (read only, shared by every thread).
+_SIZE_0 = c_size_t(0)
+_SIZE_1 = c_size_t(1)
+
+
+def _address(array: Any) -> int:
+    """The address of the data of a non-empty, C-contiguous ndarray, as an int (for the checked
+    functions, whose buffers are ``c_void_p``).
+
+    ``c_char.from_buffer`` costs a fraction of ``array.ctypes.data`` or ``.ctypes.data_as``
+    (which build a helper object per call and cost more than a batch-1 prediction). It needs a
+    writable buffer, so read-only arrays take the slow way.
+    """
     try:
-        import numpy
-    except ImportError:
-        raise ImportError(
-            "nnrt needs numpy for prediction: pip install numpy (or 'nnrt[numpy]')"
-        ) from None
-    return numpy
+        return addressof(_char_from_buffer(array))
+    except TypeError:  # read-only: no writable buffer
+        return int(array.ctypes.data)
+
+
+def _pointer(array: Any) -> Any:
+    """A pointer to the data of a non-empty, C-contiguous ndarray, as a ctypes object for the
+    unchecked functions (``_capi._*_unchecked``): a byref of a one-byte view of its buffer."""
+    try:
+        return byref(_char_from_buffer(array))
+    except TypeError:  # read-only: no writable buffer
+        return c_void_p(array.ctypes.data)
+
+
+def _examples(x: Any, shapes: FrozenSet[Tuple[int, ...]], input_size: int,
+              input_shape: Tuple[int, ...]) -> "Tuple[np.ndarray, int, bool]":
+    """``x`` as C-contiguous float32 or uint8 data holding N examples, N, and whether it is uint8.
+
+    The array is ``x`` itself when it already is a C-contiguous float32 or uint8 ndarray of an
+    accepted shape (then it is not even reshaped: the library reads N * input_size values from
+    its address); anything else is converted once to (N, input_size).
+    """
+    numpy = _np if _np is not None else _numpy()
+    if type(x) is numpy.ndarray:  # the per-call fast path: no conversion, no reshape
+        dtype = x.dtype
+        if (dtype is _FLOAT32 or dtype is _UINT8) and x.flags.c_contiguous:
+            shape = x.shape
+            if shape in shapes:
+                return x, 1, dtype is _UINT8
+            if len(shape) >= 2 and shape[1:] in shapes:
+                return x, shape[0], dtype is _UINT8
+    array = x if isinstance(x, numpy.ndarray) else numpy.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"model input must be numeric, not {array.dtype}")
+    u8 = bool(array.dtype == numpy.uint8)
+    shape = tuple(array.shape)
+    if shape in shapes:
+        count = 1
+    elif len(shape) >= 2 and shape[1:] in shapes:
+        count = shape[0]
+    else:
+        raise ShapeMismatchError(
+            _capi.NNRT_ERR_SHAPE_MISMATCH,
+            f"input of shape {shape} does not fit the model's examples of shape "
+            f"{input_shape} ({input_size} values): expected (N, {input_size}), "
+            f"(N, *{input_shape}) or a single example",
+        )
+    flat = numpy.ascontiguousarray(array, dtype=_UINT8 if u8 else _FLOAT32).reshape(count, input_size)
+    return flat, count, u8
 
 
 def _text(raw: Optional[bytes]) -> str:
@@ -101,6 +182,10 @@ class Model:
     while it computes). ``close()`` releases it; it must not race with other use of the same
     model. Models are context managers, and are also released when garbage-collected.
 
+    :meth:`session` (:class:`nnrt.Session`) runs the model for one caller with reusable memory
+    (the leanest batch-1 path) and, on request, threads of its own; its results are this model's,
+    bit for bit.
+
     Prediction input ``x`` is one of:
 
     - float data, ``(N, input_size)`` or ``(N, *input_shape)`` (e.g. ``(N, 784)`` or
@@ -112,7 +197,8 @@ class Model:
       ints are read as float values.
     """
 
-    _handle: Optional[int] = None  # class default, so __del__ works even if __init__ failed
+    _handle: Optional[int] = None  # class defaults, so __del__ works even if __init__ failed
+    _c_handle: Optional[c_void_p] = None
 
     def __init__(self, source: ModelSource) -> None:
         handle = c_void_p()
@@ -145,12 +231,20 @@ class Model:
         except BaseException:
             self.close()
             raise
+        # The same facts as ctypes values, for the unchecked batch-1 calls.
+        self._c_handle: Optional[c_void_p] = c_void_p(handle)
+        self._c_input_size = c_size_t(self._input_size)
+        self._c_class_count = c_size_t(self._class_count)
         unit_stripped = self._input_shape
         while len(unit_stripped) > 1 and unit_stripped[0] == 1:
             unit_stripped = unit_stripped[1:]
         # Shapes that one example may have: flat, as the contract says, and without leading 1s.
         self._example_shapes: FrozenSet[Tuple[int, ...]] = frozenset(
             {(self._input_size,), self._input_shape, unit_stripped}
+        )
+        # Shapes that hold exactly one example: an example, or a batch of one.
+        self._single_shapes: FrozenSet[Tuple[int, ...]] = self._example_shapes | frozenset(
+            (1, *shape) for shape in self._example_shapes
         )
 
     def _ptr(self) -> int:
@@ -165,6 +259,7 @@ class Model:
         Ensembles built from this model keep working: the library keeps members alive.
         """
         handle, self._handle = self._handle, None
+        self._c_handle = None
         if handle is not None:
             self._free(handle)
 
@@ -325,58 +420,74 @@ class Model:
 
     # --- Inference -------------------------------------------------------------------------
 
-    def _batch(self, x: "ArrayLike") -> "Tuple[np.ndarray, int]":
-        """``x`` as a C-contiguous (N, input_size) float32 or uint8 array, and N.
+    def _single(self, x: Any, labels: bool) -> "Optional[np.ndarray]":
+        """The batch-1 fast path: labels (``labels``) or outputs for ``x`` if it is a C-contiguous
+        float32 or uint8 ndarray holding one example, else None (then :meth:`_predict` runs).
 
-        The array is ``x`` itself (a view) when it already has that layout: no copy.
+        It checks no more than that, passes ``x`` itself, and calls the unchecked twin of the
+        library function with ctypes arguments (see ``_capi``): at batch 1 the call's own cost
+        is of the order of the prediction's.
         """
-        np = _numpy()
-        array = x if isinstance(x, np.ndarray) else np.asarray(x)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"model input must be numeric, not {array.dtype}")
-        dtype = np.uint8 if array.dtype == np.uint8 else np.float32
-        shape = tuple(array.shape)
-        if shape in self._example_shapes:
-            count = 1
-        elif len(shape) >= 2 and shape[1:] in self._example_shapes:
-            count = shape[0]
+        numpy = _np
+        if numpy is None or type(x) is not numpy.ndarray or not x.flags.c_contiguous \
+                or x.shape not in self._single_shapes:
+            return None
+        dtype = x.dtype
+        if dtype is _FLOAT32:
+            function = _capi._model_predict_unchecked
+        elif dtype is _UINT8:
+            function = _capi._model_predict_u8_unchecked
         else:
-            raise ShapeMismatchError(
-                _capi.NNRT_ERR_SHAPE_MISMATCH,
-                f"input of shape {shape} does not fit the model's examples of shape "
-                f"{self._input_shape} ({self._input_size} values): expected (N, {self._input_size}), "
-                f"(N, *{self._input_shape}) or a single example",
-            )
-        flat = np.ascontiguousarray(array, dtype=dtype).reshape(count, self._input_size)
-        return flat, count
+            return None
+        handle = self._c_handle
+        if handle is None:
+            raise ClosedModelError()
+        # A fresh buffer per call: a model is shared between threads (a Session reuses its own).
+        result: "np.ndarray"
+        if labels:
+            result = numpy.empty(1, _INT32)
+            status = function(handle, _pointer(x), _SIZE_1, self._c_input_size,
+                              _pointer(result), _SIZE_1, None, _SIZE_0)
+        else:
+            result = numpy.empty((1, self._class_count), _FLOAT32)
+            status = function(handle, _pointer(x), _SIZE_1, self._c_input_size,
+                              None, _SIZE_0, _pointer(result), self._c_class_count)
+        if status:
+            raise NNRTError.from_status(status)
+        return result
 
-    def _run(self, x: "ArrayLike", labels: bool, outputs: bool) -> "Tuple[Any, Any]":
-        np = _numpy()
-        flat, count = self._batch(x)
+    def _predict(self, x: "ArrayLike", labels: bool) -> "np.ndarray":
+        """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
+        any batch size, through the checked library function."""
+        flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
         handle = self._ptr()
-        label_buffer = np.empty(count, dtype=np.int32) if labels else None
-        output_buffer = np.empty((count, self._class_count), dtype=np.float32) if outputs else None
-        if count == 0:
-            return label_buffer, output_buffer
-        if flat.dtype == np.uint8:
-            function, element = _capi.nnrt_model_predict_u8, c_uint8
+        numpy = _np
+        result: "np.ndarray"
+        if labels:
+            result = numpy.empty(count, _INT32)
         else:
-            function, element = _capi.nnrt_model_predict, c_float
-        check(function(
-            handle, flat.ctypes.data_as(POINTER(element)), count, flat.size,
-            None if label_buffer is None else label_buffer.ctypes.data_as(POINTER(c_int32)),
-            0 if label_buffer is None else label_buffer.size,
-            None if output_buffer is None else output_buffer.ctypes.data_as(POINTER(c_float)),
-            0 if output_buffer is None else output_buffer.size,
-        ))
-        return label_buffer, output_buffer
+            result = numpy.empty((count, self._class_count), _FLOAT32)
+        if count == 0:
+            return result
+        # Looked up per call (not bound once) so that tests can spy on the raw functions.
+        function = _capi.nnrt_model_predict_u8 if u8 else _capi.nnrt_model_predict
+        address = _address(result)
+        status = function(
+            handle, _address(flat), count, count * self._input_size,
+            address if labels else None, count if labels else 0,
+            None if labels else address, 0 if labels else result.size,
+        )
+        if status:
+            raise NNRTError.from_status(status)
+        return result
 
     def predict(self, x: "ArrayLike") -> "np.ndarray":
         """Predicted class indices, an ``int32`` array of shape (N,).
 
         For an ensemble, the winner under its voting rule. Map indices to names with ``labels``.
         """
-        return self._run(x, labels=True, outputs=False)[0]
+        result = self._single(x, True)
+        return self._predict(x, True) if result is None else result
 
     def predict_proba(self, x: "ArrayLike") -> "np.ndarray":
         """Outputs, a ``float32`` array of shape (N, class_count).
@@ -385,7 +496,8 @@ class Model:
         (``"mean-probability"``) or the fraction of members voting for each class
         (``"majority"``).
         """
-        return self._run(x, labels=False, outputs=True)[1]
+        result = self._single(x, False)
+        return self._predict(x, False) if result is None else result
 
     def predict_members(self, x: "ArrayLike") -> "Tuple[np.ndarray, np.ndarray]":
         """Each member's own predictions: labels ``int32`` (N, members) and outputs ``float32``
@@ -394,23 +506,34 @@ class Model:
         ``uint8`` input is scaled by the input contract in numpy first (the library's member
         function takes floats only), so it is copied once.
         """
-        np = _numpy()
-        flat, count = self._batch(x)
-        if flat.dtype == np.uint8:
+        flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
+        numpy = _np
+        if u8:
             contract = self.input_contract
-            flat = flat.astype(np.float32) * np.float32(contract.scale) + np.float32(contract.offset)
+            flat = flat.astype(numpy.float32) * numpy.float32(contract.scale) + numpy.float32(contract.offset)
         handle = self._ptr()
         members = self._member_count
-        label_buffer = np.empty((count, members), dtype=np.int32)
-        output_buffer = np.empty((count, members, self._class_count), dtype=np.float32)
+        label_buffer = numpy.empty((count, members), dtype=numpy.int32)
+        output_buffer = numpy.empty((count, members, self._class_count), dtype=numpy.float32)
         if count == 0:
             return label_buffer, output_buffer
         check(_capi.nnrt_model_predict_members(
-            handle, flat.ctypes.data_as(POINTER(c_float)), count, flat.size,
-            label_buffer.ctypes.data_as(POINTER(c_int32)), label_buffer.size,
-            output_buffer.ctypes.data_as(POINTER(c_float)), output_buffer.size,
+            handle, _address(flat), count, count * self._input_size,
+            _address(label_buffer), label_buffer.size,
+            _address(output_buffer), output_buffer.size,
         ))
         return label_buffer, output_buffer
+
+    def session(self, threads: int = 1) -> "Session":
+        """A :class:`nnrt.Session` for this model: ``nnrt.Session(self, threads)``.
+
+        Sessions keep their scratch memory between calls (the lean batch-1 path) and may spread a
+        batch over ``threads`` threads of their own; results are identical to this model's,
+        bit for bit. One thread at a time per session. See :class:`nnrt.Session`.
+        """
+        from ._session import Session
+
+        return Session(self, threads)
 
 
 class Ensemble(Model):

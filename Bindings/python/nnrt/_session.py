@@ -1,0 +1,252 @@
+"""Session: one ``nnrt_session`` handle, reusable memory and opt-in threads for one caller."""
+
+from __future__ import annotations
+
+import threading
+from ctypes import byref, c_size_t, c_void_p
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
+from . import _capi, _model
+from ._errors import ClosedSessionError, InvalidArgumentError, NNRTError, check
+from ._model import _SIZE_0, _SIZE_1, Model, _address, _char_from_buffer, _examples
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from numpy.typing import ArrayLike
+
+__all__ = ["Session"]
+
+_SIZE_MAX = c_size_t(-1).value
+
+
+class Session:
+    """Runs one :class:`Model` (or :class:`Ensemble`) for one caller: ``Session(model, threads=1)``,
+    or ``model.session(threads=1)``.
+
+    A session keeps its scratch memory between calls: after the first call of a given batch size
+    a prediction allocates nothing in the library, and at batch 1 the binding reuses its own
+    output buffers too (results are copied out, so every call returns new arrays). That is the
+    lean path for latency-sensitive callers that predict one example at a time.
+
+    **Results are identical to the model's own predictions, bit for bit**, whatever the thread
+    count: ``session.predict_proba(x)`` equals ``model.predict_proba(x)`` exactly.
+
+    **Threads are opt-in.** ``threads`` counts the threads one prediction uses, the calling thread
+    included: 1 (the default) runs on the calling thread only and creates no thread; N > 1 makes
+    the session start N - 1 threads of its own, which sleep between calls (they never spin);
+    0 means one per online core. Batches below 32 rows per thread use fewer threads, so batch 1
+    always runs on the calling thread. Too many threads (the library's limit is 256) raise
+    :class:`nnrt.InvalidArgumentError`. :attr:`threads` reports the resolved count.
+
+    **One thread at a time per session.** The model stays shareable, but a session is not: give
+    each Python thread its own session. Concurrent calls on one session do not corrupt anything,
+    they wait for each other (a lock serializes them), so they gain nothing. The library releases
+    the GIL while it computes, so sessions in different threads run in parallel.
+
+    Prediction takes exactly what :meth:`Model.predict` and :meth:`Model.predict_proba` take
+    (float data or ``uint8`` pixels, one example or a batch of N) and returns the same types and
+    shapes; errors are the same (:class:`nnrt.ShapeMismatchError` for input that does not fit).
+    There is no ``predict_members``: use the model's.
+
+    Lifetime: the session keeps its model alive, in C (the library holds the model for the
+    session) and in Python (``session.model``), so the model may be closed or garbage-collected
+    first and the session keeps predicting. ``close()`` stops the session's threads and frees
+    it; it is idempotent, and any later use raises :class:`nnrt.ClosedSessionError`. Sessions
+    are context managers, and are also released when garbage-collected.
+    """
+
+    _handle: Optional[int] = None  # class defaults, so close() and __del__ work on a partial object
+    _c_handle: Optional[c_void_p] = None
+    _model: Optional[Model] = None
+
+    def __init__(self, model: Model, threads: int = 1) -> None:
+        self._lock = threading.Lock()
+        if not isinstance(model, Model):
+            raise TypeError(f"Session() takes an nnrt.Model, not {type(model).__name__}")
+        if isinstance(threads, bool) or not hasattr(threads, "__index__") or threads.__index__() < 0:
+            raise InvalidArgumentError(
+                _capi.NNRT_ERR_INVALID_ARGUMENT,
+                f"threads must be a non-negative int (0: one per core), not {threads!r}",
+            )
+        requested = min(threads.__index__(), _SIZE_MAX)  # the library rejects what it cannot run
+        handle = c_void_p()
+        check(_capi.nnrt_session_create(model._ptr(), requested, byref(handle)))
+        if not handle.value:
+            raise NNRTError(_capi.NNRT_ERR_INTERNAL, "libnnrt reported success but gave no session")
+        self._free = _capi.nnrt_session_free  # kept on the instance for __del__ at shutdown
+        self._handle = handle.value
+        self._c_handle = c_void_p(handle.value)
+        self._model = model
+        count = c_size_t()
+        try:
+            check(_capi.nnrt_session_threads(self._handle, byref(count)))
+        except BaseException:
+            self.close()
+            raise
+        self._threads: int = count.value
+        # The model's immutable shape facts, used per call (they outlive model.close()).
+        self._input_size: int = model._input_size
+        self._class_count: int = model._class_count
+        self._input_shape: Tuple[int, ...] = model._input_shape
+        self._example_shapes = model._example_shapes
+        self._single_shapes = model._single_shapes
+        self._c_input_size = c_size_t(self._input_size)
+        self._c_class_count = c_size_t(self._class_count)
+        # Batch-1 output buffers, made at the first batch-1 call: (labels, a pointer to them,
+        # outputs, a pointer to them). Guarded by the lock, like every call.
+        self._buffers: Optional[Tuple[Any, Any, Any, Any]] = None
+
+    # --- Handle ownership ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the session's threads and free it. Idempotent; any later use raises
+        :class:`nnrt.ClosedSessionError`. Waits for a call in progress on another thread.
+
+        The model is not closed: it keeps working, and so do its other sessions.
+        """
+        with self._lock:
+            handle, self._handle = self._handle, None
+            self._c_handle = None
+            self._model = None
+            self._buffers = None
+        if handle is not None:
+            self._free(handle)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return self._handle is None
+
+    def _check_open(self) -> None:
+        if self._handle is None:
+            raise ClosedSessionError()
+
+    def __enter__(self) -> "Session":
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing sensible left to do
+            pass
+
+    def __repr__(self) -> str:
+        model = self._model
+        if self._handle is None or model is None:
+            return "<nnrt.Session [closed]>"
+        return f"<nnrt.Session threads={self._threads} model={model!r}>"
+
+    # --- Introspection ---------------------------------------------------------------------
+
+    @property
+    def threads(self) -> int:
+        """The number of threads a prediction uses, the calling thread included (a ``threads=0``
+        request resolved to the number of online cores)."""
+        self._check_open()
+        return self._threads
+
+    @property
+    def model(self) -> Model:
+        """The model this session runs (kept alive by the session)."""
+        model = self._model
+        if self._handle is None or model is None:
+            raise ClosedSessionError()
+        return model
+
+    # --- Inference -------------------------------------------------------------------------
+
+    def _make_buffers(self) -> Tuple[Any, Any, Any, Any]:
+        numpy = _model._np
+        labels = numpy.empty(1, _model._INT32)
+        outputs = numpy.empty((1, self._class_count), _model._FLOAT32)
+        buffers = (labels, byref(_char_from_buffer(labels)), outputs, byref(_char_from_buffer(outputs)))
+        self._buffers = buffers
+        return buffers
+
+    def _single(self, x: Any, labels: bool) -> "Optional[np.ndarray]":
+        """The batch-1 fast path: labels (``labels``) or outputs for ``x`` if it is a C-contiguous
+        float32 or uint8 ndarray holding one example, else None (then :meth:`_predict` runs).
+
+        It checks no more than that, passes ``x`` itself, calls the unchecked twin of the library
+        function with ctypes arguments (see ``_capi``) and writes into the session's own buffers,
+        which it copies out (every call returns a new array).
+        """
+        numpy = _model._np
+        if numpy is None or type(x) is not numpy.ndarray or not x.flags.c_contiguous \
+                or x.shape not in self._single_shapes:
+            return None
+        dtype = x.dtype
+        if dtype is _model._FLOAT32:
+            function = _capi._session_predict_unchecked
+        elif dtype is _model._UINT8:
+            function = _capi._session_predict_u8_unchecked
+        else:
+            return None
+        lock = self._lock
+        lock.acquire()
+        try:
+            handle = self._c_handle
+            if handle is None:
+                raise ClosedSessionError()
+            buffers = self._buffers or self._make_buffers()
+            pointer: Any
+            try:
+                pointer = byref(_char_from_buffer(x))
+            except TypeError:  # read-only input: no writable buffer
+                pointer = c_void_p(x.ctypes.data)
+            if labels:
+                status = function(handle, pointer, _SIZE_1, self._c_input_size,
+                                  buffers[1], _SIZE_1, None, _SIZE_0)
+            else:
+                status = function(handle, pointer, _SIZE_1, self._c_input_size,
+                                  None, _SIZE_0, buffers[3], self._c_class_count)
+            if status:
+                raise NNRTError.from_status(status)
+            result: "np.ndarray" = buffers[0].copy() if labels else buffers[2].copy()
+            return result
+        finally:
+            lock.release()
+
+    def _predict(self, x: "ArrayLike", labels: bool) -> "np.ndarray":
+        """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
+        any batch size, through the checked library function, into a new array."""
+        flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
+        numpy = _model._np
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise ClosedSessionError()
+            result: "np.ndarray"
+            if labels:
+                result = numpy.empty(count, _model._INT32)
+            else:
+                result = numpy.empty((count, self._class_count), _model._FLOAT32)
+            if count == 0:
+                return result
+            # Looked up per call (not bound once) so that tests can spy on the raw functions.
+            function = _capi.nnrt_session_predict_u8 if u8 else _capi.nnrt_session_predict
+            address = _address(result)
+            status = function(
+                handle, _address(flat), count, count * self._input_size,
+                address if labels else None, count if labels else 0,
+                None if labels else address, 0 if labels else result.size,
+            )
+            if status:
+                raise NNRTError.from_status(status)
+            return result
+
+    def predict(self, x: "ArrayLike") -> "np.ndarray":
+        """Predicted class indices, an ``int32`` array of shape (N,), exactly as
+        :meth:`Model.predict` gives them."""
+        result = self._single(x, True)
+        return self._predict(x, True) if result is None else result
+
+    def predict_proba(self, x: "ArrayLike") -> "np.ndarray":
+        """Outputs, a ``float32`` array of shape (N, class_count), exactly (bit for bit) as
+        :meth:`Model.predict_proba` gives them."""
+        result = self._single(x, False)
+        return self._predict(x, False) if result is None else result
