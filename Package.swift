@@ -59,17 +59,17 @@ let package = Package(
         .target(name: "NNModel", dependencies: ["CModelProto"]),
 
         // MARK: Trainer
-        .target(name: "NNTrainer", dependencies: ["NNKernels", "NNModel", "CZlib"]),
+        .target(name: "NNTrainer", dependencies: ["NNKernels", "NNKernelTypes", "NNModel", "CZlib"]),
         .executableTarget(
             name: "NNCLI",
             dependencies: [
-                "NNTrainer", "NNModel", "NNRuntime", "NNKernels",
+                "NNTrainer", "NNModel", "NNRuntime", "NNKernels", "NNKernelTypes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: Runtime (libnnrt.so)
-        .target(name: "NNRuntime", dependencies: ["NNKernels", "NNModel"], exclude: ["exports.map"]),
+        .target(name: "NNRuntime", dependencies: ["NNKernels", "NNKernelTypes", "NNModel"], exclude: ["exports.map"]),
 
         // MARK: Tests
         .testTarget(name: "NNKernelsTests", dependencies: ["NNKernels", "NNKernelsGeneric", "CCPUFeatures"]),

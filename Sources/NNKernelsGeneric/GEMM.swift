@@ -152,8 +152,8 @@ extension CPUKernels {
     }
 
     /// As `sgemm` without transposes, with B already packed by `packGEMMB` (same k and n): C (m, n)
-    /// = alpha * A (m, lda) * B + beta * C. Packs only A, into `scratch` (`gemmScratchCount(m:k:)`
-    /// floats, 16-byte aligned), so it allocates nothing. Each C[i][j] is summed exactly as `sgemm`
+    /// = alpha * A (m, lda) * B + beta * C. Packs only A (generic build), into `scratch`
+    /// (`gemmScratchCount(m:k:)` floats, any alignment), so it allocates nothing. Each C[i][j] is summed exactly as `sgemm`
     /// sums it, so results equal `sgemm`'s bit for bit, whatever m is.
     public static func sgemmPackedB(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                     packedB: UnsafePointer<Float>, beta: Float,
@@ -407,7 +407,7 @@ func microRow(_ K: Int, kc: Int, a: UnsafePointer<Float>, aStep: Int, b: UnsafeP
 /// The MR x NR (6 x 16, or 6 x 8 in the generic build) micro-kernel for a tile of `rows` (1...MR) by `cols` (1...NR):
 /// tile = sum over p of a[p] (MR) ⊗ b[p] (NR), accumulated in increasing p; then
 /// C[0..<rows][0..<cols] += alpha * tile.
-/// a is a packed A micro-panel (kc, MR, gemmBroadcast), 16-byte aligned; b a packed B micro-panel (kc, NR); c (rows, ldc).
+/// a is a packed A micro-panel (kc, MR, gemmBroadcast), or A in place; b a packed B micro-panel (kc, NR); c (rows, ldc).
 /// Short tiles (small m, e.g. one example) run a kernel with only as many accumulators as rows;
 /// every variant sums each element in the same order, so results do not depend on the variant.
 @inline(__always)
@@ -496,18 +496,19 @@ func storeBroadcast(_ v: Float, _ d: UnsafeMutablePointer<Float>) {
 #if NNRT_FMA
     d.pointee = v
 #else
-    UnsafeMutableRawPointer(d).storeBytes(of: SIMD4<Float>(repeating: v), as: SIMD4<Float>.self)
+    UnsafeMutableRawPointer(d).storeBytes(of: SIMD4<Float>(repeating: v), as: SIMD4<Float>.self)   // may be unaligned
 #endif
 }
 
-/// A PanelVector holding copies of the packed A value at p (generic build: a pre-broadcast,
-/// 16-byte aligned SIMD4; AVX2 build: one float, broadcast by vbroadcastss).
+/// A PanelVector holding copies of the packed A value at p (generic build: a pre-broadcast SIMD4,
+/// loaded without an alignment requirement, so callers' scratch needs none; AVX2 build: one float,
+/// broadcast by vbroadcastss).
 @inline(__always)
 func broadcast(_ p: UnsafePointer<Float>) -> PanelVector {
 #if NNRT_FMA
     return PanelVector(repeating: p.pointee)
 #else
-    let v = UnsafeRawPointer(p).load(as: SIMD4<Float>.self)
+    let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
     return SIMD8(lowHalf: v, highHalf: v)
 #endif
 }

@@ -176,7 +176,7 @@ public final class CompiledNetwork: Sendable {
 
     /// Runs `rows` examples (input is (rows, inputSize)) through the network, ping-ponging between
     /// `a` and `b` (each at least rows * maxWidth floats). `gemmScratch` holds at least
-    /// `gemmScratchCount(m: rows, k: maxGEMMDepth)` floats, 16-byte aligned, and `convScratch` at
+    /// `gemmScratchCount(m: rows, k: maxGEMMDepth)` floats, and `convScratch` at
     /// least `self.convScratch` floats (either may be nil when the network needs none). Returns
     /// the buffer holding the (rows, outputSize) result. Allocates nothing.
     func forward(_ input: UnsafePointer<Float>, rows: Int,
