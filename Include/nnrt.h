@@ -281,7 +281,9 @@ typedef struct nnrt_session nnrt_session;
 /* Creates a session for `model` that uses `threads` threads per prediction, the calling thread
  * included: 1 runs on the calling thread only (no thread is created); 0 means one per online
  * core; at most 256. The extra threads are created here and sleep between calls (they never
- * spin); batches below 32 rows per thread use fewer threads. INVALID_ARGUMENT for a NULL model
+ * spin); a batch uses fewer threads when a thread's share would be under about 2 million
+ * multiply-adds (85 rows of a 784-30-10 network, 2 of the book's conv net), since waking a
+ * thread costs about that much. INVALID_ARGUMENT for a NULL model
  * or too many threads, OUT_OF_MEMORY if a thread cannot be created. *out_session is NULL on
  * failure. */
 nnrt_status nnrt_session_create(const nnrt_model *model, size_t threads, nnrt_session **out_session);

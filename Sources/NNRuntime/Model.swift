@@ -96,6 +96,9 @@ public final class CompiledNetwork: Sendable {
     /// Floats of im2col scratch the largest convolution needs (independent of the batch; 0 without
     /// convolutions).
     let convScratch: Int
+    /// Multiply-adds per example (dense and convolution layers), which sizes a session's split of
+    /// a batch between threads.
+    let multiplyAdds: Int
 
     /// Compiles a network; it must have passed `validateModel` (`Model.init(file:)` checks), but
     /// every shape used for memory is checked again here, so nothing traps on any input.
@@ -172,6 +175,16 @@ public final class CompiledNetwork: Sendable {
         maxWidth = compiled.reduce(0) { max($0, $1.outCount) }
         maxGEMMDepth = gemmDepth
         convScratch = scratch
+        multiplyAdds = compiled.reduce(0) { total, layer in
+            switch layer.operation {
+            case let .dense(inFeatures, outFeatures):
+                return total &+ inFeatures &* outFeatures
+            case let .conv2d(channels, _, _, _, kernelHeight, kernelWidth):
+                return total &+ layer.outCount &* channels &* kernelHeight &* kernelWidth   // outCount = maps * OH * OW
+            case .maxPool2d:
+                return total
+            }
+        }
     }
 
     /// Runs `rows` examples (input is (rows, inputSize)) through the network, ping-ponging between

@@ -25,20 +25,29 @@ public final class Session {
     private let arenas: [ScratchArena]
     private let pool: WorkerPool?
 
-    /// Rows below which a part of a batch is not worth another thread (the hand-off costs a few
-    /// microseconds; a row of the book's networks costs 0.1 to 50).
-    static let minimumRowsPerThread = 32
+    /// Multiply-adds below which a part of a batch is not worth another thread: waking a sleeping
+    /// thread and waiting for it costs some tens of microseconds, about 2 million multiply-adds
+    /// (85 rows of a 784-30-10 network, 2 of the book's conv net).
+    static let defaultMinimumWork = 2_000_000
+    private let minimumWork: Int
 
     /// A session for `model` on `threads` threads (1: the calling thread only; 0: one per
     /// available core). Workers, if any, are created now and sleep (they never spin) between calls.
     /// - Throws: `.invalidArgument` for more than 256 threads, `.outOfMemory` if a thread cannot start.
-    public init(model: Model, threads: Int) throws(ModelError) {
+    public convenience init(model: Model, threads: Int) throws(ModelError) {
+        try self.init(model: model, threads: threads, minimumWork: Self.defaultMinimumWork)
+    }
+
+    /// `minimumWork`: multiply-adds per thread below which a batch uses fewer threads (tests use 1
+    /// to split small batches).
+    init(model: Model, threads: Int, minimumWork: Int) throws(ModelError) {
         let count = threads == 0 ? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) : threads
         guard count >= 1, count <= 256 else {
             throw ModelError(.invalidArgument, "threads must be between 0 (one per core) and 256, got \(threads)")
         }
         self.model = model
         self.threads = count
+        self.minimumWork = max(1, minimumWork)
         arenas = (0..<count).map { _ in ScratchArena() }
         pool = count > 1 ? try WorkerPool(workers: count - 1) : nil
     }
@@ -74,7 +83,9 @@ public final class Session {
     /// not depend on the rows around it), so results do not depend on the thread count.
     private func split(_ count: Int, labels: UnsafeMutablePointer<Int32>?, outputs: UnsafeMutablePointer<Float>?,
                        rows: (Int) -> Model.Rows) throws(ModelError) {
-        let parts = max(1, min(threads, count / Self.minimumRowsPerThread))
+        let work = model.members.reduce(0) { $0 &+ max(1, $1.multiplyAdds) }
+        let (total, overflow) = count.multipliedReportingOverflow(by: work)
+        let parts = max(1, min(threads, count, overflow ? threads : total / minimumWork))
         let classes = model.classCount
         func runPart(_ k: Int) -> ModelError? {
             let start = count * k / parts, end = count * (k + 1) / parts

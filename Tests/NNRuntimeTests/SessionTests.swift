@@ -17,10 +17,11 @@ import Testing
                       try ensemble([makeNetwork([20, 7, 10], seed: 5), makeNetwork([20, 9, 10], seed: 6),
                                     makeNetwork([20, 5, 10], seed: 7)], .majority)]
         for m in models {
-            let session = try Session(model: m, threads: threads)
+            // Split even small batches (these networks are tiny), so every part boundary is tested.
+            let session = try Session(model: m, threads: threads, minimumWork: 1)
             #expect(session.threads >= 1)
-            // Sizes around the 32-rows-per-thread split and the 256-row blocks, repeated so the
-            // second call of a size reuses the first one's memory.
+            // Sizes around the split and the 256-row blocks, repeated so the second call of a
+            // size reuses the first one's memory.
             for count in [1, 31, 64, 65, 257, 700, 64, 1] {
                 let x = inputs(count, m.inputSize, seed: UInt64(count))
                 let expected = try m.predict(x)
