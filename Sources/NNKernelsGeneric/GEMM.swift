@@ -62,15 +62,7 @@ extension CPUKernels {
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
-        // C = beta * C.
-        if beta == 0 {
-            for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
-        } else if beta != 1 {
-            for i in 0..<m {
-                let row = c + i &* ldc
-                for j in 0..<n { row[j] = beta * row[j] }
-            }
-        }
+        scale(c, m: m, n: n, ldc: ldc, by: beta)
         guard k > 0, alpha != 0 else { return }
 
         let kcMax = min(k, gemmKC)
@@ -159,14 +151,7 @@ extension CPUKernels {
                                     packedB: UnsafePointer<Float>, beta: Float,
                                     c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
         guard m > 0, n > 0 else { return }
-        if beta == 0 {
-            for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
-        } else if beta != 1 {
-            for i in 0..<m {
-                let row = c + i &* ldc
-                for j in 0..<n { row[j] = beta * row[j] }
-            }
-        }
+        scale(c, m: m, n: n, ldc: ldc, by: beta)
         guard k > 0, alpha != 0 else { return }
         let nPadded = roundUp(n, gemmNR)
         var jc = 0
@@ -192,6 +177,20 @@ extension CPUKernels {
                 pc &+= kc
             }
             jc &+= nc
+        }
+    }
+}
+
+/// C (m, n) = beta * C, as BLAS does it: beta 0 writes zeros without reading C (which may then
+/// hold garbage or NaN), beta 1 leaves C alone.
+@inline(__always)
+func scale(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: Int, by beta: Float) {
+    if beta == 0 {
+        for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
+    } else if beta != 1 {
+        for i in 0..<m {
+            let row = c + i &* ldc
+            for j in 0..<n { row[j] = beta * row[j] }
         }
     }
 }

@@ -390,6 +390,25 @@ public func nnrt_model_layer_info(_ model: OpaquePointer?, _ member: Int, _ inde
 
 // MARK: - Inference
 
+/// The shared body of the four predict functions: checks the sizes and the optional output
+/// buffers, runs `predict`, and turns its error into a status with the function's name.
+private func predictCall<Element>(_ function: String, _ data: UnsafePointer<Element>, _ dataName: String,
+                                  _ count: Int, _ length: Int,
+                                  _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
+                                  _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int,
+                                  _ predict: (UnsafeBufferPointer<Element>, Int, UnsafeMutableBufferPointer<Int32>?,
+                                              UnsafeMutableBufferPointer<Float>?) throws(ModelError) -> Void) -> Int32 {
+    do {
+        let n = try size(count, "count")
+        let available = try size(length, "\(dataName)_len")
+        try predict(UnsafeBufferPointer(start: data, count: available), n,
+                    try buffer(labels, labelsLen, "labels"), try buffer(outputs, outputsLen, "outputs"))
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
 @_cdecl("nnrt_model_predict")
 public func nnrt_model_predict(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?, _ count: Int, _ inputsLen: Int,
                                _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
@@ -397,15 +416,8 @@ public func nnrt_model_predict(_ model: OpaquePointer?, _ inputs: UnsafePointer<
     let function = "nnrt_model_predict"
     guard let m = unwrap(model) else { return nullModel(function) }
     guard let inputs else { return nullOut(function, "inputs") }
-    do {
-        let n = try size(count, "count")
-        let length = try size(inputsLen, "inputs_len")
-        try m.predict(UnsafeBufferPointer(start: inputs, count: length), count: n,
-                      labels: try buffer(labels, labelsLen, "labels"),
-                      outputs: try buffer(outputs, outputsLen, "outputs"))
-        return ok
-    } catch {
-        return fail(error.code, "\(function): \(error.message)")
+    return predictCall(function, inputs, "inputs", count, inputsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
+        try m.predict(x, count: n, labels: l, outputs: o)
     }
 }
 
@@ -416,15 +428,8 @@ public func nnrt_model_predict_u8(_ model: OpaquePointer?, _ pixels: UnsafePoint
     let function = "nnrt_model_predict_u8"
     guard let m = unwrap(model) else { return nullModel(function) }
     guard let pixels else { return nullOut(function, "pixels") }
-    do {
-        let n = try size(count, "count")
-        let length = try size(pixelsLen, "pixels_len")
-        try m.predict(pixels: UnsafeBufferPointer(start: pixels, count: length), count: n,
-                      labels: try buffer(labels, labelsLen, "labels"),
-                      outputs: try buffer(outputs, outputsLen, "outputs"))
-        return ok
-    } catch {
-        return fail(error.code, "\(function): \(error.message)")
+    return predictCall(function, pixels, "pixels", count, pixelsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
+        try m.predict(pixels: x, count: n, labels: l, outputs: o)
     }
 }
 
@@ -492,15 +497,8 @@ public func nnrt_session_predict(_ session: OpaquePointer?, _ inputs: UnsafePoin
     let function = "nnrt_session_predict"
     guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
     guard let inputs else { return nullOut(function, "inputs") }
-    do {
-        let n = try size(count, "count")
-        let length = try size(inputsLen, "inputs_len")
-        try s.predict(UnsafeBufferPointer(start: inputs, count: length), count: n,
-                      labels: try buffer(labels, labelsLen, "labels"),
-                      outputs: try buffer(outputs, outputsLen, "outputs"))
-        return ok
-    } catch {
-        return fail(error.code, "\(function): \(error.message)")
+    return predictCall(function, inputs, "inputs", count, inputsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
+        try s.predict(x, count: n, labels: l, outputs: o)
     }
 }
 
@@ -511,14 +509,7 @@ public func nnrt_session_predict_u8(_ session: OpaquePointer?, _ pixels: UnsafeP
     let function = "nnrt_session_predict_u8"
     guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
     guard let pixels else { return nullOut(function, "pixels") }
-    do {
-        let n = try size(count, "count")
-        let length = try size(pixelsLen, "pixels_len")
-        try s.predict(pixels: UnsafeBufferPointer(start: pixels, count: length), count: n,
-                      labels: try buffer(labels, labelsLen, "labels"),
-                      outputs: try buffer(outputs, outputsLen, "outputs"))
-        return ok
-    } catch {
-        return fail(error.code, "\(function): \(error.message)")
+    return predictCall(function, pixels, "pixels", count, pixelsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
+        try s.predict(pixels: x, count: n, labels: l, outputs: o)
     }
 }
