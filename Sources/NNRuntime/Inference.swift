@@ -48,10 +48,8 @@ extension Model {
         _ = try checkInputs(inputs.count, count: count, what: "inputs", unit: "values")
         try checkCombined(count: count, labels: labels, outputs: outputs)
         guard let p = inputs.baseAddress else { throw ModelError(.invalidArgument, "inputs is NULL") }
-        let arena = ScratchArena()
-        defer { arena.release() }
         try run(.floats(p), count: count, labels: labels?.baseAddress, outputs: outputs?.baseAddress,
-                memberLabels: nil, memberOutputs: nil, arena: arena)
+                memberLabels: nil, memberOutputs: nil, arena: ScratchArena())
     }
 
     /// As `predict(_:count:labels:outputs:)`, from raw 8-bit pixels that are scaled by each
@@ -62,10 +60,8 @@ extension Model {
         _ = try checkInputs(pixels.count, count: count, what: "pixels", unit: "bytes")
         try checkCombined(count: count, labels: labels, outputs: outputs)
         guard let p = pixels.baseAddress else { throw ModelError(.invalidArgument, "pixels is NULL") }
-        let arena = ScratchArena()
-        defer { arena.release() }
         try run(.pixels(p), count: count, labels: labels?.baseAddress, outputs: outputs?.baseAddress,
-                memberLabels: nil, memberOutputs: nil, arena: arena)
+                memberLabels: nil, memberOutputs: nil, arena: ScratchArena())
     }
 
     /// Each member's own predictions: `memberLabels` gets count * memberCount labels and
@@ -93,10 +89,8 @@ extension Model {
             }
         }
         guard let p = inputs.baseAddress else { throw ModelError(.invalidArgument, "inputs is NULL") }
-        let arena = ScratchArena()
-        defer { arena.release() }
         try run(.floats(p), count: count, labels: nil, outputs: nil,
-                memberLabels: memberLabels?.baseAddress, memberOutputs: memberOutputs?.baseAddress, arena: arena)
+                memberLabels: memberLabels?.baseAddress, memberOutputs: memberOutputs?.baseAddress, arena: ScratchArena())
     }
 
     /// Predicts every example in `inputs` (whose length must be a multiple of `inputSize`).
