@@ -106,6 +106,29 @@ _SIZE_0 = c_size_t(0)
 _SIZE_1 = c_size_t(1)
 
 
+def _run_batch(function: Any, handle: Any, flat: Any, count: int, labels: bool,
+               input_size: int, class_count: int) -> "np.ndarray":
+    """Calls a checked predict function (model or session, float or u8) on ``count`` examples in
+    ``flat`` into a new array: labels (int32, (count,)) or outputs (float32, (count, classes))."""
+    numpy = _np
+    result: "np.ndarray"
+    if labels:
+        result = numpy.empty(count, _INT32)
+    else:
+        result = numpy.empty((count, class_count), _FLOAT32)
+    if count == 0:
+        return result
+    address = _address(result)
+    status = function(
+        handle, _address(flat), count, count * input_size,
+        address if labels else None, count if labels else 0,
+        None if labels else address, 0 if labels else result.size,
+    )
+    if status:
+        raise NNRTError.from_status(status)
+    return result
+
+
 def _address(array: Any) -> int:
     """The address of the data of a non-empty, C-contiguous ndarray, as an int (for the checked
     functions, whose buffers are ``c_void_p``).
@@ -460,26 +483,9 @@ class Model:
         """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
         any batch size, through the checked library function."""
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
-        handle = self._ptr()
-        numpy = _np
-        result: "np.ndarray"
-        if labels:
-            result = numpy.empty(count, _INT32)
-        else:
-            result = numpy.empty((count, self._class_count), _FLOAT32)
-        if count == 0:
-            return result
         # Looked up per call (not bound once) so that tests can spy on the raw functions.
         function = _capi.nnrt_model_predict_u8 if u8 else _capi.nnrt_model_predict
-        address = _address(result)
-        status = function(
-            handle, _address(flat), count, count * self._input_size,
-            address if labels else None, count if labels else 0,
-            None if labels else address, 0 if labels else result.size,
-        )
-        if status:
-            raise NNRTError.from_status(status)
-        return result
+        return _run_batch(function, self._ptr(), flat, count, labels, self._input_size, self._class_count)
 
     def predict(self, x: "ArrayLike") -> "np.ndarray":
         """Predicted class indices, an ``int32`` array of shape (N,).

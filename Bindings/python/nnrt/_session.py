@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from . import _capi, _model
 from ._errors import ClosedSessionError, InvalidArgumentError, NNRTError, check
-from ._model import _SIZE_0, _SIZE_1, Model, _address, _char_from_buffer, _examples
+from ._model import _SIZE_0, _SIZE_1, Model, _address, _char_from_buffer, _examples, _run_batch
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -216,18 +216,13 @@ class Session:
         """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
         any batch size, through the checked library function, into a new array."""
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
-        numpy = _model._np
         with self._lock:
             handle = self._handle
             if handle is None:
                 raise ClosedSessionError()
-            result: "np.ndarray"
-            if labels:
-                result = numpy.empty(count, _model._INT32)
-            else:
-                result = numpy.empty((count, self._class_count), _model._FLOAT32)
-            if count == 0:
-                return result
+            # Looked up per call (not bound once) so that tests can spy on the raw functions.
+            function = _capi.nnrt_session_predict_u8 if u8 else _capi.nnrt_session_predict
+            return _run_batch(function, handle, flat, count, labels, self._input_size, self._class_count)
             # Looked up per call (not bound once) so that tests can spy on the raw functions.
             function = _capi.nnrt_session_predict_u8 if u8 else _capi.nnrt_session_predict
             address = _address(result)
