@@ -58,6 +58,9 @@ let package = Package(
                     + variantKernelTargets.map { .target(name: $0.name) }),
         .target(name: "NNModel", dependencies: ["CModelProto"]),
 
+        // MARK: Image input (decoding and MNIST-style preprocessing; part of libnnrt.so)
+        .target(name: "NNImaging"),
+
         // MARK: Trainer
         .target(name: "NNTrainer", dependencies: ["NNKernels", "NNKernelTypes", "NNModel", "CZlib"]),
         .executableTarget(
