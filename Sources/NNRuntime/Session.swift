@@ -5,6 +5,7 @@
 
 import NNKernels
 import NNModel
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,14 +26,17 @@ public final class Session {
     private let arenas: [ScratchArena]
     private let pool: WorkerPool?
 
-    /// Multiply-adds below which a part of a batch is not worth another thread: waking a sleeping
-    /// thread and waiting for it costs some tens of microseconds, about 2 million multiply-adds
-    /// (85 rows of a 784-30-10 network, 2 of the book's conv net).
-    static let defaultMinimumWork = 2_000_000
+    /// Multiply-adds below which a part of a batch is not worth another thread. Handing a part to
+    /// a worker that is still awake from the previous call costs about a microsecond; waking a
+    /// sleeping one some tens. 500,000 multiply-adds (about 10 microseconds of work: 22 rows of a
+    /// 784-30-10 network, 7 of 784-100-10, 1 of the book's conv net) is where a second thread
+    /// starts to pay in back-to-back calls.
+    static let defaultMinimumWork = 500_000
     private let minimumWork: Int
 
     /// A session for `model` on `threads` threads (1: the calling thread only; 0: one per
-    /// available core). Workers, if any, are created now and sleep (they never spin) between calls.
+    /// available core). Workers, if any, are created now; between calls they sleep, after watching
+    /// for the next call for at most 0.1 ms (`WorkerPool.spinNanoseconds`).
     /// - Throws: `.invalidArgument` for more than 256 threads, `.outOfMemory` if a thread cannot start.
     public convenience init(model: Model, threads: Int) throws(ModelError) {
         try self.init(model: model, threads: threads, minimumWork: Self.defaultMinimumWork)
@@ -102,26 +106,44 @@ public final class Session {
             if let error = runPart(0) { throw error }
             return
         }
-        var errors = [ModelError?](repeating: nil, count: parts)
-        errors.withUnsafeMutableBufferPointer { e in
-            let slots = e
+        // One result slot per part, on the stack (no allocation per call).
+        let failure: ModelError? = withUnsafeTemporaryAllocation(of: ModelError?.self, capacity: parts) { slots in
+            slots.initialize(repeating: nil)
+            defer { _ = slots.deinitialize() }
             pool.run(parts) { k in slots[k] = runPart(k) }
+            return slots.lazy.compactMap { $0 }.first
         }
-        if let error = errors.compactMap({ $0 }).first { throw error }
+        if let failure { throw failure }
     }
 }
 
-/// Threads that sleep on a condition variable until `run` hands them parts of a job. Owned by one
-/// session, used by one caller at a time.
+/// Threads that run parts of a job handed to them by `run`. Owned by one session, used by one
+/// caller at a time.
+///
+/// Hand-off: the job is published through one atomic word (a generation counter and the number
+/// of parts), so a worker that is awake picks it up in well under a microsecond. After finishing a
+/// part, a worker keeps watching that word for at most `spinNanoseconds` (back-to-back calls are
+/// the common case of a busy caller), then sleeps on a condition variable until the next call; an
+/// idle session therefore costs no CPU. The caller, after its own part, likewise watches for the
+/// workers to finish for a bounded time before it sleeps.
 final class WorkerPool: @unchecked Sendable {
+    /// How long a worker keeps looking for the next job after finishing one, and how long the
+    /// caller waits actively for the workers before sleeping: 100 microseconds.
+    static let spinNanoseconds = 100_000
+
+    /// generation << 16 | parts: one word, so a worker reads a consistent pair.
+    private let ticket = Atomic<Int>(0)
+    /// Parts of the current job not yet finished by workers.
+    private let pending = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var done = pthread_cond_t()
+    private var sleepers = 0             // guarded by mutex
+    private var callerSleeping = false   // guarded by mutex
     private var threads: [pthread_t] = []
-    private var generation = 0
-    private var parts = 0
-    private var pending = 0
-    private var stopping = false
+    /// The current job; written by the caller before it publishes the ticket, read only by the
+    /// workers that take part (the caller waits for all of them before clearing it).
     private var job: ((Int) -> Void)?
 
     init(workers: Int) throws(ModelError) {
@@ -154,46 +176,96 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Worker `index` (1...workers): waits for a job with a part for it, runs it, reports.
+    /// Worker `index` (1...workers): waits for a ticket newer than the last one it saw, runs its
+    /// part if the job has one for it, reports.
     private func loop(index: Int) {
         var seen = 0
-        pthread_mutex_lock(&mutex)
         while true {
-            while generation == seen && !stopping { pthread_cond_wait(&wake, &mutex) }
-            if stopping { break }
-            seen = generation
-            guard index < parts, let job else { continue }
-            pthread_mutex_unlock(&mutex)
-            job(index)
-            pthread_mutex_lock(&mutex)
-            pending -= 1
-            if pending == 0 { pthread_cond_signal(&done) }
+            var current = ticket.load(ordering: .acquiring)
+            if current == seen {
+                current = spin(until: { ticket.load(ordering: .acquiring) != seen || stopping.load(ordering: .relaxed) },
+                               then: { ticket.load(ordering: .acquiring) })
+            }
+            if current == seen {
+                pthread_mutex_lock(&mutex)
+                sleepers += 1
+                while ticket.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed) {
+                    pthread_cond_wait(&wake, &mutex)
+                }
+                sleepers -= 1
+                pthread_mutex_unlock(&mutex)
+                current = ticket.load(ordering: .acquiring)
+            }
+            if stopping.load(ordering: .relaxed) { return }
+            seen = current
+            guard index < current & 0xFFFF else { continue }
+            runPart(index)
+            if pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                pthread_mutex_lock(&mutex)
+                if callerSleeping { pthread_cond_signal(&done) }
+                pthread_mutex_unlock(&mutex)
+            }
         }
-        pthread_mutex_unlock(&mutex)
     }
 
-    /// Runs body(0) on the calling thread and body(1..<parts) on workers; returns when all are done.
+    /// Runs this worker's part of the current job. Not inlined, so that the worker's reference to
+    /// the job is gone before it reports the part done (the caller's `withoutActuallyEscaping`
+    /// checks that no reference outlives `run`).
+    @inline(never)
+    private func runPart(_ index: Int) {
+        job?(index)
+    }
+
+    /// Polls `ready` for up to `spinNanoseconds`; returns `value()` (whether or not it became ready).
+    /// No PAUSE instruction: under KVM a PAUSE loop can trigger pause-loop exits that deschedule
+    /// the virtual CPU, the opposite of what a short wait wants.
+    @inline(__always)
+    private func spin(until ready: () -> Bool, then value: () -> Int) -> Int {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var polls = 0
+        while !ready() {
+            polls &+= 1
+            if polls & 31 == 0 {
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                let elapsed = (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)
+                if elapsed > Self.spinNanoseconds { break }
+            }
+        }
+        return value()
+    }
+
+    /// Runs body(0) on the calling thread and body(1..<parts) on workers; returns when all are
+    /// done. `parts` is at most workers + 1.
     func run(_ parts: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            pthread_mutex_lock(&mutex)
-            self.parts = parts
-            pending = parts - 1
             job = body
-            generation += 1
-            pthread_cond_broadcast(&wake)
+            pending.store(parts - 1, ordering: .relaxed)
+            let generation = (ticket.load(ordering: .relaxed) >> 16) &+ 1
+            ticket.store((generation << 16) | parts, ordering: .releasing)
+            pthread_mutex_lock(&mutex)
+            if sleepers > 0 { pthread_cond_broadcast(&wake) }
             pthread_mutex_unlock(&mutex)
             body(0)
-            pthread_mutex_lock(&mutex)
-            while pending > 0 { pthread_cond_wait(&done, &mutex) }
+            if pending.load(ordering: .acquiring) > 0 {
+                _ = spin(until: { pending.load(ordering: .acquiring) == 0 }, then: { 0 })
+            }
+            if pending.load(ordering: .acquiring) > 0 {
+                pthread_mutex_lock(&mutex)
+                callerSleeping = true
+                while pending.load(ordering: .acquiring) > 0 { pthread_cond_wait(&done, &mutex) }
+                callerSleeping = false
+                pthread_mutex_unlock(&mutex)
+            }
             job = nil
-            pthread_mutex_unlock(&mutex)
         }
     }
 
     /// Stops and joins the workers. Called once, by the owner, before it goes away.
     func shutdown() {
         pthread_mutex_lock(&mutex)
-        stopping = true
+        stopping.store(true, ordering: .relaxed)
         pthread_cond_broadcast(&wake)
         pthread_mutex_unlock(&mutex)
         for thread in threads { pthread_join(thread, nil) }

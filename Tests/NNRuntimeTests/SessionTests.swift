@@ -1,6 +1,9 @@
 import NNModel
 @testable import NNRuntime
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Sessions: the same results as the model's own predictions, bit for bit, for every thread count
 /// and batch size, with memory reused between calls.
@@ -45,6 +48,31 @@ import Testing
                 }
                 #expect(labels == expectedPixels.labels, "pixels, threads \(threads), count \(count)")
             }
+        }
+    }
+
+    /// The worker hand-off under churn: thousands of back-to-back calls (workers still awake),
+    /// calls after a pause longer than the workers' watch window (workers asleep), and calls
+    /// that use fewer parts than there are workers, all bit-identical to the model's own results.
+    @Test func workerHandOffUnderChurn() throws {
+        let m = try model(makeNetwork([20, 30, 10], seed: 8))
+        let session = try Session(model: m, threads: 3, minimumWork: 1)
+        let counts = [1, 2, 3, 7, 64]
+        let cases = try counts.map { count in
+            let x = inputs(count, m.inputSize, seed: UInt64(100 + count))
+            return (count, x, try m.predict(x).outputs)
+        }
+        var outputs = [Float](repeating: 0, count: 64 * m.classCount)
+        for call in 0..<3000 {
+            let (count, x, expected) = cases[call % cases.count]
+            if call % 500 == 499 { usleep(2000) }   // past the 0.1 ms watch window: workers sleep
+            try x.withUnsafeBufferPointer { xb in
+                try outputs.withUnsafeMutableBufferPointer { ob in
+                    try session.predict(xb, count: count, labels: nil,
+                                        outputs: UnsafeMutableBufferPointer(rebasing: ob[0..<(count * m.classCount)]))
+                }
+            }
+            #expect(Array(outputs[0..<(count * m.classCount)]) == expected, "call \(call), count \(count)")
         }
     }
 
