@@ -322,6 +322,51 @@ void   nnrt__input_contract__free_unpacked
   assert(message->base.descriptor == &nnrt__input_contract__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nnrt__image_normalization__init
+                     (Nnrt__ImageNormalization         *message)
+{
+  static const Nnrt__ImageNormalization init_value = NNRT__IMAGE_NORMALIZATION__INIT;
+  *message = init_value;
+}
+size_t nnrt__image_normalization__get_packed_size
+                     (const Nnrt__ImageNormalization *message)
+{
+  assert(message->base.descriptor == &nnrt__image_normalization__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nnrt__image_normalization__pack
+                     (const Nnrt__ImageNormalization *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nnrt__image_normalization__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nnrt__image_normalization__pack_to_buffer
+                     (const Nnrt__ImageNormalization *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nnrt__image_normalization__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nnrt__ImageNormalization *
+       nnrt__image_normalization__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nnrt__ImageNormalization *)
+     protobuf_c_message_unpack (&nnrt__image_normalization__descriptor,
+                                allocator, len, data);
+}
+void   nnrt__image_normalization__free_unpacked
+                     (Nnrt__ImageNormalization *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nnrt__image_normalization__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nnrt__ensemble__init
                      (Nnrt__Ensemble         *message)
 {
@@ -1107,7 +1152,7 @@ const ProtobufCMessageDescriptor nnrt__tensor__descriptor =
   (ProtobufCMessageInit) nnrt__tensor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnrt__input_contract__field_descriptors[4] =
+static const ProtobufCFieldDescriptor nnrt__input_contract__field_descriptors[5] =
 {
   {
     "shape",
@@ -1157,8 +1202,21 @@ static const ProtobufCFieldDescriptor nnrt__input_contract__field_descriptors[4]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "image",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__InputContract, image),
+    &nnrt__image_normalization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnrt__input_contract__field_indices_by_name[] = {
+  4,   /* field[4] = image */
   2,   /* field[2] = offset */
   3,   /* field[3] = polarity */
   1,   /* field[1] = scale */
@@ -1167,7 +1225,7 @@ static const unsigned nnrt__input_contract__field_indices_by_name[] = {
 static const ProtobufCIntRange nnrt__input_contract__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor nnrt__input_contract__descriptor =
 {
@@ -1177,11 +1235,75 @@ const ProtobufCMessageDescriptor nnrt__input_contract__descriptor =
   "Nnrt__InputContract",
   "nnrt",
   sizeof(Nnrt__InputContract),
-  4,
+  5,
   nnrt__input_contract__field_descriptors,
   nnrt__input_contract__field_indices_by_name,
   1,  nnrt__input_contract__number_ranges,
   (ProtobufCMessageInit) nnrt__input_contract__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nnrt__image_normalization__field_descriptors[3] =
+{
+  {
+    "method",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__ImageNormalization, method),
+    &nnrt__image_normalization_method__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "box_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__ImageNormalization, box_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "centring",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Nnrt__ImageNormalization, centring),
+    &nnrt__centring__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nnrt__image_normalization__field_indices_by_name[] = {
+  1,   /* field[1] = box_size */
+  2,   /* field[2] = centring */
+  0,   /* field[0] = method */
+};
+static const ProtobufCIntRange nnrt__image_normalization__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor nnrt__image_normalization__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nnrt.ImageNormalization",
+  "ImageNormalization",
+  "Nnrt__ImageNormalization",
+  "nnrt",
+  sizeof(Nnrt__ImageNormalization),
+  3,
+  nnrt__image_normalization__field_descriptors,
+  nnrt__image_normalization__field_indices_by_name,
+  1,  nnrt__image_normalization__number_ranges,
+  (ProtobufCMessageInit) nnrt__image_normalization__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor nnrt__ensemble__field_descriptors[4] =
@@ -1998,6 +2120,64 @@ const ProtobufCEnumDescriptor nnrt__activation__descriptor =
   nnrt__activation__enum_values_by_name,
   1,
   nnrt__activation__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue nnrt__image_normalization_method__enum_values_by_number[2] =
+{
+  { "IMAGE_NORMALIZATION_UNSPECIFIED", "NNRT__IMAGE_NORMALIZATION_METHOD__IMAGE_NORMALIZATION_UNSPECIFIED", 0 },
+  { "IMAGE_NORMALIZATION_MNIST_DIGIT", "NNRT__IMAGE_NORMALIZATION_METHOD__IMAGE_NORMALIZATION_MNIST_DIGIT", 1 },
+};
+static const ProtobufCIntRange nnrt__image_normalization_method__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex nnrt__image_normalization_method__enum_values_by_name[2] =
+{
+  { "IMAGE_NORMALIZATION_MNIST_DIGIT", 1 },
+  { "IMAGE_NORMALIZATION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor nnrt__image_normalization_method__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nnrt.ImageNormalizationMethod",
+  "ImageNormalizationMethod",
+  "Nnrt__ImageNormalizationMethod",
+  "nnrt",
+  2,
+  nnrt__image_normalization_method__enum_values_by_number,
+  2,
+  nnrt__image_normalization_method__enum_values_by_name,
+  1,
+  nnrt__image_normalization_method__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue nnrt__centring__enum_values_by_number[3] =
+{
+  { "CENTRING_UNSPECIFIED", "NNRT__CENTRING__CENTRING_UNSPECIFIED", 0 },
+  { "CENTRING_CENTRE_OF_MASS", "NNRT__CENTRING__CENTRING_CENTRE_OF_MASS", 1 },
+  { "CENTRING_BOUNDING_BOX", "NNRT__CENTRING__CENTRING_BOUNDING_BOX", 2 },
+};
+static const ProtobufCIntRange nnrt__centring__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex nnrt__centring__enum_values_by_name[3] =
+{
+  { "CENTRING_BOUNDING_BOX", 2 },
+  { "CENTRING_CENTRE_OF_MASS", 1 },
+  { "CENTRING_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor nnrt__centring__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "nnrt.Centring",
+  "Centring",
+  "Nnrt__Centring",
+  "nnrt",
+  3,
+  nnrt__centring__enum_values_by_number,
+  3,
+  nnrt__centring__enum_values_by_name,
+  1,
+  nnrt__centring__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue nnrt__polarity__enum_values_by_number[3] =

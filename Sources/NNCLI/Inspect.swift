@@ -81,6 +81,7 @@ struct Inspect: ParsableCommand {
         let polarity = input.polarity == .lightOnDark ? "light digit on dark" : "dark digit on light"
         out.append("input:          \(input.shape.map(String.init).joined(separator: "x")) (channels x height x width), "
                    + "pixel * \(formatScale(input.scale)) + \(input.offset), \(polarity)")
+        out.append("images:         " + ModelJSON.imageDescription(input))
         out.append("")
         var rows: [[String]] = [["#", "layer", "kind", "input", "output", "activation", "weights", "bias", "notes", "parameters"]]
         func dims(_ shape: [Int]) -> String { shape.isEmpty ? "-" : shape.map(String.init).joined(separator: "x") }
@@ -203,13 +204,30 @@ enum ModelJSON {
         return o
     }
 
+    /// How the model turns image files into its input, in words.
+    static func imageDescription(_ input: InputContract) -> String {
+        guard let image = input.effectiveImage else { return "not accepted (no image normalisation for this input shape)" }
+        let centre = image.centring == .centreOfMass ? "centre of mass" : "bounding box"
+        let field = input.shape.suffix(2).map(String.init).joined(separator: "x")
+        return "MNIST digit: cropped to the ink, scaled to fit \(image.boxSize)x\(image.boxSize), \(centre) centred in \(field)"
+            + (input.image == nil ? " (not stated in the file: MNIST's default)" : "")
+    }
+
+    static func imageJSON(_ input: InputContract) -> Any {
+        guard let image = input.effectiveImage else { return NSNull() }
+        return ["method": "mnist-digit", "box_size": image.boxSize,
+                "centring": image.centring == .centreOfMass ? "centre-of-mass" : "bounding-box",
+                "stated": input.image != nil] as [String: Any]
+    }
+
     static func network(_ n: NetworkModel) -> [String: Any] {
         var o: [String: Any] = [
             "name": n.name,
             "cost": n.cost.name,
             "class_labels": n.classLabels,
             "input": ["shape": n.input.shape, "scale": Double(n.input.scale), "offset": Double(n.input.offset),
-                      "polarity": n.input.polarity == .lightOnDark ? "light-on-dark" : "dark-on-light"] as [String: Any],
+                      "polarity": n.input.polarity == .lightOnDark ? "light-on-dark" : "dark-on-light",
+                      "image": imageJSON(n.input)] as [String: Any],
             "parameters": n.parameterCount,
             "layers": n.layers.map { l -> [String: Any] in
                 var layer: [String: Any] = [

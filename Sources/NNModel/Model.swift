@@ -76,6 +76,36 @@ public enum Polarity: Int32, Sendable {
     case darkOnLight = 2
 }
 
+/// How an arbitrary image becomes a network's input (nnrt.proto: ImageNormalization).
+public struct ImageNormalization: Sendable, Equatable {
+    public enum Method: Int32, Sendable {
+        /// MNIST's recipe: polarity from the image, crop to the ink, scale the longer side to
+        /// `boxSize` keeping the aspect ratio (anti-aliased), centre in the field.
+        case mnistDigit = 1
+    }
+
+    public enum Centring: Int32, Sendable {
+        /// The grey levels' centre of mass at the field's centre (MNIST).
+        case centreOfMass = 1
+        /// The ink's bounding box centred.
+        case boundingBox = 2
+    }
+
+    public var method: Method
+    /// The scaled digit's longer side, in pixels (MNIST: 20).
+    public var boxSize: Int
+    public var centring: Centring
+
+    public init(method: Method = .mnistDigit, boxSize: Int = 20, centring: Centring = .centreOfMass) {
+        self.method = method
+        self.boxSize = boxSize
+        self.centring = centring
+    }
+
+    /// MNIST's settings: a 20x20 box, centre of mass.
+    public static let mnistDigit = ImageNormalization()
+}
+
 public enum CostKind: Int32, Sendable, CaseIterable {
     case quadratic = 1, crossEntropy = 2, logLikelihood = 3
 
@@ -206,17 +236,30 @@ public struct InputContract: Sendable, Equatable {
     public var scale: Float
     public var offset: Float
     public var polarity: Polarity
+    /// How an image of any size becomes `shape` (nil: not stated; see `effectiveImage`).
+    public var image: ImageNormalization?
 
-    public init(shape: [Int], scale: Float, offset: Float, polarity: Polarity) {
+    public init(shape: [Int], scale: Float, offset: Float, polarity: Polarity, image: ImageNormalization? = nil) {
         self.shape = shape
         self.scale = scale
         self.offset = offset
         self.polarity = polarity
+        self.image = image
     }
 
-    /// MNIST as the book feeds it: 28x28, white on black, pixels scaled to 0...1.
+    /// MNIST as the book feeds it: 28x28, white on black, pixels scaled to 0...1, and images of
+    /// any size normalised as MNIST's digits were.
     public static let mnist = InputContract(shape: [1, 28, 28], scale: 1.0 / 255.0, offset: 0,
-                                            polarity: .lightOnDark)
+                                            polarity: .lightOnDark, image: .mnistDigit)
+
+    /// The image normalisation to apply: the stated one, or for files that state none, MNIST's
+    /// when the shape is one channel of 28x28 (files written before nnrt 0.3), else nil (image
+    /// input unsupported).
+    public var effectiveImage: ImageNormalization? {
+        if let image { return image }
+        let plane = shape.count == 3 ? (shape[0] == 1 ? Array(shape[1...]) : []) : shape.count == 2 ? shape : []
+        return plane == [28, 28] ? .mnistDigit : nil
+    }
 
     public var elementCount: Int { shape.reduce(1, *) }
 }

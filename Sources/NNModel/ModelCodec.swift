@@ -246,6 +246,14 @@ private final class CArena {
         input.pointee.scale = n.input.scale
         input.pointee.offset = n.input.offset
         input.pointee.polarity = Nnrt__Polarity(rawValue: numericCast(n.input.polarity.rawValue))
+        if let image = n.input.image {
+            let i = try allocate(Nnrt__ImageNormalization.self)
+            nnrt__image_normalization__init(i)
+            i.pointee.method = Nnrt__ImageNormalizationMethod(rawValue: numericCast(image.method.rawValue))
+            i.pointee.box_size = try u32(image.boxSize, "input contract: image box size")
+            i.pointee.centring = Nnrt__Centring(rawValue: numericCast(image.centring.rawValue))
+            input.pointee.image = i
+        }
         m.pointee.input = input
         m.pointee.cost = Nnrt__Cost(rawValue: numericCast(n.cost.rawValue))
         if let p = n.provenance { m.pointee.provenance = try provenance(p) }
@@ -524,9 +532,19 @@ private func convertNetwork(_ n: Nnrt__Network, context: String) throws(ModelErr
     guard let input = n.input?.pointee else {
         throw ModelError(.badModel, "\(context)network '\(name)' has no input contract")
     }
+    var image: ImageNormalization?
+    if let i = input.image?.pointee {
+        image = ImageNormalization(
+            method: try enumValue(i.method.rawValue, ImageNormalization.Method.self, "\(context)input contract: image method",
+                              reserved: 2...Int32.max),
+            boxSize: Int(i.box_size),
+            centring: try enumValue(i.centring.rawValue, ImageNormalization.Centring.self, "\(context)input contract: image centring",
+                                reserved: 3...Int32.max))
+    }
     let contract = InputContract(
         shape: dims(input.shape, input.n_shape), scale: input.scale, offset: input.offset,
-        polarity: try enumValue(input.polarity.rawValue, Polarity.self, "\(context)input contract: polarity"))
+        polarity: try enumValue(input.polarity.rawValue, Polarity.self, "\(context)input contract: polarity"),
+        image: image)
     let cost = try enumValue(n.cost.rawValue, CostKind.self, "\(context)network '\(name)': cost")
     var provenance: Provenance?
     if let p = n.provenance?.pointee { provenance = try convertProvenance(p, context: context) }

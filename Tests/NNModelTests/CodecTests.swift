@@ -212,6 +212,29 @@ func listDirectory(_ path: String) -> [String] {
         expectError(code, fragment, sourceLocation: sourceLocation) { _ = try decodeModel(b) }
     }
 
+    /// The image-normalisation part of the input contract: stated, defaulted for files without
+    /// it, and checked against the shape.
+    @Test func imageNormalization() throws {
+        var n = makeNetwork([784, 3, 2])
+        n.input = .mnist
+        let decoded = try decodeModel(try encodeModel(fileWith(n)))
+        #expect(decoded.networks[0].input.image == .mnistDigit)
+        // Files written before the field existed: MNIST's recipe for one 28x28 plane, else none.
+        n.input.image = nil
+        let old = try decodeModel(try encodeModel(fileWith(n))).networks[0].input
+        #expect(old.image == nil)
+        #expect(old.effectiveImage == .mnistDigit)
+        #expect(InputContract(shape: [784], scale: 1, offset: 0, polarity: .lightOnDark).effectiveImage == nil)
+        #expect(InputContract(shape: [28, 28], scale: 1, offset: 0, polarity: .lightOnDark).effectiveImage == .mnistDigit)
+        n.input.image = ImageNormalization(boxSize: 29)
+        try rejects(n, .badModel, "input contract: image box size 29 must be between 1 and the field's smaller side 28")
+        n.input.image = ImageNormalization(boxSize: 0)
+        try rejects(n, .badModel, "image box size 0 must be between 1")
+        var flat = makeNetwork([4, 3, 2])
+        flat.input = InputContract(shape: [2, 1, 2], scale: 1, offset: 0, polarity: .lightOnDark, image: .mnistDigit)
+        try rejects(flat, .badModel, "image normalisation needs a one-channel (1, height, width) or (height, width) shape, not [2, 1, 2]")
+    }
+
     @Test func shapes() throws {
         let base = makeNetwork([4, 3, 2])
         var n = base

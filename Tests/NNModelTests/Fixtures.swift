@@ -33,7 +33,8 @@ func makeNetwork(_ sizes: [Int], name: String = "net", seed: UInt64 = 1,
 /// A network with every optional field filled in.
 func makeFullNetwork() -> NetworkModel {
     var n = makeNetwork([6, 4, 3], name: "full", seed: 7, activations: [.relu, .softmax], labels: ["a", "b", "c"])
-    n.input = InputContract(shape: [1, 2, 3], scale: 0.5, offset: -0.25, polarity: .darkOnLight)
+    n.input = InputContract(shape: [1, 2, 3], scale: 0.5, offset: -0.25, polarity: .darkOnLight,
+                            image: ImageNormalization(method: .mnistDigit, boxSize: 2, centring: .boundingBox))
     n.cost = .logLikelihood
     var p = Provenance()
     p.dataset = "mnist"

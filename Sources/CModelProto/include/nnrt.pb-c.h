@@ -22,6 +22,7 @@ typedef struct Nnrt__Network Nnrt__Network;
 typedef struct Nnrt__Layer Nnrt__Layer;
 typedef struct Nnrt__Tensor Nnrt__Tensor;
 typedef struct Nnrt__InputContract Nnrt__InputContract;
+typedef struct Nnrt__ImageNormalization Nnrt__ImageNormalization;
 typedef struct Nnrt__Ensemble Nnrt__Ensemble;
 typedef struct Nnrt__Provenance Nnrt__Provenance;
 typedef struct Nnrt__Hyperparameters Nnrt__Hyperparameters;
@@ -72,6 +73,26 @@ typedef enum _Nnrt__Activation {
   NNRT__ACTIVATION__ACTIVATION_SOFTMAX = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__ACTIVATION)
 } Nnrt__Activation;
+typedef enum _Nnrt__ImageNormalizationMethod {
+  NNRT__IMAGE_NORMALIZATION_METHOD__IMAGE_NORMALIZATION_UNSPECIFIED = 0,
+  /*
+   * the recipe above
+   */
+  NNRT__IMAGE_NORMALIZATION_METHOD__IMAGE_NORMALIZATION_MNIST_DIGIT = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__IMAGE_NORMALIZATION_METHOD)
+} Nnrt__ImageNormalizationMethod;
+typedef enum _Nnrt__Centring {
+  NNRT__CENTRING__CENTRING_UNSPECIFIED = 0,
+  /*
+   * the grey levels' centre of mass (MNIST)
+   */
+  NNRT__CENTRING__CENTRING_CENTRE_OF_MASS = 1,
+  /*
+   * the centre of the ink's bounding box
+   */
+  NNRT__CENTRING__CENTRING_BOUNDING_BOX = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NNRT__CENTRING)
+} Nnrt__Centring;
 typedef enum _Nnrt__Polarity {
   NNRT__POLARITY__POLARITY_UNSPECIFIED = 0,
   /*
@@ -355,10 +376,46 @@ struct  Nnrt__InputContract
    * which way round ink and paper are
    */
   Nnrt__Polarity polarity;
+  /*
+   * How an arbitrary image (a scan, a photo, a drawing of any size) is brought to `shape` before
+   * the scaling above. Absent in files written before nnrt 0.3: runtimes then use
+   * IMAGE_NORMALIZATION_MNIST_DIGIT with MNIST's settings for a one-channel 28x28 shape, and
+   * refuse image input for other shapes.
+   */
+  Nnrt__ImageNormalization *image;
 };
 #define NNRT__INPUT_CONTRACT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnrt__input_contract__descriptor) \
-    , 0,NULL, 0, 0, NNRT__POLARITY__POLARITY_UNSPECIFIED }
+    , 0,NULL, 0, 0, NNRT__POLARITY__POLARITY_UNSPECIFIED, NULL }
+
+
+/*
+ * MNIST's recipe (LeCun et al.), which the runtime applies to every image it is given:
+ *   1. grey level = 0.299 R + 0.587 G + 0.114 B, alpha composited over white;
+ *   2. polarity decided from the image itself (light paper with dark ink is inverted), then the
+ *      background subtracted and the contrast stretched;
+ *   3. cropped to the ink's bounding box;
+ *   4. scaled, aspect ratio kept, anti-aliased, so that the box's longer side is box_size pixels;
+ *   5. placed in the height x width field of `shape` with the centre (by `centring`) at the field's
+ *      centre.
+ * An image already of the field's size skips steps 3 to 5 (an MNIST digit passes unchanged).
+ */
+struct  Nnrt__ImageNormalization
+{
+  ProtobufCMessage base;
+  Nnrt__ImageNormalizationMethod method;
+  /*
+   * MNIST: 20 (in a 28x28 field)
+   */
+  uint32_t box_size;
+  /*
+   * MNIST: CENTRING_CENTRE_OF_MASS
+   */
+  Nnrt__Centring centring;
+};
+#define NNRT__IMAGE_NORMALIZATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nnrt__image_normalization__descriptor) \
+    , NNRT__IMAGE_NORMALIZATION_METHOD__IMAGE_NORMALIZATION_UNSPECIFIED, 0, NNRT__CENTRING__CENTRING_UNSPECIFIED }
 
 
 struct  Nnrt__Ensemble
@@ -705,6 +762,25 @@ Nnrt__InputContract *
 void   nnrt__input_contract__free_unpacked
                      (Nnrt__InputContract *message,
                       ProtobufCAllocator *allocator);
+/* Nnrt__ImageNormalization methods */
+void   nnrt__image_normalization__init
+                     (Nnrt__ImageNormalization         *message);
+size_t nnrt__image_normalization__get_packed_size
+                     (const Nnrt__ImageNormalization   *message);
+size_t nnrt__image_normalization__pack
+                     (const Nnrt__ImageNormalization   *message,
+                      uint8_t             *out);
+size_t nnrt__image_normalization__pack_to_buffer
+                     (const Nnrt__ImageNormalization   *message,
+                      ProtobufCBuffer     *buffer);
+Nnrt__ImageNormalization *
+       nnrt__image_normalization__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nnrt__image_normalization__free_unpacked
+                     (Nnrt__ImageNormalization *message,
+                      ProtobufCAllocator *allocator);
 /* Nnrt__Ensemble methods */
 void   nnrt__ensemble__init
                      (Nnrt__Ensemble         *message);
@@ -842,6 +918,9 @@ typedef void (*Nnrt__Tensor_Closure)
 typedef void (*Nnrt__InputContract_Closure)
                  (const Nnrt__InputContract *message,
                   void *closure_data);
+typedef void (*Nnrt__ImageNormalization_Closure)
+                 (const Nnrt__ImageNormalization *message,
+                  void *closure_data);
 typedef void (*Nnrt__Ensemble_Closure)
                  (const Nnrt__Ensemble *message,
                   void *closure_data);
@@ -868,6 +947,8 @@ typedef void (*Nnrt__Evaluation_Closure)
 
 extern const ProtobufCEnumDescriptor    nnrt__layer_kind__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__activation__descriptor;
+extern const ProtobufCEnumDescriptor    nnrt__image_normalization_method__descriptor;
+extern const ProtobufCEnumDescriptor    nnrt__centring__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__polarity__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__cost__descriptor;
 extern const ProtobufCEnumDescriptor    nnrt__voting_rule__descriptor;
@@ -880,6 +961,7 @@ extern const ProtobufCMessageDescriptor nnrt__network__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__layer__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__tensor__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__input_contract__descriptor;
+extern const ProtobufCMessageDescriptor nnrt__image_normalization__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__ensemble__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__provenance__descriptor;
 extern const ProtobufCMessageDescriptor nnrt__hyperparameters__descriptor;
