@@ -179,9 +179,19 @@ func codecEncodePNG(_ samples: UnsafeRawBufferPointer, width: Int, height: Int, 
     return takeBuffer(out, size)
 }
 
+/// The scans of a JPEG file written by `codecEncodeJPEG`.
+enum JPEGScans: Int32 {
+    /// One scan (baseline).
+    case sequential = 0
+    /// libjpeg's standard progressive script.
+    case progressive = 1
+    /// Grey only, for tests: DC, then AC 1-63 at full precision.
+    case spectralSelection = 2
+}
+
 /// Encodes 8-bit samples with 1 (grey), 3 (RGB) or 4 (CMYK, for tests) channels to a JPEG file.
 func codecEncodeJPEG(_ samples: UnsafeRawBufferPointer, width: Int, height: Int, channels: Int,
-                     quality: Int, progressive: Bool) throws(ImageError) -> [UInt8] {
+                     quality: Int, scans: JPEGScans) throws(ImageError) -> [UInt8] {
     guard width > 0, height > 0, width <= Int(UInt32.max), height <= Int(UInt32.max),
           channels == 1 || channels == 3 || channels == 4,
           samples.count == width * height * channels, let base = samples.baseAddress else {
@@ -195,7 +205,7 @@ func codecEncodeJPEG(_ samples: UnsafeRawBufferPointer, width: Int, height: Int,
     var message = [CChar](repeating: 0, count: messageCapacity)
     let status = message.withUnsafeMutableBufferPointer { m in
         nnrt_codec_jpeg_encode(base.assumingMemoryBound(to: UInt8.self), UInt32(width), UInt32(height), UInt32(channels),
-                               Int32(quality), progressive ? 1 : 0, &out, &size, m.baseAddress, m.count)
+                               Int32(quality), scans.rawValue, &out, &size, m.baseAddress, m.count)
     }
     guard status == NNRT_CODEC_OK else {
         nnrt_codec_free(out)

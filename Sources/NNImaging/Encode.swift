@@ -38,7 +38,7 @@ public func encodeJPEG(_ image: RawImage, quality: Int, progressive: Bool = fals
     let full = fullRange8(samples, maxValue: image.maxValue)
     return try withBytes(of: full) { bytes throws(ImageError) in
         try codecEncodeJPEG(bytes, width: image.width, height: image.height, channels: image.layout.channels,
-                            quality: quality, progressive: progressive)
+                            quality: quality, scans: progressive ? .progressive : .sequential)
     }
 }
 

@@ -63,7 +63,8 @@ int nnrt_codec_png_decode(const uint8_t *data, size_t size, uint64_t max_dimensi
  * B); CMYK and YCCK to 3 channels through a naive conversion (Adobe files store CMYK inverted, as
  * Photoshop writes it). The frame header is checked against the limits before any pixel memory is
  * allocated. Data that ends before the image does is NNRT_CODEC_TRUNCATED, not padded with grey;
- * damaged entropy-coded data (bad Huffman code, missing restart marker) is NNRT_CODEC_CORRUPT.
+ * damaged entropy-coded data (bad Huffman code, missing restart marker) is NNRT_CODEC_CORRUPT,
+ * and so is a progressive file of more than 500 scans (each scan is a pass over the image).
  * Pointers and ownership as for nnrt_codec_png_decode. */
 int nnrt_codec_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_dimension, uint64_t max_pixels,
                            nnrt_codec_image *out, char *message, size_t message_capacity);
@@ -101,7 +102,8 @@ int nnrt_codec_png_encode(const void *pixels, uint32_t width, uint32_t height,
 /* Encodes 8-bit pixels to a JPEG (JFIF) in a new malloc'd buffer (*out, *out_size; release with
  * nnrt_codec_free). channels: 1 (grey), 3 (RGB; stored as YCbCr 4:2:0) or 4 (CMYK stored as is,
  * with an Adobe marker: for tests of the decoder). quality 1..100; progressive 1 for a
- * progressive file. On failure *out is NULL and *out_size 0. */
+ * progressive file (libjpeg's standard script), 2 for grey only (else as 1): two scans, DC then
+ * AC 1-63, for tests of the decoder's scan limit. On failure *out is NULL and *out_size 0. */
 int nnrt_codec_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint32_t channels,
                            int quality, int progressive,
                            uint8_t **out, size_t *out_size, char *message, size_t message_capacity);
