@@ -45,6 +45,14 @@ let package = Package(
             dependencies: ["CProtobufC"],
             exclude: ["nnrt.proto", "regenerate.sh"]
         ),
+        // PNG and JPEG through Debian's libpng 1.6 and libjpeg-turbo (libpng-dev,
+        // libjpeg62-turbo-dev; at run time libpng16-16 and libjpeg62-turbo). Every setjmp/longjmp
+        // of the two libraries stays inside this C target.
+        .target(
+            name: "CImageCodecs",
+            cSettings: [.unsafeFlags(["-std=c99"])],
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
 
         // MARK: Shared core
         // The numeric kernels, compiled twice from one source (NNKernelsGeneric): once for the
@@ -59,7 +67,7 @@ let package = Package(
         .target(name: "NNModel", dependencies: ["CModelProto"]),
 
         // MARK: Image input (decoding and MNIST-style preprocessing; part of libnnrt.so)
-        .target(name: "NNImaging"),
+        .target(name: "NNImaging", dependencies: ["CImageCodecs"]),
 
         // MARK: Trainer
         .target(name: "NNTrainer", dependencies: ["NNKernels", "NNKernelTypes", "NNModel", "CZlib"]),
@@ -80,5 +88,6 @@ let package = Package(
         .testTarget(name: "NNTrainerTests", dependencies: ["NNTrainer", "NNModel", "NNKernels"]),
         .testTarget(name: "NNRuntimeTests", dependencies: ["NNRuntime", "NNModel", "NNTrainer"]),
         .testTarget(name: "CLITests", dependencies: ["NNCLI", "NNModel", "NNTrainer"]),
+        .testTarget(name: "NNImagingTests", dependencies: ["NNImaging"]),
     ] + variantKernelTargets
 )
