@@ -60,6 +60,8 @@ let package = Package(
 
         // MARK: Image input (decoding and MNIST-style preprocessing; part of libnnrt.so)
         .target(name: "NNImaging"),
+        // Synthetic "scans" of MNIST digits (seeded), for tests and test-image generation; not in libnnrt.
+        .target(name: "NNImageSynthesis", dependencies: ["NNImaging"]),
 
         // MARK: Trainer
         .target(name: "NNTrainer", dependencies: ["NNKernels", "NNKernelTypes", "NNModel", "CZlib"]),
