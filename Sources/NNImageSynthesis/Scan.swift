@@ -300,7 +300,6 @@ public func renderScan(_ digit: [UInt8], _ recipe: ScanRecipe, seed: UInt64) -> 
     if recipe.blur > 0, recipe.blur.isFinite, let region {
         gaussianBlur(&coverage, width: w, height: h, sigma: min(recipe.blur, 200), region: region)
     }
-    var rng = SplitMix64(seed: seed ^ 0x5CA7_5CA7_0000_0001)
     let channels: Int
     switch recipe.colour {
     case .grey: channels = 1
@@ -308,54 +307,82 @@ public func renderScan(_ digit: [UInt8], _ recipe: ScanRecipe, seed: UInt64) -> 
     case .rgb: channels = 3
     case .rgba: channels = 4
     }
-    var values = [Float](repeating: 0, count: w &* h &* channels)
-    let cosA = cos(recipe.lightingAngle), sinA = sin(recipe.lightingAngle)
-    let span = (abs(cosA) * Double(w) + abs(sinA) * Double(h))
-    let lighting = recipe.lighting.isFinite ? min(max(recipe.lighting, 0), 1) : 0
-    let noise = recipe.noise.isFinite ? min(max(recipe.noise, 0), 1) : 0
-    let paper = recipe.paper, ink = recipe.ink
-    var spare: Double? = nil
-    func gauss() -> Double {
-        if let s = spare { spare = nil; return s }
-        let (a, b) = rng.gaussianPair()
-        spare = b
-        return a
+    // Per channel: the paper's and the ink's level (grey uses the lumas).
+    let paper: [Float], ink: [Float]
+    switch recipe.colour {
+    case .grey:
+        paper = [Float(recipe.paper.luma)]; ink = [Float(recipe.ink.luma)]
+    case .greyAlpha:
+        paper = [Float(recipe.ink.luma)]; ink = [Float(recipe.ink.luma)]
+    case .rgb, .rgba:
+        paper = [Float(recipe.paper.r), Float(recipe.paper.g), Float(recipe.paper.b)]
+        ink = [Float(recipe.ink.r), Float(recipe.ink.g), Float(recipe.ink.b)]
     }
-    for y in 0..<h {
-        for x in 0..<w {
-            let c = Double(coverage[y &* w &+ x])
-            let i = (y &* w &+ x) &* channels
+    let transparent = recipe.colour == .greyAlpha || recipe.colour == .rgba
+    let lighting = recipe.lighting.isFinite ? min(max(recipe.lighting, 0), 1) : 0
+    let noise = transparent ? 0 : (recipe.noise.isFinite ? Float(min(max(recipe.noise, 0), 1)) : 0)
+    let cosA = cos(recipe.lightingAngle), sinA = sin(recipe.lightingAngle)
+    let span = max(abs(cosA) * Double(w) + abs(sinA) * Double(h), 1)
+    var values = [Float](repeating: 0, count: w &* h &* channels)
+    var light = [Float](repeating: 1, count: w)
+    var rng = SplitMix64(seed: seed ^ 0x5CA7_5CA7_0000_0001)
+    values.withUnsafeMutableBufferPointer { vb in
+    coverage.withUnsafeBufferPointer { cb in
+    light.withUnsafeMutableBufferPointer { lb in
+        let v = vb.baseAddress!, cov = cb.baseAddress!, lp = lb.baseAddress!
+        for y in 0..<h {
             // Brightness 1 at one side of the canvas, 1 - lighting at the other.
-            let light = lighting > 0
-                ? 1 - lighting * ((Double(x) + 0.5 - Double(w) / 2) * cosA + (Double(y) + 0.5 - Double(h) / 2) * sinA + span / 2) / span
-                : 1
-            func mix(_ p: Double, _ q: Double) -> Double { (p + c * (q - p)) * light }
-            switch recipe.colour {
-            case .grey:
-                values[i] = Float(mix(paper.luma, ink.luma) + (noise > 0 ? noise * gauss() : 0))
-            case .rgb:
-                values[i] = Float(mix(paper.r, ink.r) + (noise > 0 ? noise * gauss() : 0))
-                values[i + 1] = Float(mix(paper.g, ink.g) + (noise > 0 ? noise * gauss() : 0))
-                values[i + 2] = Float(mix(paper.b, ink.b) + (noise > 0 ? noise * gauss() : 0))
-            case .greyAlpha:
-                values[i] = c > 0 ? Float(ink.luma) : 0
-                values[i + 1] = Float(c)
-            case .rgba:
-                if c > 0 {
-                    values[i] = Float(ink.r)
-                    values[i + 1] = Float(ink.g)
-                    values[i + 2] = Float(ink.b)
+            if lighting > 0 {
+                for x in 0..<w {
+                    let along = (Double(x) + 0.5 - Double(w) / 2) * cosA + (Double(y) + 0.5 - Double(h) / 2) * sinA
+                    lp[x] = Float(1 - lighting * (along + span / 2) / span)
                 }
-                values[i + 3] = Float(c)
+            }
+            let row = cov + y &* w
+            let out = v + y &* w &* channels
+            if transparent {
+                // Ink colour where there is ink, alpha = coverage, nothing where there is none.
+                for x in 0..<w {
+                    let c = row[x]
+                    let o = out + x &* channels
+                    if c > 0 { for k in 0..<(channels - 1) { o[k] = ink[k] } }
+                    o[channels - 1] = c
+                }
+            } else {
+                for k in 0..<channels {
+                    let p = paper[k], q = ink[k] - paper[k]
+                    for x in 0..<w { out[x &* channels &+ k] = (p + row[x] * q) * lp[x] }
+                }
             }
         }
-    }
+        if noise > 0 {
+            // Gaussian noise on every sample, two values per Box-Muller draw.
+            let n = w &* h &* channels
+            var i = 0
+            while i < n {
+                let (a, b) = rng.gaussianPair()
+                v[i] += noise * Float(a)
+                if i + 1 < n { v[i + 1] += noise * Float(b) }
+                i += 2
+            }
+        }
+    }}}
     let layout: RawImage.Layout = [.grey, .greyAlpha, .rgb, .rgba][channels - 1]
     if recipe.sixteenBit {
-        let samples = values.map { UInt16((min(max($0, 0), 1) * 65535).rounded()) }
+        var samples = [UInt16](repeating: 0, count: values.count)
+        samples.withUnsafeMutableBufferPointer { sb in
+            values.withUnsafeBufferPointer { vb in
+                for i in 0..<vb.count { sb[i] = UInt16(min(max(vb[i], 0), 1) * 65535 + 0.5) }
+            }
+        }
         return RawImage(width: w, height: h, layout: layout, maxValue: 65535, samples: .sixteenBit(samples))!
     } else {
-        let samples = values.map { UInt8((min(max($0, 0), 1) * 255).rounded()) }
+        var samples = [UInt8](repeating: 0, count: values.count)
+        samples.withUnsafeMutableBufferPointer { sb in
+            values.withUnsafeBufferPointer { vb in
+                for i in 0..<vb.count { sb[i] = UInt8(min(max(vb[i], 0), 1) * 255 + 0.5) }
+            }
+        }
         return RawImage(width: w, height: h, layout: layout, maxValue: 255, samples: .eightBit(samples))!
     }
 }
@@ -368,36 +395,49 @@ private func drawUpscaled(_ digit: [UInt8], scale: Double, originX: Int, originY
     let x0 = max(0, originX), y0 = max(0, originY)
     let x1 = min(width, originX + side), y1 = min(height, originY + side)
     guard x0 < x1, y0 < y1 else { return nil }
-    func pixel(_ x: Int, _ y: Int) -> Float {
-        guard x >= 0, x < 28, y >= 0, y < 28, y * 28 + x < digit.count else { return 0 }
-        return Float(digit[y * 28 + x]) / 255
+    // The digit, 0...1, with a border of two zero pixels all round (so taps need no checks).
+    var source = [Float](repeating: 0, count: 32 * 32)
+    for y in 0..<28 {
+        for x in 0..<28 where y * 28 + x < digit.count { source[(y + 2) * 32 + x + 2] = Float(digit[y * 28 + x]) / 255 }
     }
-    // Catmull-Rom taps for one output coordinate (its pixel centre in source coordinates).
-    func taps(_ o: Int) -> (Int, [Float]) {
+    // Catmull-Rom taps for output coordinate o: first source index (bordered) and 4 weights.
+    func taps(_ o: Int) -> (Int, SIMD4<Float>) {
         let c = (Double(o) + 0.5) / scale - 0.5
         let k = Int(c.rounded(.down))
         let t = Float(c - Double(k))
         let t2 = t * t, t3 = t2 * t
-        return (k - 1, [(-t3 + 2 * t2 - t) / 2, (3 * t3 - 5 * t2 + 2) / 2, (-3 * t3 + 4 * t2 + t) / 2, (t3 - t2) / 2])
+        let ws = SIMD4<Float>((-t3 + 2 * t2 - t) / 2, (3 * t3 - 5 * t2 + 2) / 2, (-3 * t3 + 4 * t2 + t) / 2, (t3 - t2) / 2)
+        // Taps outside the bordered digit carry zeros: clamp the window, keep the weights aligned.
+        return (k - 1 + 2, ws)
     }
-    let colTaps = (x0..<x1).map { taps($0 - originX) }
-    // Horizontal pass over the 28 digit rows, then vertical onto the canvas.
-    var rows = [Float](repeating: 0, count: 28 * (x1 - x0))
-    for r in 0..<28 {
-        for (j, (k, ws)) in colTaps.enumerated() {
-            var acc: Float = 0
-            for i in 0..<4 { acc += ws[i] * pixel(k + i, r) }
-            rows[r * (x1 - x0) + j] = acc
+    let n = x1 - x0
+    var colFirst = [Int](repeating: 0, count: n), colWeights = [SIMD4<Float>](repeating: .zero, count: n)
+    for j in 0..<n { (colFirst[j], colWeights[j]) = taps(x0 + j - originX) }
+    // Horizontal pass over the 32 bordered rows, then vertical onto the canvas.
+    var rows = [Float](repeating: 0, count: 32 * n)
+    source.withUnsafeBufferPointer { sp in
+    rows.withUnsafeMutableBufferPointer { rp in
+    coverage.withUnsafeMutableBufferPointer { cp in
+        let s = sp.baseAddress!, r = rp.baseAddress!, c = cp.baseAddress!
+        for j in 0..<n {
+            let k = colFirst[j], ws = colWeights[j]
+            guard k >= 0 && k + 4 <= 32 else { continue }
+            for row in 0..<32 {
+                let p = s + row * 32 + k
+                r[row * n + j] = ws[0] * p[0] + ws[1] * p[1] + ws[2] * p[2] + ws[3] * p[3]
+            }
         }
-    }
-    for y in y0..<y1 {
-        let (k, ws) = taps(y - originY)
-        for j in 0..<(x1 - x0) {
-            var acc: Float = 0
-            for i in 0..<4 where k + i >= 0 && k + i < 28 { acc += ws[i] * rows[(k + i) * (x1 - x0) + j] }
-            coverage[y * width + x0 + j] = min(max(acc, 0), 1)
+        for y in y0..<y1 {
+            let (k, ws) = taps(y - originY)
+            let out = c + y * width + x0
+            guard k >= 0 && k + 4 <= 32 else { continue }
+            let r0 = r + k * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n
+            for j in 0..<n {
+                let v = ws[0] * r0[j] + ws[1] * r1[j] + ws[2] * r2[j] + ws[3] * r3[j]
+                out[j] = min(max(v, 0), 1)
+            }
         }
-    }
+    }}}
     return (x0, y0, x1, y1)
 }
 
@@ -409,21 +449,33 @@ private func gaussianBlur(_ image: inout [Float], width: Int, height: Int, sigma
     kernel = kernel.map { $0 / sum }
     let x0 = max(0, region.0 - radius), y0 = max(0, region.1 - radius)
     let x1 = min(width, region.2 + radius), y1 = min(height, region.3 + radius)
-    var line = [Float](repeating: 0, count: max(x1 - x0, y1 - y0))
-    for y in y0..<y1 {
-        for x in x0..<x1 {
-            var acc: Float = 0
-            for k in -radius...radius where x + k >= 0 && x + k < width { acc += kernel[k + radius] * image[y * width + x + k] }
-            line[x - x0] = acc
-        }
-        for x in x0..<x1 { image[y * width + x] = line[x - x0] }
-    }
-    for x in x0..<x1 {
+    let taps = 2 * radius + 1
+    // Padded line buffers: a row or a column with `radius` zeros each side.
+    var rowLine = [Float](repeating: 0, count: x1 - x0 + 2 * radius)
+    var colLine = [Float](repeating: 0, count: y1 - y0 + 2 * radius)
+    kernel.withUnsafeBufferPointer { kb in
+    rowLine.withUnsafeMutableBufferPointer { rb in
+    colLine.withUnsafeMutableBufferPointer { cb in
+    image.withUnsafeMutableBufferPointer { ib in
+        let k = kb.baseAddress!, rl = rb.baseAddress!, cl = cb.baseAddress!, img = ib.baseAddress!
         for y in y0..<y1 {
-            var acc: Float = 0
-            for k in -radius...radius where y + k >= 0 && y + k < height { acc += kernel[k + radius] * image[(y + k) * width + x] }
-            line[y - y0] = acc
+            let row = img + y * width
+            for x in x0..<x1 { rl[radius + x - x0] = row[x] }
+            for x in x0..<x1 {
+                let p = rl + (x - x0)
+                var acc: Float = 0
+                for t in 0..<taps { acc += k[t] * p[t] }
+                row[x] = acc
+            }
         }
-        for y in y0..<y1 { image[y * width + x] = line[y - y0] }
-    }
+        for x in x0..<x1 {
+            for y in y0..<y1 { cl[radius + y - y0] = img[y * width + x] }
+            for y in y0..<y1 {
+                let p = cl + (y - y0)
+                var acc: Float = 0
+                for t in 0..<taps { acc += k[t] * p[t] }
+                img[y * width + x] = acc
+            }
+        }
+    }}}}
 }
