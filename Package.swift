@@ -82,5 +82,6 @@ let package = Package(
         .testTarget(name: "NNTrainerTests", dependencies: ["NNTrainer", "NNModel", "NNKernels"]),
         .testTarget(name: "NNRuntimeTests", dependencies: ["NNRuntime", "NNModel", "NNTrainer"]),
         .testTarget(name: "CLITests", dependencies: ["NNCLI", "NNModel", "NNTrainer"]),
+        .testTarget(name: "NNImagingTests", dependencies: ["NNImaging", "NNImageSynthesis", "NNTrainer"]),
     ] + variantKernelTargets
 )
