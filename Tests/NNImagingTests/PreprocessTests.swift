@@ -151,6 +151,11 @@ private func alignedMAD(_ field: [Float], _ digit: [UInt8]) -> Double {
         #expect(abs(GreyImage(rgb16).pixels[0] - 0.299) < 1e-6)
     }
 
+    @Test func samplesAboveMaxValueAreClamped() {
+        let raw = RawImage(width: 2, height: 1, layout: .grey, maxValue: 15, samples: .eightBit([255, 15]))!
+        #expect(GreyImage(raw).pixels == [1, 1])
+    }
+
     @Test func wrappedValuesAreChecked() {
         #expect(GreyImage(width: 2, height: 2, pixels: [0, 0, 0]) == nil)
         #expect(GreyImage(width: 0, height: 2, pixels: []) == nil)
@@ -305,6 +310,35 @@ private func alignedMAD(_ field: [Float], _ digit: [UInt8]) -> Double {
         let mad = alignedMAD(r.pixels, handDigit), cleanMAD = alignedMAD(reference.pixels, handDigit)
         #expect(mad < 0.04 && cleanMAD < 0.03, "aligned MAD: noisy \(mad), clean \(cleanMAD)")
         #expect(r.noise > 0.04 && r.noise < 0.08, "estimated noise \(r.noise)")
+    }
+
+    /// Random images of every small shape, random options: never a trap, always a full field in
+    /// 0...1.
+    @Test func randomImagesNeverTrap() {
+        var rng = SplitMix64(seed: 99)
+        for i in 0..<1500 {
+            let w = rng.int(1, i % 10 == 0 ? 120 : 30), h = rng.int(1, i % 10 == 0 ? 120 : 30)
+            let base = Float(rng.unit())
+            let mode = rng.int(0, 3)
+            let pixels = (0..<(w * h)).map { k -> Float in
+                switch mode {
+                case 0: return Float(rng.unit())
+                case 1: return rng.int(0, 20) == 0 ? Float(rng.unit()) : base
+                case 2: return rng.int(0, 1) == 0 ? 0 : 1
+                default: return (k % w) < w / 2 ? 0 : 1
+                }
+            }
+            let options = DigitNormalization(
+                fieldSize: rng.int(-2, 40), boxSize: rng.int(-2, 40),
+                polarity: [.automatic, .lightOnDark, .darkOnLight][rng.int(0, 2)],
+                inkThreshold: [Float(0), 0.1, 1, -3, .nan, .infinity][rng.int(0, 5)],
+                centering: rng.int(0, 1) == 0 ? .centerOfMass : .boundingBox,
+                placement: rng.int(0, 1) == 0 ? .wholePixel : .subpixel)
+            let r = normalizeDigit(GreyImage(width: w, height: h, pixels: pixels)!, options)
+            #expect(r.pixels.count == r.fieldSize * r.fieldSize && r.fieldSize >= 1)
+            #expect(r.pixels.allSatisfy { $0 >= 0 && $0 <= 1 })
+            #expect(r.inkFound == (r.inkBox != nil))
+        }
     }
 
     @Test func options() {
