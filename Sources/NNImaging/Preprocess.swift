@@ -614,17 +614,17 @@ private struct PaperModel {
             return 255
         }
         let tiles = grid.count
-        var median = [Int](repeating: 0, count: tiles)
+        var paperBin = [Int](repeating: 0, count: tiles)
         // The paper level of a tile: its 25th percentile (ink-domain), so ink may cover up to 3/4
         // of it; with noise that lies 0.674 sigma under the paper's mean, which is added back.
         let lift = Int((0.674 * stats.noise * 255).rounded())
-        for t in 0..<tiles { median[t] = min(255, tileBin(t, 0.25) + lift) }
+        for t in 0..<tiles { paperBin[t] = min(255, tileBin(t, 0.25) + lift) }
         let paperInk = inverted ? 1 - stats.paperLevel : stats.paperLevel
         // The lighting: a plane a + b x + c y fitted to the tile levels, refitted without the
         // tiles standing more than delta above it (tiles mostly covered by ink). Accepted tiles
         // keep their own level (lighting need not be linear); the others take the plane's.
         let delta = 3.0 / 255 + stats.noise
-        var level = median.map { Float($0) / 255 }
+        var level = paperBin.map { Float($0) / 255 }
         var accepted = [Bool](repeating: true, count: tiles)
         let halfW = Double(grid.width) / 2, halfH = Double(grid.height) / 2
         let px = (0..<grid.nx).map { (Double(grid.centreX($0)) - halfW) / max(halfW, 1) }
@@ -648,18 +648,18 @@ private struct PaperModel {
                 level[ty &* grid.nx &+ tx] = Float(min(max(plane.a + plane.b * px[tx] + plane.c * py[ty], 0), 1))
             }
         }
-        let filled = level
-        self.level = filled
+        self.level = level
         centresX = (0..<grid.nx).map { grid.centreX($0) }
         centresY = (0..<grid.ny).map { grid.centreY($0) }
         let sigma = stats.noise
         self.sigma = sigma
-        // The ink's strong level: residuals (level - tile background) above 3 sigma, 1/510 bins.
+        // The ink's strong level, from the tiles' histograms: residuals (level - the tile's
+        // background) above 3 sigma, in 1/511 bins.
         var residual = [UInt32](repeating: 0, count: 512)
         let floor = max(3 * sigma, 0.5 / 255)
         var inkCount = 0
         for t in 0..<tiles {
-            let bg = filled[t]
+            let bg = level[t]
             for i in 0..<256 {
                 let c = hist[t &* 256 &+ (inverted ? 255 - i : i)]
                 guard c > 0 else { continue }
