@@ -68,6 +68,8 @@ let package = Package(
 
         // MARK: Image input (decoding and MNIST-style preprocessing; part of libnnrt.so)
         .target(name: "NNImaging", dependencies: ["CImageCodecs"]),
+        // Synthetic "scans" of MNIST digits (seeded), for tests and test-image generation; not in libnnrt.
+        .target(name: "NNImageSynthesis", dependencies: ["NNImaging"]),
 
         // MARK: Trainer
         .target(name: "NNTrainer", dependencies: ["NNKernels", "NNKernelTypes", "NNModel", "CZlib"]),
@@ -88,6 +90,6 @@ let package = Package(
         .testTarget(name: "NNTrainerTests", dependencies: ["NNTrainer", "NNModel", "NNKernels"]),
         .testTarget(name: "NNRuntimeTests", dependencies: ["NNRuntime", "NNModel", "NNTrainer"]),
         .testTarget(name: "CLITests", dependencies: ["NNCLI", "NNModel", "NNTrainer"]),
-        .testTarget(name: "NNImagingTests", dependencies: ["NNImaging"]),
+        .testTarget(name: "NNImagingTests", dependencies: ["NNImaging", "NNImageSynthesis", "NNTrainer"]),
     ] + variantKernelTargets
 )
