@@ -24,6 +24,9 @@ let package = Package(
         // The `nnrt` command-line tool (train, eval, inspect, import); scripts/build.sh installs it
         // as build/bin/nnrt. (SwiftPM forbids a second product named "nnrt".)
         .executable(name: "nnrt-cli", targets: ["NNCLI"]),
+        // nnrt-testimages: writes the image-input test set (scanned MNIST test digits and broken
+        // files); scripts/build.sh installs it as build/bin/nnrt-testimages.
+        .executable(name: "nnrt-testimages", targets: ["NNTestImages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -76,13 +79,15 @@ let package = Package(
         .executableTarget(
             name: "NNCLI",
             dependencies: [
-                "NNTrainer", "NNModel", "NNRuntime", "NNKernels", "NNKernelTypes",
+                "NNTrainer", "NNModel", "NNRuntime", "NNKernels", "NNKernelTypes", "NNImaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
+        .executableTarget(name: "NNTestImages", dependencies: ["NNImaging", "NNImageSynthesis", "NNTrainer"]),
+
         // MARK: Runtime (libnnrt.so)
-        .target(name: "NNRuntime", dependencies: ["NNKernels", "NNKernelTypes", "NNModel"], exclude: ["exports.map"]),
+        .target(name: "NNRuntime", dependencies: ["NNKernels", "NNKernelTypes", "NNModel", "NNImaging"], exclude: ["exports.map"]),
 
         // MARK: Tests
         .testTarget(name: "NNKernelsTests", dependencies: ["NNKernels", "NNKernelsGeneric", "CCPUFeatures"]),

@@ -89,10 +89,12 @@ typedef int32_t nnrt_status;
 #define NNRT_ERR_SHAPE_MISMATCH       5  /* input length or ensemble members disagree in shape  */
 #define NNRT_ERR_BUFFER_TOO_SMALL     6  /* an output buffer is too small; message has the size */
 #define NNRT_ERR_OUT_OF_MEMORY        7
-#define NNRT_ERR_IMAGE_DECODE         8  /* reserved for image input                            */
+#define NNRT_ERR_IMAGE_DECODE         8  /* image file empty, truncated or corrupt              */
 #define NNRT_ERR_INTERNAL             9  /* a bug in libnnrt; please report it                  */
 #define NNRT_ERR_UNSUPPORTED         10  /* valid file using a feature this library lacks      */
 #define NNRT_ERR_NOT_FOUND           11  /* e.g. no metadata entry with that key                */
+#define NNRT_ERR_IMAGE_FORMAT        12  /* not a PNG, JPEG or PGM/PPM image (by its contents)  */
+#define NNRT_ERR_IMAGE_TOO_LARGE     13  /* image or file over the size limits (see Images)     */
 
 /* A short static description of a status code, e.g. "buffer too small". Never NULL (unknown
  * codes give "unknown status"). Thread-safe. */
@@ -304,6 +306,81 @@ nnrt_status nnrt_session_predict_u8(nnrt_session *session,
                                     const uint8_t *pixels, size_t count, size_t pixels_len,
                                     int32_t *labels, size_t labels_len,
                                     float *outputs, size_t outputs_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Images: from files to labels
+ *
+ * libnnrt reads PNG (any bit depth and colour type, palette, transparency, interlacing; through
+ * libpng), JPEG (baseline and progressive, grey and colour; through libjpeg-turbo) and PGM/PPM
+ * (binary and ASCII, up to 16 bits), recognised by their contents, not their names. Every image
+ * is brought to the model's input by the model's own input contract (nnrt.proto,
+ * ImageNormalization; the trainer stores MNIST's recipe in every model): grey levels with alpha
+ * composited over white; the polarity decided from the image (dark ink on light paper is
+ * inverted to MNIST's light-on-dark), background removed and contrast stretched; cropped to the
+ * ink; the longer side scaled to 20 pixels keeping the aspect ratio, anti-aliased; placed in the
+ * 28x28 field with its centre of mass at the centre. An image already of the field's size only
+ * has its polarity corrected, so MNIST's own digits pass unchanged. Models whose input has no
+ * such contract (not one grey plane) give UNSUPPORTED.
+ *
+ * Limits, checked from an image's header before its pixels are allocated: at most 40 million
+ * pixels, 65,535 per side, and 256 MiB per file (IMAGE_TOO_LARGE beyond). Statuses for a bad
+ * image: IO (missing, unreadable, a directory), IMAGE_FORMAT (not an image this library reads,
+ * e.g. a text file named .png), IMAGE_DECODE (empty, truncated or corrupt), IMAGE_TOO_LARGE,
+ * UNSUPPORTED (a valid image using something the decoders lack, e.g. 12-bit JPEG). */
+
+/* What preprocessing found, in nnrt_file_result.flags and the preprocess functions' out_flags. */
+#define NNRT_IMAGE_INVERTED  0x1u  /* dark ink on light paper: inverted to light on dark         */
+#define NNRT_IMAGE_BLANK     0x2u  /* no ink found: the input is an empty field                 */
+#define NNRT_IMAGE_RESIZED   0x4u  /* cropped, scaled and centred (not already the field's size) */
+
+/* The outcome for one file of nnrt_session_classify_files. 256 bytes; callers allocate them. */
+typedef struct nnrt_file_result {
+    nnrt_status status;   /* NNRT_OK, or why this file was not classified                       */
+    int32_t label;        /* predicted class index (nnrt_model_class_label names it); -1 on error */
+    float confidence;     /* the label's output: its probability for a softmax output layer, the
+                             fraction of votes for a MAJORITY ensemble; 0 on error               */
+    uint32_t flags;       /* NNRT_IMAGE_* bits                                                  */
+    char message[240];    /* "" on success, else the reason, e.g. "PNG: truncated after 812 of
+                             2048 bytes" (UTF-8, NUL-terminated, cut at 239 bytes)               */
+} nnrt_file_result;
+
+/* Classifies `count` image files. One bad file never stops the batch: each file gets its own
+ * result in `results` (results_len >= count), and its output row in `outputs` (count *
+ * class_count floats, as nnrt_model_predict; may be NULL with outputs_len 0) is zero on error.
+ * Files are read, decoded and preprocessed on the session's threads in parallel, then
+ * classified as one batch. Returns OK when the call itself worked, even if files failed (check
+ * each result's status); INVALID_ARGUMENT for a NULL session, paths or results, or a NULL path;
+ * BUFFER_TOO_SMALL for short buffers (nothing is written then); UNSUPPORTED if the model takes
+ * no images. The thread-safety of the session applies. */
+nnrt_status nnrt_session_classify_files(nnrt_session *session, const char *const *paths, size_t count,
+                                        nnrt_file_result *results, size_t results_len,
+                                        float *outputs, size_t outputs_len);
+
+/* Classifies one encoded image held in memory (the bytes of a PNG, JPEG or PGM/PPM file): the
+ * predicted class index in *out_label, and if `outputs` is not NULL its output row
+ * (outputs_len >= class_count). *out_flags (may be NULL) gets the NNRT_IMAGE_* bits. Statuses as
+ * above for a bad image. Thread-safe. */
+nnrt_status nnrt_model_classify_image(const nnrt_model *model, const void *data, size_t size,
+                                      int32_t *out_label, float *outputs, size_t outputs_len,
+                                      uint32_t *out_flags);
+
+/* Preprocessing only, so callers can see what the network sees: the model's input vector
+ * (input_size floats: the normalised 28x28 field, scaled by the input contract, MNIST: 0..1 with
+ * 1 = ink) for an image file, for an encoded image in memory, or for a pixel buffer. The result
+ * can be passed to nnrt_model_predict unchanged. input_len must be at least the input size
+ * (BUFFER_TOO_SMALL otherwise). *out_flags (may be NULL) gets the NNRT_IMAGE_* bits. Thread-safe.
+ *
+ * Pixel buffers: width x height pixels, rows `row_bytes` apart (0: tightly packed), each pixel
+ * `channels` samples (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA, alpha not premultiplied) of
+ * `bytes_per_sample` bytes (1, or 2 for 16-bit samples in the machine's byte order). */
+nnrt_status nnrt_model_preprocess_file(const nnrt_model *model, const char *path,
+                                       float *input, size_t input_len, uint32_t *out_flags);
+nnrt_status nnrt_model_preprocess_image(const nnrt_model *model, const void *data, size_t size,
+                                        float *input, size_t input_len, uint32_t *out_flags);
+nnrt_status nnrt_model_preprocess_pixels(const nnrt_model *model, const void *pixels,
+                                         size_t width, size_t height, size_t channels,
+                                         size_t bytes_per_sample, size_t row_bytes,
+                                         float *input, size_t input_len, uint32_t *out_flags);
 
 #ifdef __cplusplus
 }

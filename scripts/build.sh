@@ -5,6 +5,7 @@
 #                          stripped. Needs at run time: glibc, libstdc++/libgcc_s, libprotobuf-c1.
 #   build/include/nnrt.h   the C header
 #   build/bin/nnrt         the command-line tool (release build of the nnrt-cli product)
+#   build/bin/nnrt-testimages  writes the image-input test set from MNIST (tests and bench)
 #
 # Usage: scripts/build.sh [--lib | --cli]     (default: both)
 # Scratch directories: .build-dist for the library, .build for the CLI.
@@ -43,11 +44,14 @@ fi
 
 if [ $want_cli = 1 ]; then
   swift build -c release --product nnrt-cli
+  swift build -c release --product nnrt-testimages
   bin=$(swift build -c release --product nnrt-cli --show-bin-path)
   mkdir -p build/bin
   cp "$bin/nnrt-cli" build/bin/nnrt.tmp
   mv -f build/bin/nnrt.tmp build/bin/nnrt
-  produced+=("build/bin/nnrt")
+  cp "$bin/nnrt-testimages" build/bin/nnrt-testimages.tmp
+  mv -f build/bin/nnrt-testimages.tmp build/bin/nnrt-testimages
+  produced+=("build/bin/nnrt" "build/bin/nnrt-testimages")
 fi
 
 echo "build.sh: produced"

@@ -223,6 +223,11 @@ private func errnoText(_ code: Int32) -> String {
 
 /// The whole content of the regular file at `path`, which may hold at most `maxBytes` bytes.
 func readFileBytes(path: String, maxBytes: Int) throws(ImageError) -> [UInt8] {
+    try path.withCString { p in Result { () throws(ImageError) in try readFileBytes(cPath: p, maxBytes: maxBytes) } }.get()
+}
+
+/// As `readFileBytes(path:maxBytes:)` for a path given as C bytes (which need not be UTF-8).
+func readFileBytes(cPath path: UnsafePointer<CChar>, maxBytes: Int) throws(ImageError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 {
         throw ImageError(.io, "cannot open: \(errnoText(errno))")

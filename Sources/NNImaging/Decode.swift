@@ -56,6 +56,13 @@ public func readImageFile(path: String, limits: ImageLimits = .default) throws(I
     return try decodeImage(bytes, limits: limits)
 }
 
+/// `readImageFile(path:limits:)` for a path given as a NUL-terminated C string, which need not be
+/// valid UTF-8 (file names on Linux are bytes).
+public func readImageFile(cPath: UnsafePointer<CChar>, limits: ImageLimits = .default) throws(ImageError) -> RawImage {
+    let bytes = try readFileBytes(cPath: cPath, maxBytes: limits.maxFileBytes)
+    return try decodeImage(bytes, limits: limits)
+}
+
 /// `array.withUnsafeBytes(body)` keeping `body`'s typed error (withUnsafeBytes rethrows `any Error`).
 func withBytes<T, R>(of array: [T], _ body: (UnsafeRawBufferPointer) throws(ImageError) -> R) throws(ImageError) -> R {
     try array.withUnsafeBytes { buffer in Result { () throws(ImageError) -> R in try body(buffer) } }.get()

@@ -505,6 +505,10 @@ public enum StatusCode: Int32, Sendable {
     case `internal` = 9
     case unsupported = 10
     case notFound = 11
+    /// Not an image format the runtime reads (by the file's contents).
+    case imageFormat = 12
+    /// An image or image file over the size limits.
+    case imageTooLarge = 13
 }
 
 /// An error with a status code and a one-line message a user can act on.

@@ -10,6 +10,7 @@
 
 import NNKernels
 import NNModel
+import NNImaging
 
 #if canImport(Glibc)
 import Glibc
@@ -121,6 +122,8 @@ public func nnrt_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     case .internal: return cString("internal error")
     case .unsupported: return cString("unsupported feature")
     case .notFound: return cString("not found")
+    case .imageFormat: return cString("not a supported image format")
+    case .imageTooLarge: return cString("image too large")
     }
 }
 
@@ -512,4 +515,195 @@ public func nnrt_session_predict_u8(_ session: OpaquePointer?, _ pixels: UnsafeP
     return predictCall(function, pixels, "pixels", count, pixelsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
         try s.predict(pixels: x, count: n, labels: l, outputs: o)
     }
+}
+
+// MARK: - Images
+
+/// Layout of `nnrt_file_result` (Include/nnrt.h): status, label, confidence, flags, message.
+private enum FileResultLayout {
+    static let size = 256
+    static let messageOffset = 16
+    static let messageCapacity = 240
+}
+
+/// Writes one `nnrt_file_result` at `base`.
+private func storeFileResult(_ r: ImageClassification, at base: UnsafeMutableRawPointer) {
+    base.storeBytes(of: r.error?.code.rawValue ?? ok, toByteOffset: 0, as: Int32.self)
+    base.storeBytes(of: r.label, toByteOffset: 4, as: Int32.self)
+    base.storeBytes(of: r.confidence, toByteOffset: 8, as: Float.self)
+    base.storeBytes(of: r.flags.rawValue, toByteOffset: 12, as: UInt32.self)
+    let message = base + FileResultLayout.messageOffset
+    var bytes = Array((r.error?.message ?? "").utf8)
+    if bytes.count >= FileResultLayout.messageCapacity {
+        // Cut at 239 bytes, back to the start of a UTF-8 sequence.
+        var end = FileResultLayout.messageCapacity - 1
+        while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        bytes.removeSubrange(end...)
+    }
+    bytes.withUnsafeBytes { message.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    message.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
+}
+
+@_cdecl("nnrt_session_classify_files")
+public func nnrt_session_classify_files(_ session: OpaquePointer?, _ paths: UnsafePointer<UnsafePointer<CChar>?>?,
+                                        _ count: Int, _ results: UnsafeMutableRawPointer?, _ resultsLen: Int,
+                                        _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
+    let function = "nnrt_session_classify_files"
+    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let paths else { return nullOut(function, "paths") }
+    guard let results else { return nullOut(function, "results") }
+    do throws(ModelError) {
+        let n = try size(count, "count")
+        let available = try size(resultsLen, "results_len")
+        for i in 0..<n where paths[i] == nil {
+            throw ModelError(.invalidArgument, "paths[\(i)] is NULL")
+        }
+        guard available >= n else {
+            throw ModelError(.bufferTooSmall, "results holds \(available) entries; \(n) files need \(n)")
+        }
+        var classifications = [ImageClassification](repeating: ImageClassification(), count: n)
+        try classifications.withUnsafeMutableBufferPointer { r throws(ModelError) in
+            try s.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(cPath: paths[i]!) },
+                                 results: r, outputs: try buffer(outputs, outputsLen, "outputs"))
+        }
+        for i in 0..<n { storeFileResult(classifications[i], at: results + i * FileResultLayout.size) }
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+/// Decodes `size` bytes at `data` as an image, for the functions below.
+private func decodeCallerImage(_ data: UnsafeRawPointer, _ size: Int) throws(ModelError) -> RawImage {
+    do throws(ImageError) {
+        return try decodeImage(UnsafeRawBufferPointer(start: data, count: size))
+    } catch {
+        throw ModelError(error)
+    }
+}
+
+@_cdecl("nnrt_model_classify_image")
+public func nnrt_model_classify_image(_ model: OpaquePointer?, _ data: UnsafeRawPointer?, _ dataSize: Int,
+                                      _ outLabel: UnsafeMutablePointer<Int32>?,
+                                      _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int,
+                                      _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    let function = "nnrt_model_classify_image"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let data else { return nullOut(function, "data") }
+    guard let outLabel else { return nullOut(function, "out_label") }
+    do throws(ModelError) {
+        let image = try decodeCallerImage(data, try size(dataSize, "size"))
+        let (label, flags) = try m.classify(image, outputs: try buffer(outputs, outputsLen, "outputs"))
+        outLabel.pointee = label
+        outFlags?.pointee = flags.rawValue
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+/// Shared tail of the preprocess functions: checks the input buffer, writes the vector and flags.
+private func preprocessCall(_ function: String, _ m: Model, _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
+                            _ outFlags: UnsafeMutablePointer<UInt32>?,
+                            _ image: () throws(ModelError) -> RawImage) -> Int32 {
+    guard let input else { return nullOut(function, "input") }
+    do throws(ModelError) {
+        let row = UnsafeMutableBufferPointer(start: input, count: try size(inputLen, "input_len"))
+        _ = try m.digitNormalization()   // a model without images fails before any file is read
+        guard row.count >= m.inputSize else {
+            throw ModelError(.bufferTooSmall, "input holds \(row.count) floats; the model's input needs \(m.inputSize)")
+        }
+        let flags = try m.preprocess(try image(), into: row)
+        outFlags?.pointee = flags.rawValue
+        return ok
+    } catch {
+        return fail(error.code, "\(function): \(error.message)")
+    }
+}
+
+@_cdecl("nnrt_model_preprocess_file")
+public func nnrt_model_preprocess_file(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                       _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
+                                       _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    let function = "nnrt_model_preprocess_file"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let path else { return nullOut(function, "path") }
+    return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
+        do throws(ImageError) {
+            return try readImageFile(cPath: path)
+        } catch {
+            let shown = String(validatingCString: path) ?? String(decoding: Array(UnsafeBufferPointer(start: path, count: strlen(path))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw ModelError(ModelError(error).code, "\(shown): \(error.message)")
+        }
+    }
+}
+
+@_cdecl("nnrt_model_preprocess_image")
+public func nnrt_model_preprocess_image(_ model: OpaquePointer?, _ data: UnsafeRawPointer?, _ dataSize: Int,
+                                        _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
+                                        _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    let function = "nnrt_model_preprocess_image"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let data else { return nullOut(function, "data") }
+    return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
+        try decodeCallerImage(data, try size(dataSize, "size"))
+    }
+}
+
+@_cdecl("nnrt_model_preprocess_pixels")
+public func nnrt_model_preprocess_pixels(_ model: OpaquePointer?, _ pixels: UnsafeRawPointer?,
+                                         _ width: Int, _ height: Int, _ channels: Int,
+                                         _ bytesPerSample: Int, _ rowBytes: Int,
+                                         _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
+                                         _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    let function = "nnrt_model_preprocess_pixels"
+    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let pixels else { return nullOut(function, "pixels") }
+    return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
+        try rawImage(pixels, width: width, height: height, channels: channels,
+                     bytesPerSample: bytesPerSample, rowBytes: rowBytes)
+    }
+}
+
+/// A caller's pixel buffer as a RawImage (copied), every size checked for overflow and limits.
+func rawImage(_ pixels: UnsafeRawPointer, width: Int, height: Int, channels: Int,
+              bytesPerSample: Int, rowBytes: Int, limits: ImageLimits = .default) throws(ModelError) -> RawImage {
+    guard width > 0, height > 0 else {
+        throw ModelError(.invalidArgument, "width and height must be positive, got \(width) x \(height)")
+    }
+    guard let layout = RawImage.Layout(rawValue: channels) else {
+        throw ModelError(.invalidArgument, "channels must be 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA), got \(channels)")
+    }
+    guard bytesPerSample == 1 || bytesPerSample == 2 else {
+        throw ModelError(.invalidArgument, "bytes_per_sample must be 1 or 2, got \(bytesPerSample)")
+    }
+    let (pixelCount, o1) = width.multipliedReportingOverflow(by: height)
+    guard !o1, width <= limits.maxDimension, height <= limits.maxDimension, pixelCount <= limits.maxPixels else {
+        throw ModelError(.imageTooLarge, "\(width) x \(height) pixels is over the limit (\(limits.maxPixels) pixels, \(limits.maxDimension) a side)")
+    }
+    let samplesPerRow = width * channels                    // bounded by the limits above
+    let tight = samplesPerRow * bytesPerSample
+    let stride = rowBytes == 0 ? tight : rowBytes
+    guard stride >= tight else {
+        throw ModelError(.invalidArgument, "row_bytes \(rowBytes) is less than a row's \(tight) bytes (\(width) pixels x \(channels) channels x \(bytesPerSample) bytes)")
+    }
+    let samples: RawImage.Samples
+    if bytesPerSample == 1 {
+        var s = [UInt8](repeating: 0, count: samplesPerRow * height)
+        s.withUnsafeMutableBytes { d in
+            for y in 0..<height { (d.baseAddress! + y * tight).copyMemory(from: pixels + y * stride, byteCount: tight) }
+        }
+        samples = .eightBit(s)
+    } else {
+        var s = [UInt16](repeating: 0, count: samplesPerRow * height)
+        s.withUnsafeMutableBytes { d in
+            for y in 0..<height { (d.baseAddress! + y * tight).copyMemory(from: pixels + y * stride, byteCount: tight) }
+        }
+        samples = .sixteenBit(s)
+    }
+    guard let image = RawImage(width: width, height: height, layout: layout,
+                               maxValue: bytesPerSample == 1 ? 255 : 65535, samples: samples) else {
+        throw ModelError(.internal, "pixel buffer: inconsistent sizes")
+    }
+    return image
 }

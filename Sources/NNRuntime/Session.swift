@@ -82,6 +82,18 @@ public final class Session {
         }
     }
 
+    /// Runs body(0..<parts) with parts = min(threads, items), part 0 on the calling thread, the
+    /// others on the session's workers; returns when all are done. For work that is not split by
+    /// rows of a model (e.g. decoding image files: each part takes the next file as it goes).
+    func runOnThreads(_ items: Int, _ body: (Int) -> Void) {
+        let parts = max(1, min(threads, items))
+        guard parts > 1, let pool else {
+            body(0)
+            return
+        }
+        pool.run(parts, body)
+    }
+
     /// Runs `count` rows as up to `threads` contiguous parts, part 0 on the calling thread. Every
     /// row's result is computed exactly as in a single-threaded call (each row's arithmetic does
     /// not depend on the rows around it), so results do not depend on the thread count.
