@@ -4,6 +4,7 @@ import NNModel
 
 /// Exit statuses of every nnrt command (sysexits.h numbers), listed in `nnrt --help`.
 enum Exit {
+    static let someFilesFailed: Int32 = 1 // classify: some files could not be classified
     static let usage: Int32 = 64        // bad command line (ArgumentParser's own)
     static let dataError: Int32 = 65    // a model or data file is invalid
     static let noInput: Int32 = 66      // an input file cannot be opened or read
@@ -12,7 +13,7 @@ enum Exit {
     static let cannotCreate: Int32 = 73 // an output file cannot be written
 
     static let helpText = """
-        Exit status: 0 success; 64 bad command line; 65 invalid model or data file; \
+        Exit status: 0 success; 1 some files could not be classified (classify); 64 bad command line; 65 invalid model or data file; \
         66 input file missing or unreadable; 69 MNIST unavailable (download failed); \
         70 internal error; 73 output file cannot be written.
         """

@@ -11,6 +11,7 @@ struct NNRT: ParsableCommand {
             Typical use:
               nnrt train --preset ch1 --out ch1.nnrt     train the book's chapter-1 network
               nnrt eval ch1.nnrt                         accuracy on the 10,000 MNIST test images
+              nnrt classify ch1.nnrt scans/              label image files (PNG, JPEG, PGM)
               nnrt inspect ch1.nnrt                      what the model file holds
               nnrt ensemble a.nnrt b.nnrt c.nnrt --out abc.nnrt   members that vote
 
@@ -20,7 +21,7 @@ struct NNRT: ParsableCommand {
             \(Exit.helpText)
             """,
         version: "nnrt \(NNRTVersion.string) (kernels: \(Kernels.active.name))",
-        subcommands: [Train.self, Eval.self, Inspect.self, Import.self, EnsembleCommand.self, PresetsCommand.self, Mnist.self]
+        subcommands: [Train.self, Eval.self, Classify.self, Inspect.self, Import.self, EnsembleCommand.self, PresetsCommand.self, Mnist.self]
     )
 }
 

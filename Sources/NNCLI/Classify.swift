@@ -1,0 +1,283 @@
+import ArgumentParser
+import Foundation
+import NNImaging
+import NNModel
+import NNRuntime
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify image files (PNG, JPEG, PGM/PPM) with a model.",
+        discussion: """
+            Each PATH is an image file, a directory (searched recursively for .png, .jpg, \
+            .jpeg, .pgm, .ppm and .pnm files, in name order), or - to read a list of paths, one \
+            per line, from standard input. A file named on the command line is read whatever \
+            its name: the format is recognised from its contents.
+
+            Every image is brought to the model's input exactly as libnnrt does it for C and \
+            Python callers: grey levels (alpha over white), polarity decided from the image, \
+            background removed, cropped to the ink, scaled to fit MNIST's 20x20 box keeping the \
+            aspect ratio, and centred by its centre of mass in 28x28. --show DIR writes what the \
+            network saw as PNG files.
+
+            One bad file never stops the others: it is reported (in the table, the CSV's error \
+            column or the JSON's "error") and the exit status is 1.
+
+            Examples:
+              nnrt classify ch6.nnrt scans/
+              nnrt classify ch6.nnrt digit.jpg --top 3
+              find photos -name '*.jpg' | nnrt classify ch6.nnrt - --format csv > labels.csv
+
+            Exit status: 0 every file classified; 1 some files could not be classified; \
+            64 bad command line; 65 invalid model; 66 model or list missing or unreadable; \
+            70 internal error; 73 --show directory cannot be written.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, csv, json
+    }
+
+    @Argument(help: "The model file (a network or an ensemble).")
+    var model: String
+
+    @Argument(help: "Image files, directories, or - for a list of paths on standard input.")
+    var paths: [String] = []
+
+    @Option(help: "Output format: table, csv (path,label,confidence,top,flags,error with a header line) or json (one object per line).")
+    var format: Format = .table
+
+    @Option(help: "How many of the most likely classes to list per file.")
+    var top: Int = 3
+
+    @Option(help: "Threads for decoding and prediction (default: one per core).")
+    var threads: Int = 0
+
+    @Option(help: "Write each preprocessed 28x28 input as a PNG into this directory (FILE-INDEX.png).")
+    var show: String?
+
+    @Flag(help: "No progress bar, even on a terminal.")
+    var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            guard !paths.isEmpty else { throw CLIError("give at least one image file, directory, or - for a list on standard input", status: Exit.usage) }
+            guard top >= 1 else { throw CLIError("--top must be at least 1, got \(top)", status: Exit.usage) }
+            guard threads >= 0, threads <= 256 else { throw CLIError("--threads must be between 0 (one per core) and 256, got \(threads)", status: Exit.usage) }
+            let file = try loadModelFile(model)
+            let runtime: NNRuntime.Model
+            do { runtime = try NNRuntime.Model(file: file) } catch { throw CLIError(any: error, path: model) }
+            do { _ = try runtime.digitNormalization() } catch { throw CLIError(any: error, path: model) }
+            let session: Session
+            do { session = try Session(model: runtime, threads: threads) } catch { throw CLIError(any: error) }
+            if let show {
+                do { try FileManager.default.createDirectory(atPath: show, withIntermediateDirectories: true) } catch {
+                    throw CLIError("--show \(show): cannot create the directory: \(error.localizedDescription)", status: Exit.cannotCreate)
+                }
+            }
+
+            let files = try expand(paths)
+            let printer = ResultPrinter(format: format, labels: runtime.classLabels, top: min(top, runtime.classCount))
+            printer.header()
+            let progress = Progress(total: files.count, enabled: !quiet && isatty(STDERR_FILENO) != 0 && files.count >= 50)
+            var failures = 0
+            let classes = runtime.classCount
+            var start = 0
+            let block = 256
+            var results = [ImageClassification](repeating: ImageClassification(), count: min(block, max(files.count, 1)))
+            var outputs = [Float](repeating: 0, count: results.count * classes)
+            while start < files.count {
+                let n = min(block, files.count - start)
+                let chunk = Array(files[start..<(start + n)])
+                do {
+                    try results.withUnsafeMutableBufferPointer { r in
+                        try outputs.withUnsafeMutableBufferPointer { o in
+                            try session.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(path: chunk[i]) },
+                                                       results: UnsafeMutableBufferPointer(rebasing: r[0..<n]),
+                                                       outputs: UnsafeMutableBufferPointer(rebasing: o[0..<(n * classes)]))
+                        }
+                    }
+                } catch let error as ModelError {
+                    throw CLIError(error)
+                }
+                for i in 0..<n {
+                    let r = results[i]
+                    if r.error != nil { failures += 1 }
+                    printer.row(path: chunk[i], result: r, outputs: Array(outputs[(i * classes)..<((i + 1) * classes)]))
+                    if let show, r.error == nil {
+                        try writeShown(chunk[i], index: start + i, model: runtime, into: show)
+                    }
+                }
+                start += n
+                progress.update(start)
+            }
+            progress.finish()
+            if failures > 0 {
+                FileHandle.standardError.write(Data("nnrt: \(failures) of \(files.count) files could not be classified\n".utf8))
+                throw ExitCode(Exit.someFilesFailed)
+            }
+        }
+    }
+
+    /// Files named, files under directories (recursively, image extensions, sorted), and lists
+    /// read from standard input for "-".
+    func expand(_ arguments: [String]) throws -> [String] {
+        var files: [String] = []
+        let extensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm", "pnm"]
+        for argument in arguments {
+            if argument == "-" {
+                while let line = readLine() {
+                    let path = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if !path.isEmpty { files.append(path) }
+                }
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+                guard let walker = FileManager.default.enumerator(atPath: argument) else {
+                    throw CLIError("\(argument): cannot list the directory", status: Exit.noInput)
+                }
+                var found: [String] = []
+                for case let relative as String in walker
+                where extensions.contains((relative as NSString).pathExtension.lowercased()) {
+                    found.append((argument as NSString).appendingPathComponent(relative))
+                }
+                files += found.sorted()
+            } else {
+                files.append(argument)   // a missing file is reported as that file's error
+            }
+        }
+        return files
+    }
+
+    /// Writes the network's view of `path` (its preprocessed input) as an 8-bit grey PNG.
+    func writeShown(_ path: String, index: Int, model: NNRuntime.Model, into directory: String) throws {
+        guard let shape = Optional(model.input.shape.suffix(2)), shape.count == 2 else { return }
+        let (h, w) = (shape[shape.startIndex], shape[shape.startIndex + 1])
+        var input = [Float](repeating: 0, count: model.inputSize)
+        do {
+            let image = try readImageFile(path: path)
+            _ = try input.withUnsafeMutableBufferPointer { try model.preprocess(image, into: $0) }
+        } catch {
+            return   // reported already by the classification
+        }
+        // Back from the contract's scaling to 8-bit levels, as the network's polarity has them.
+        let scale = model.input.scale, offset = model.input.offset
+        let levels = input.map { v -> UInt8 in
+            let p = scale != 0 ? (v - offset) / scale : 0
+            return UInt8(max(0, min(255, p.rounded())))
+        }
+        let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let target = (directory as NSString).appendingPathComponent("\(base)-\(index).png")
+        guard let raw = RawImage(width: w, height: h, layout: .grey, maxValue: 255, samples: .eightBit(levels)) else { return }
+        do {
+            let png = try encodePNG(raw)
+            try Data(png).write(to: URL(fileURLWithPath: target), options: .atomic)
+        } catch {
+            throw CLIError("--show: cannot write \(target): \(error)", status: Exit.cannotCreate)
+        }
+    }
+}
+
+/// Prints one result per file as a table row, a CSV line or a JSON object.
+final class ResultPrinter {
+    let format: Classify.Format
+    let labels: [String]
+    let top: Int
+
+    init(format: Classify.Format, labels: [String], top: Int) {
+        self.format = format
+        self.labels = labels
+        self.top = top
+    }
+
+    func header() {
+        switch format {
+        case .csv: say("path,label,confidence,top,flags,error")
+        case .table, .json: break
+        }
+    }
+
+    static func flagNames(_ flags: ImageFlags) -> [String] {
+        var names: [String] = []
+        if flags.contains(.inverted) { names.append("inverted") }
+        if flags.contains(.blank) { names.append("blank") }
+        if flags.contains(.resized) { names.append("resized") }
+        return names
+    }
+
+    func row(path: String, result r: ImageClassification, outputs: [Float]) {
+        let ranked = outputs.indices.sorted { outputs[$0] > outputs[$1] || (outputs[$0] == outputs[$1] && $0 < $1) }.prefix(top)
+        let label = r.error == nil && r.label >= 0 && Int(r.label) < labels.count ? labels[Int(r.label)] : ""
+        let confidence = String(format: "%.4f", r.confidence)
+        switch format {
+        case .table:
+            if let error = r.error {
+                say("\(path)  error: \(error.message)")
+            } else {
+                let topText = ranked.map { "\(labels[$0])=\(String(format: "%.3f", outputs[$0]))" }.joined(separator: " ")
+                let flags = Self.flagNames(r.flags).filter { $0 != "resized" }
+                say("\(path)  \(label)  \(confidence)  top: \(topText)" + (flags.isEmpty ? "" : "  [\(flags.joined(separator: ", "))]"))
+            }
+        case .csv:
+            let topText = r.error == nil ? ranked.map { "\(labels[$0]):\(String(format: "%.4f", outputs[$0]))" }.joined(separator: " ") : ""
+            say([path, label, r.error == nil ? confidence : "", topText, Self.flagNames(r.flags).joined(separator: " "),
+                 r.error?.message ?? ""].map(csvField).joined(separator: ","))
+        case .json:
+            var object: [String: Any] = ["path": path]
+            if let error = r.error {
+                object["error"] = error.message
+                object["status"] = Int(error.code.rawValue)
+            } else {
+                object["label"] = label
+                object["index"] = Int(r.label)
+                object["confidence"] = Double(r.confidence)
+                object["top"] = ranked.map { ["label": labels[$0], "confidence": Double(outputs[$0])] as [String: Any] }
+                object["flags"] = Self.flagNames(r.flags)
+            }
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
+               let text = String(data: data, encoding: .utf8) {
+                say(text)
+            }
+        }
+    }
+
+    /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+    func csvField(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// A progress bar on standard error (a terminal only): done/total, rate and time left.
+final class Progress {
+    let total: Int
+    let enabled: Bool
+    let started = Date()
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    func update(_ done: Int) {
+        guard enabled, total > 0 else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        let width = 30
+        let filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "\r[%@] %d/%d  %.0f files/s  %@ left ", bar, done, total, rate, Progress.duration(left))
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
