@@ -27,6 +27,8 @@ from ._errors import (
     ClosedModelError,
     ClosedSessionError,
     ImageDecodeError,
+    ImageFormatError,
+    ImageTooLargeError,
     InternalError,
     InvalidArgumentError,
     NNRTError,
@@ -38,6 +40,7 @@ from ._errors import (
     UnsupportedVersionError,
 )
 from ._loader import LibraryLoadError
+from ._images import FileResult
 from ._model import Ensemble, InputContract, LayerInfo, Model, Producer
 from ._session import Session
 
@@ -80,6 +83,7 @@ __all__ = [
     "InputContract",
     "LayerInfo",
     "Producer",
+    "FileResult",
     *_errors.__all__,
     "LibraryLoadError",
     "ABI_VERSION",

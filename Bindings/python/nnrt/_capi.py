@@ -39,6 +39,13 @@ NNRT_ERR_IMAGE_DECODE = 8
 NNRT_ERR_INTERNAL = 9
 NNRT_ERR_UNSUPPORTED = 10
 NNRT_ERR_NOT_FOUND = 11
+NNRT_ERR_IMAGE_FORMAT = 12
+NNRT_ERR_IMAGE_TOO_LARGE = 13
+
+# What image preprocessing found (NNRT_IMAGE_*).
+NNRT_IMAGE_INVERTED = 0x1
+NNRT_IMAGE_BLANK = 0x2
+NNRT_IMAGE_RESIZED = 0x4
 
 # Voting rules (NNRT_VOTING_*).
 NNRT_VOTING_MAJORITY = 1
@@ -173,6 +180,30 @@ _SESSION_PREDICT_ARGS = [nnrt_session_p, buffer_p, c_size_t, c_size_t, buffer_p,
                          buffer_p, c_size_t]
 nnrt_session_predict = _bind("nnrt_session_predict", nnrt_status, _SESSION_PREDICT_ARGS)
 nnrt_session_predict_u8 = _bind("nnrt_session_predict_u8", nnrt_status, _SESSION_PREDICT_ARGS)
+
+# --- Images -----------------------------------------------------------------------------------
+# results: an array of nnrt_file_result (see nnrt._images._CFileResult), passed as its address.
+nnrt_session_classify_files = _bind(
+    "nnrt_session_classify_files", nnrt_status,
+    [nnrt_session_p, POINTER(c_char_p), c_size_t, buffer_p, c_size_t, buffer_p, c_size_t],
+)
+nnrt_model_classify_image = _bind(
+    "nnrt_model_classify_image", nnrt_status,
+    [nnrt_model_p, c_char_p, c_size_t, POINTER(c_int32), buffer_p, c_size_t, POINTER(c_uint32)],
+)
+nnrt_model_preprocess_file = _bind(
+    "nnrt_model_preprocess_file", nnrt_status,
+    [nnrt_model_p, c_char_p, buffer_p, c_size_t, POINTER(c_uint32)],
+)
+nnrt_model_preprocess_image = _bind(
+    "nnrt_model_preprocess_image", nnrt_status,
+    [nnrt_model_p, c_char_p, c_size_t, buffer_p, c_size_t, POINTER(c_uint32)],
+)
+nnrt_model_preprocess_pixels = _bind(
+    "nnrt_model_preprocess_pixels", nnrt_status,
+    [nnrt_model_p, buffer_p, c_size_t, c_size_t, c_size_t, c_size_t, c_size_t, buffer_p, c_size_t,
+     POINTER(c_uint32)],
+)
 
 # --- Unchecked twins for the per-call path -----------------------------------------------------
 # The same four prediction functions through separate function pointers with no argtypes. ctypes

@@ -16,6 +16,8 @@ __all__ = [
     "BufferTooSmallError",
     "OutOfMemoryError",
     "ImageDecodeError",
+    "ImageFormatError",
+    "ImageTooLargeError",
     "InternalError",
     "UnsupportedError",
     "NotFoundError",
@@ -101,9 +103,21 @@ class OutOfMemoryError(NNRTError):
 
 
 class ImageDecodeError(NNRTError):
-    """NNRT_ERR_IMAGE_DECODE (reserved for image input)."""
+    """NNRT_ERR_IMAGE_DECODE: an image file is empty, truncated or corrupt."""
 
     code = _capi.NNRT_ERR_IMAGE_DECODE
+
+
+class ImageFormatError(NNRTError):
+    """NNRT_ERR_IMAGE_FORMAT: not a PNG, JPEG or PGM/PPM image (judged by its contents)."""
+
+    code = _capi.NNRT_ERR_IMAGE_FORMAT
+
+
+class ImageTooLargeError(NNRTError):
+    """NNRT_ERR_IMAGE_TOO_LARGE: an image or image file over libnnrt's size limits."""
+
+    code = _capi.NNRT_ERR_IMAGE_TOO_LARGE
 
 
 class InternalError(NNRTError):
@@ -145,7 +159,7 @@ _BY_STATUS: Dict[int, Type[NNRTError]] = {
     for c in (
         InvalidArgumentError, NNRTIOError, BadModelError, UnsupportedVersionError,
         ShapeMismatchError, BufferTooSmallError, OutOfMemoryError, ImageDecodeError,
-        InternalError, UnsupportedError, NotFoundError,
+        InternalError, UnsupportedError, NotFoundError, ImageFormatError, ImageTooLargeError,
     )
     if c.code is not None
 }

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike
 
     from ._session import Session
+    from ._images import FileResult
 
 __all__ = ["Model", "Ensemble", "InputContract", "Producer", "LayerInfo"]
 
@@ -529,6 +530,41 @@ class Model:
             _address(output_buffer), output_buffer.size,
         ))
         return label_buffer, output_buffer
+
+    # --- Images ------------------------------------------------------------------------------
+
+    def classify_files(self, items: "Iterable[Any]", top: int = 3, threads: int = 1) -> "List[FileResult]":
+        """Classifies images: a :class:`nnrt.FileResult` per item, in order. One bad image never
+        stops the others: its result carries the error.
+
+        Each item may be a path (``str`` or ``pathlib.Path``) to a PNG, JPEG or PGM/PPM file, the
+        bytes of such a file, a Pillow image, or a numpy array of pixels of any size: (H, W) grey
+        or (H, W, C) with C = 2 (grey, alpha), 3 (RGB) or 4 (RGBA), ``uint8``, ``uint16`` or
+        floats in 0..1 (1 = white). libnnrt preprocesses every one the same way, as MNIST was
+        made: grey levels (alpha over white), polarity from the image, cropped to the ink,
+        scaled to fit 20x20, centre of mass at the centre of 28x28. Paths are read and decoded
+        on ``threads`` threads in parallel (0: one per core).
+
+        Raises :class:`nnrt.UnsupportedError` if the model takes no images (its input is not
+        one grey plane).
+        """
+        from ._images import classify_items
+        from ._session import Session
+
+        with Session(self, threads) as session:
+            return classify_items(self, session, items, top)
+
+    def preprocess(self, image: Any) -> "np.ndarray":
+        """What the network sees for ``image`` (any item :meth:`classify_files` accepts): the
+        model's input as a ``float32`` array of :attr:`input_shape` (MNIST: (1, 28, 28), 0..1
+        with 1 = ink). ``predict(model.preprocess(x))`` equals ``classify_files([x])``'s label.
+
+        Raises the error of a bad image (e.g. :class:`nnrt.ImageDecodeError`).
+        """
+        from ._images import preprocess_item
+
+        row, _ = preprocess_item(self, image)
+        return row.reshape(self._input_shape)
 
     def session(self, threads: int = 1) -> "Session":
         """A :class:`nnrt.Session` for this model: ``nnrt.Session(self, threads)``.

@@ -122,6 +122,12 @@ class Session:
         if self._handle is None:
             raise ClosedSessionError()
 
+    def _ptr(self) -> int:
+        handle = self._handle
+        if handle is None:
+            raise ClosedSessionError()
+        return handle
+
     def __enter__(self) -> "Session":
         self._check_open()
         return self
@@ -223,17 +229,14 @@ class Session:
             # Looked up per call (not bound once) so that tests can spy on the raw functions.
             function = _capi.nnrt_session_predict_u8 if u8 else _capi.nnrt_session_predict
             return _run_batch(function, handle, flat, count, labels, self._input_size, self._class_count)
-            # Looked up per call (not bound once) so that tests can spy on the raw functions.
-            function = _capi.nnrt_session_predict_u8 if u8 else _capi.nnrt_session_predict
-            address = _address(result)
-            status = function(
-                handle, _address(flat), count, count * self._input_size,
-                address if labels else None, count if labels else 0,
-                None if labels else address, 0 if labels else result.size,
-            )
-            if status:
-                raise NNRTError.from_status(status)
-            return result
+
+    def classify_files(self, items: Any, top: int = 3) -> Any:
+        """As :meth:`nnrt.Model.classify_files`, on this session's threads and memory: a list of
+        :class:`nnrt.FileResult`, one per item."""
+        from ._images import classify_items
+
+        self._check_open()
+        return classify_items(self._model, self, items, top)
 
     def predict(self, x: "ArrayLike") -> "np.ndarray":
         """Predicted class indices, an ``int32`` array of shape (N,), exactly as
