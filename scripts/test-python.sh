@@ -13,6 +13,11 @@ python3 -m venv --system-site-packages "$venv"
 py="$venv/bin/python"
 "$py" -c "import numpy, pytest" 2>/dev/null || "$py" -m pip install -q numpy pytest
 "$py" -m pip install -q --no-deps ./Bindings/python
+# Pillow is optional for nnrt; its tests (Pillow images into classify_files) run when pip can get it.
+"$py" -c "import PIL" 2>/dev/null || "$py" -m pip install -q pillow \
+  || echo "test-python.sh: Pillow could not be installed; its tests will be skipped"
+# The image files scripts/test-images.sh wrote, for the image tests.
+[ -d "$root/build/test/images/scanned" ] && export NNRT_TEST_IMAGES="$root/build/test/images"
 export NNRT_LIBRARY="$root/build/lib/libnnrt.so"
 if [ -n "$model" ]; then
   export NNRT_TEST_MODEL="$model"
