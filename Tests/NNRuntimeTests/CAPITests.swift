@@ -107,8 +107,8 @@ private func sampleFile() -> ModelFile {
         nnrt_supported_format_versions(nil, nil)
         #expect(String(cString: nnrt_status_string(0)) == "ok")
         #expect(String(cString: nnrt_status_string(6)) == "buffer too small")
-        for code in Int32(0)...11 { #expect(String(cString: nnrt_status_string(code)) != "unknown status") }
-        for code: Int32 in [-1, 12, 1000, .max, .min] { #expect(String(cString: nnrt_status_string(code)) == "unknown status") }
+        for code in Int32(0)...13 { #expect(String(cString: nnrt_status_string(code)) != "unknown status") }
+        for code: Int32 in [-1, 14, 1000, .max, .min] { #expect(String(cString: nnrt_status_string(code)) == "unknown status") }
     }
 
     @Test func loadErrors() throws {

@@ -26,7 +26,7 @@ def _message() -> str:
 
 
 def test_status_strings():
-    for code in range(12):
+    for code in range(14):
         assert C.nnrt_status_string(code)
     assert C.nnrt_status_string(12345) == b"unknown status"
     assert C.nnrt_status_string(C.NNRT_OK)
