@@ -46,16 +46,16 @@ extern "C" {
  */
 
 #define NNRT_VERSION_MAJOR 0
-#define NNRT_VERSION_MINOR 2
+#define NNRT_VERSION_MINOR 3
 #define NNRT_VERSION_PATCH 0
-#define NNRT_VERSION_STRING "0.2.0"
+#define NNRT_VERSION_STRING "0.3.0"
 
 /* Bumped whenever a function's signature or meaning changes incompatibly (a changed function
  * gets a new name, e.g. _v2, so this should rarely move). Compare with nnrt_abi_version() at
  * run time to detect a header/library mismatch. */
 #define NNRT_ABI_VERSION 1
 
-/* The library's version, e.g. "0.2.0". Static string; thread-safe. */
+/* The library's version, e.g. "0.3.0". Static string; thread-safe. */
 const char *nnrt_version_string(void);
 
 /* The library's ABI version (NNRT_ABI_VERSION of the header it was built with). Thread-safe. */
@@ -181,7 +181,7 @@ nnrt_status nnrt_model_voting(const nnrt_model *model, nnrt_voting *out_rule);
 /* The format version of the file the model was loaded from (0 for nnrt_ensemble_create). */
 nnrt_status nnrt_model_format_version(const nnrt_model *model, uint32_t *out_version);
 
-/* The producer recorded in the file, e.g. "nnrt" and "0.2.0". Either out pointer may be NULL.
+/* The producer recorded in the file, e.g. "nnrt" and "0.3.0". Either out pointer may be NULL.
  * Empty strings for models built by nnrt_ensemble_create. */
 nnrt_status nnrt_model_producer(const nnrt_model *model, const char **out_name,
                                 const char **out_version);

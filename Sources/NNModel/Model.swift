@@ -19,7 +19,7 @@ public enum FormatVersion {
 /// The producer written into models made by this code.
 public enum NNRTVersion {
     public static let major = 0
-    public static let minor = 2
+    public static let minor = 3
     public static let patch = 0
     public static let string = "\(major).\(minor).\(patch)"
 }

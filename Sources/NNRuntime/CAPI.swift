@@ -81,7 +81,7 @@ private func size(_ n: Int, _ name: String) throws(ModelError) -> Int {
 
 @_cdecl("nnrt_version_string")
 public func nnrt_version_string() -> UnsafePointer<CChar> {
-    cString("0.2.0")
+    cString("0.3.0")
 }
 
 @_cdecl("nnrt_kernel_build")

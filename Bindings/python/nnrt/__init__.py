@@ -8,6 +8,8 @@ A ctypes binding of libnnrt (Include/nnrt.h)::
         probabilities = model.predict_proba(images)
         with model.session(threads=1) as session:   # reusable memory; threads opt-in
             probabilities = session.predict_proba(images[0])   # the lean batch-1 path
+        for result in model.classify_files(["scan.jpg", "drawing.png"]):   # image files
+            print(result.source, result.label if result.ok else result.error)
 
 See :class:`Model`, :class:`Ensemble`, :class:`Session` and :class:`NNRTError`. Importing this
 package loads libnnrt (``NNRT_LIBRARY``, a bundled copy, a source checkout's ``build/lib``, then
@@ -44,7 +46,7 @@ from ._images import FileResult
 from ._model import Ensemble, InputContract, LayerInfo, Model, Producer
 from ._session import Session
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: The ABI version this binding was written for (NNRT_ABI_VERSION).
 ABI_VERSION = _capi.ABI_VERSION
@@ -54,7 +56,7 @@ library_path: str = _capi.library_path
 
 
 def version() -> str:
-    """The loaded library's version, e.g. ``"0.2.0"``."""
+    """The loaded library's version, e.g. ``"0.3.0"``."""
     return (_capi.nnrt_version_string() or b"").decode("utf-8", errors="replace")
 
 

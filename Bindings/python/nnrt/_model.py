@@ -72,7 +72,7 @@ class LayerInfo(NamedTuple):
 
 
 class Producer(NamedTuple):
-    """The program that wrote a model file, e.g. ``Producer("nnrt", "0.2.0")``."""
+    """The program that wrote a model file, e.g. ``Producer("nnrt", "0.3.0")``."""
 
     name: str
     version: str

@@ -34,7 +34,7 @@ def model(model_bytes):
 # --- Library-level ------------------------------------------------------------------------------
 
 def test_versions():
-    assert nnrt.version() == "0.2.0" == nnrt.__version__
+    assert nnrt.version() == "0.3.0" == nnrt.__version__
     assert nnrt.abi_version() == nnrt.ABI_VERSION == 1
     assert nnrt.kernel_build() in ("generic", "avx2-fma")
     if os.environ.get("NNRT_KERNELS") == "generic":
