@@ -177,3 +177,23 @@ def test_pillow_images(model, images):
     # Palette and 1-bit images are converted.
     assert np.allclose(model.preprocess(grey.convert("P")), x, atol=1e-6)
     assert model.classify_files([grey.convert("1")])[0].ok
+
+
+def test_example_classify_files(images):
+    """Examples/python/classify_files.py: one line per file, exit status 1 when a file fails."""
+    import subprocess
+    import sys
+
+    if not MODEL:
+        pytest.skip("set NNRT_TEST_MODEL to run")
+    example = Path(__file__).resolve().parents[3] / "Examples" / "python" / "classify_files.py"
+    paths, _ = _truth(images, 5)
+    run = subprocess.run([sys.executable, str(example), MODEL, *map(str, paths), str(images / "broken" / "text.png")],
+                         capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 6 and all(" top: " in line for line in lines[:5])
+    assert lines[5].endswith("not a PNG, JPEG or PGM/PPM image (starts with 'This')")
+    assert "1 of 6 files could not be classified" in run.stderr
+    run = subprocess.run([sys.executable, str(example), MODEL, str(images / "scanned")], capture_output=True, text=True)
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == len(list((images / "scanned").glob("*.*"))) - 1
