@@ -10,7 +10,10 @@ blur, RGB, RGBA, 16-bit; PNG, JPEG, PGM, PPM), 2,000 plain 28x28 PNGs and 200 10
 JPEG "photos". For each model: accuracy on the IDX test images (`nnrt eval`) and on the scans of
 the same digits (`nnrt classify`), and the difference (the issue's bar: within 0.5 points). Then
 files/second for the PNGs and the JPEGs with 1 and 2 threads (median of 3 runs, whole command
-including start-up and model load). Prints Markdown tables.
+including start-up and model load), next to the Python baseline of bench/images_baseline.py
+(Pillow + numpy preprocessing + the nnrt binding for the network; timed without interpreter
+start-up), run with build/venv-bench's Python (bench/peers/setup.sh installs Pillow there).
+Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NNRT = ROOT / "build/bin/nnrt"
 GEN = ROOT / "build/bin/nnrt-testimages"
+BASELINE_PYTHON = ROOT / "build/venv-bench/bin/python"
 OUT = ROOT / "build/bench-images"
 
 
@@ -68,6 +72,19 @@ def classify(model: Path, folder: Path, threads: int):
     if p.returncode not in (0, 1):
         sys.exit(f"nnrt classify {model}: {p.stderr}")
     return list(csv.DictReader(io.StringIO(p.stdout))), elapsed
+
+
+def baseline(model: Path, folder: Path, threads: int):
+    """files/s of bench/images_baseline.py, or None if its Python lacks Pillow or nnrt."""
+    if not BASELINE_PYTHON.exists():
+        return None
+    env = dict(os.environ, NNRT_LIBRARY=str(ROOT / "build/lib/libnnrt.so"))
+    p = run([BASELINE_PYTHON, ROOT / "bench/images_baseline.py", model, folder, threads], env=env)
+    if p.returncode != 0:
+        print(f"baseline failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    import json
+    return json.loads(p.stdout)
 
 
 def main() -> int:
@@ -121,14 +138,22 @@ def main() -> int:
     if model:
         pngs = ensure("mnist-png", 2000)
         jpegs = ensure("large-jpeg", 200)
-        print(f"\nThroughput, `nnrt classify {model.name} DIR --format csv --threads T` (whole command, median of 3):\n")
-        print("| files | count | threads | files/s | ms per file |")
-        print("|---|---|---|---|---|")
+        print(f"\nThroughput, `nnrt classify {model.name} DIR --format csv --threads T` (whole command, median of 3), "
+              "and the Python baseline (bench/images_baseline.py: Pillow, numpy, nnrt binding; median of 3):\n")
+        print("| files | count | threads | nnrt files/s | ms per file | baseline files/s | nnrt / baseline |")
+        print("|---|---|---|---|---|---|---|")
         for label, folder, count in (("28x28 grey PNG", pngs, 2000), ("1000x1000 RGB JPEG, quality 90", jpegs, 200)):
             for threads in (1, 2):
-                times = [classify(model, folder, threads)[1] for _ in range(3)]
-                t = statistics.median(times)
-                print(f"| {label} | {count} | {threads} | {count / t:,.0f} | {1000 * t / count:.2f} |")
+                times, base = [], []
+                for _ in range(3):   # interleaved, since the machine is shared
+                    times.append(classify(model, folder, threads)[1])
+                    b = baseline(model, folder, threads)
+                    if b:
+                        base.append(b["files_per_s"])
+                rate = count / statistics.median(times)
+                b = statistics.median(base) if base else None
+                print(f"| {label} | {count} | {threads} | {rate:,.0f} | {1000 / rate:.2f} | "
+                      + (f"{b:,.0f} | {rate / b:.1f}x |" if b else "not run (no Pillow in build/venv-bench) | |"))
     return 0
 
 

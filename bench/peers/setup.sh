@@ -36,6 +36,7 @@ install onnx                 # run.py writes the ONNX models with it
 install onnxruntime
 install ai-edge-litert       # the Interpreter, and the TFLite schema run.py writes models with
 install flatbuffers
+install pillow               # bench/images.py's Python baseline decodes images with it
 # The CPU wheel: pip finds it in a local wheel folder (PIP_FIND_LINKS) or, where one is
 # configured (PIP_EXTRA_INDEX_URL), PyTorch's CPU wheel index.
 install "torch==2.13.0+cpu"
@@ -47,4 +48,4 @@ install "torch==2.13.0+cpu"
 
 echo "setup.sh: $venv is ready:"
 "$venv/bin/python" -m pip freeze \
-    | grep -iE '^(numpy|threadpoolctl|onnx|onnxruntime|ai[-_]edge[-_]litert|flatbuffers|torch|nnrt)( @|==)' || true
+    | grep -iE '^(numpy|threadpoolctl|onnx|onnxruntime|ai[-_]edge[-_]litert|flatbuffers|pillow|torch|nnrt)( @|==)' || true
