@@ -74,12 +74,14 @@ def classify(model: Path, folder: Path, threads: int):
     return list(csv.DictReader(io.StringIO(p.stdout))), elapsed
 
 
-def baseline(model: Path, folder: Path, threads: int):
-    """files/s of bench/images_baseline.py, or None if its Python lacks Pillow or nnrt."""
+def baseline(model: Path, folder: Path, threads: int, nnrt_images: bool = False):
+    """files/s of bench/images_baseline.py (with nnrt_images: of nnrt's classify_files from the
+    same Python), or None if that Python lacks Pillow or nnrt."""
     if not BASELINE_PYTHON.exists():
         return None
     env = dict(os.environ, NNRT_LIBRARY=str(ROOT / "build/lib/libnnrt.so"))
-    p = run([BASELINE_PYTHON, ROOT / "bench/images_baseline.py", model, folder, threads], env=env)
+    p = run([BASELINE_PYTHON, ROOT / "bench/images_baseline.py", model, folder, threads]
+            + (["--nnrt"] if nnrt_images else []), env=env)
     if p.returncode != 0:
         print(f"baseline failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
@@ -138,22 +140,29 @@ def main() -> int:
     if model:
         pngs = ensure("mnist-png", 2000)
         jpegs = ensure("large-jpeg", 200)
-        print(f"\nThroughput, `nnrt classify {model.name} DIR --format csv --threads T` (whole command, median of 3), "
-              "and the Python baseline (bench/images_baseline.py: Pillow, numpy, nnrt binding; median of 3):\n")
-        print("| files | count | threads | nnrt files/s | ms per file | baseline files/s | nnrt / baseline |")
+        print(f"\nThroughput with {model.name}, files/s, median of 3 interleaved runs: the whole "
+              "`nnrt classify DIR --format csv --threads T` command (start-up and model load included); "
+              "`model.classify_files(paths, threads=T)` from Python; and the Python baseline "
+              "(bench/images_baseline.py: Pillow decoding, numpy preprocessing, the nnrt binding for "
+              "the network; T processes). Both Python figures exclude interpreter start-up.\n")
+        print("| files | count | threads | nnrt classify | classify_files (Python) | Python baseline | classify_files / baseline |")
         print("|---|---|---|---|---|---|---|")
         for label, folder, count in (("28x28 grey PNG", pngs, 2000), ("1000x1000 RGB JPEG, quality 90", jpegs, 200)):
             for threads in (1, 2):
-                times, base = [], []
+                times, ours, base = [], [], []
                 for _ in range(3):   # interleaved, since the machine is shared
                     times.append(classify(model, folder, threads)[1])
+                    o = baseline(model, folder, threads, nnrt_images=True)
                     b = baseline(model, folder, threads)
-                    if b:
+                    if o and b:
+                        ours.append(o["files_per_s"])
                         base.append(b["files_per_s"])
                 rate = count / statistics.median(times)
-                b = statistics.median(base) if base else None
-                print(f"| {label} | {count} | {threads} | {rate:,.0f} | {1000 / rate:.2f} | "
-                      + (f"{b:,.0f} | {rate / b:.1f}x |" if b else "not run (no Pillow in build/venv-bench) | |"))
+                if base:
+                    o, b = statistics.median(ours), statistics.median(base)
+                    print(f"| {label} | {count} | {threads} | {rate:,.0f} | {o:,.0f} | {b:,.0f} | {o / b:.1f}x |")
+                else:
+                    print(f"| {label} | {count} | {threads} | {rate:,.0f} | not run (no Pillow or nnrt in build/venv-bench) | | |")
     return 0
 
 

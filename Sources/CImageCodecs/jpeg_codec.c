@@ -127,6 +127,8 @@ struct jpeg_read_ctx {
     size_t size;
     uint64_t max_dimension;
     uint64_t max_pixels;
+    int grey;          /* decode colour images straight to their luma */
+    unsigned min_side; /* 0, or reduce by 2, 4 or 8 while the shorter side stays >= this */
     uint8_t *pixels;  /* freed by the caller unless handed out */
     uint8_t *row;     /* a CMYK row; always freed by the caller */
     nnrt_codec_image *out;
@@ -175,8 +177,11 @@ static int jpeg_decode_body(struct jpeg_read_ctx *ctx) {
         break;
     case JCS_YCbCr:
     case JCS_RGB:
-        cinfo->out_color_space = JCS_RGB;
-        channels = 3;
+        /* Grey output from YCbCr is the Y plane itself (BT.601 luma, as an RGB-to-grey
+         * conversion computes it): libjpeg then skips the chroma's inverse DCT, upsampling and
+         * colour conversion. */
+        cinfo->out_color_space = ctx->grey ? JCS_GRAYSCALE : JCS_RGB;
+        channels = ctx->grey ? 1 : 3;
         break;
     case JCS_CMYK:
     case JCS_YCCK:
@@ -191,8 +196,20 @@ static int jpeg_decode_body(struct jpeg_read_ctx *ctx) {
         return NNRT_CODEC_UNSUPPORTED;
     }
     cinfo->dct_method = JDCT_ISLOW; /* the exact one: the same pixels with or without SIMD */
+    if (ctx->min_side > 0) {
+        /* Scaled decoding (libjpeg's reduced-size inverse DCT): the largest of 1/2, 1/4, 1/8 that
+         * keeps the shorter side at least min_side pixels. */
+        unsigned shorter = cinfo->image_width < cinfo->image_height ? cinfo->image_width : cinfo->image_height;
+        unsigned denom = 1;
+        while (denom < 8 && shorter / (denom * 2) >= ctx->min_side) denom *= 2;
+        cinfo->scale_num = 1;
+        cinfo->scale_denom = denom;
+    }
     (void)jpeg_start_decompress(cinfo);
-    if (cinfo->output_width != cinfo->image_width || cinfo->output_height != cinfo->image_height ||
+    ctx->out->width = cinfo->output_width;
+    ctx->out->height = cinfo->output_height;
+    if (cinfo->output_width == 0 || cinfo->output_height == 0 ||
+        (cinfo->scale_denom == 1 && (cinfo->output_width != cinfo->image_width || cinfo->output_height != cinfo->image_height)) ||
         (size_t)cinfo->output_components != (cmyk ? 4 : channels)) {
         codec_message_set(&ctx->message, "unexpected output layout");
         return NNRT_CODEC_UNSUPPORTED;
@@ -233,6 +250,7 @@ static int jpeg_create_decompress_guarded(struct jpeg_read_ctx *ctx) {
 }
 
 int nnrt_codec_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_dimension, uint64_t max_pixels,
+                           int grey, unsigned min_side,
                            nnrt_codec_image *out, char *message, size_t message_capacity) {
     struct jpeg_read_ctx *ctx;
     int status;
@@ -259,6 +277,8 @@ int nnrt_codec_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_dimens
     ctx->size = size;
     ctx->max_dimension = max_dimension;
     ctx->max_pixels = max_pixels;
+    ctx->grey = grey;
+    ctx->min_side = min_side;
     ctx->out = out;
 
     status = jpeg_create_decompress_guarded(ctx);

@@ -91,7 +91,7 @@ struct Classify: ParsableCommand {
                 do {
                     try results.withUnsafeMutableBufferPointer { r in
                         try outputs.withUnsafeMutableBufferPointer { o in
-                            try session.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(path: chunk[i]) },
+                            try session.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(path: chunk[i], hints: .recognition) },
                                                        results: UnsafeMutableBufferPointer(rebasing: r[0..<n]),
                                                        outputs: UnsafeMutableBufferPointer(rebasing: o[0..<(n * classes)]))
                         }
@@ -155,7 +155,7 @@ struct Classify: ParsableCommand {
         let (h, w) = (shape[shape.startIndex], shape[shape.startIndex + 1])
         var input = [Float](repeating: 0, count: model.inputSize)
         do {
-            let image = try readImageFile(path: path)
+            let image = try readImageFile(path: path, hints: .recognition)
             _ = try input.withUnsafeMutableBufferPointer { try model.preprocess(image, into: $0) }
         } catch {
             return   // reported already by the classification

@@ -30,7 +30,8 @@ private func clampedLimit(_ value: Int) -> UInt64 { value < 0 ? 0 : UInt64(value
 // MARK: Decoding
 
 /// Decodes a PNG or JPEG held in `bytes` (not empty) with libpng or libjpeg-turbo.
-func codecDecode(_ format: CodecFormat, _ bytes: UnsafeRawBufferPointer, limits: ImageLimits) throws(ImageError) -> RawImage {
+func codecDecode(_ format: CodecFormat, _ bytes: UnsafeRawBufferPointer, limits: ImageLimits,
+                 hints: DecodeHints = .full) throws(ImageError) -> RawImage {
     guard let base = bytes.baseAddress, bytes.count > 0 else {
         throw ImageError(.empty, "empty: 0 bytes")
     }
@@ -42,7 +43,8 @@ func codecDecode(_ format: CodecFormat, _ bytes: UnsafeRawBufferPointer, limits:
     let status = message.withUnsafeMutableBufferPointer { m in
         switch format {
         case .png: nnrt_codec_png_decode(data, bytes.count, maxDimension, maxPixels, &image, m.baseAddress, m.count)
-        case .jpeg: nnrt_codec_jpeg_decode(data, bytes.count, maxDimension, maxPixels, &image, m.baseAddress, m.count)
+        case .jpeg: nnrt_codec_jpeg_decode(data, bytes.count, maxDimension, maxPixels, hints.grey ? 1 : 0,
+                                           UInt32(clamping: max(0, hints.minimumSide)), &image, m.baseAddress, m.count)
         }
     }
     var detail = text(of: message)

@@ -17,10 +17,11 @@ private let jpegSignature: [UInt8] = [0xFF, 0xD8, 0xFF]
 /// `.empty` for zero bytes, `.unknownFormat` for anything else that is not one of these formats,
 /// and `.truncated`, `.corrupt`, `.tooLarge`, `.unsupported` or `.outOfMemory` as the data
 /// demands. Thread-safe: any number of threads may decode at once.
-public func decodeImage(_ bytes: UnsafeRawBufferPointer, limits: ImageLimits = .default) throws(ImageError) -> RawImage {
+public func decodeImage(_ bytes: UnsafeRawBufferPointer, limits: ImageLimits = .default,
+                        hints: DecodeHints = .full) throws(ImageError) -> RawImage {
     guard bytes.count > 0 else { throw ImageError(.empty, "empty: 0 bytes") }
-    if startsWith(bytes, pngSignature) { return try codecDecode(.png, bytes, limits: limits) }
-    if startsWith(bytes, jpegSignature) { return try codecDecode(.jpeg, bytes, limits: limits) }
+    if startsWith(bytes, pngSignature) { return try codecDecode(.png, bytes, limits: limits, hints: hints) }
+    if startsWith(bytes, jpegSignature) { return try codecDecode(.jpeg, bytes, limits: limits, hints: hints) }
     if bytes.count < pngSignature.count, isPrefix(bytes, of: pngSignature) {
         throw ImageError(.truncated, "PNG: truncated: the data ends after \(bytes.count) bytes, inside the signature")
     }
@@ -42,25 +43,46 @@ public func decodeImage(_ bytes: UnsafeRawBufferPointer, limits: ImageLimits = .
     throw ImageError(.unknownFormat, "not a PNG, JPEG or PGM/PPM image (starts with '\(describeStart(bytes))')")
 }
 
-/// `decodeImage(_:limits:)` for bytes in an array.
-public func decodeImage(_ bytes: [UInt8], limits: ImageLimits = .default) throws(ImageError) -> RawImage {
-    try withBytes(of: bytes) { buffer throws(ImageError) in try decodeImage(buffer, limits: limits) }
+/// What a caller needs of an image, so that a decoder may do less: JPEG honours both (a colour
+/// file decoded straight to its luma skips the chroma; a large one is decoded at 1/2, 1/4 or 1/8
+/// size by libjpeg's scaled inverse DCT); PNG and PGM/PPM decode in full.
+public struct DecodeHints: Sendable, Equatable {
+    /// Grey levels are enough (colour images may come back as their BT.601 luma).
+    public var grey: Bool
+    /// 0, or the shorter side the image must keep if the decoder reduces it.
+    public var minimumSide: Int
+
+    public init(grey: Bool = false, minimumSide: Int = 0) {
+        self.grey = grey
+        self.minimumSide = minimumSide
+    }
+
+    /// Every pixel as stored.
+    public static let full = DecodeHints()
+    /// For recognising a digit: grey, and at least 256 pixels on the shorter side (a digit a
+    /// tenth of the frame keeps 25 pixels; the normalisation brings it to 20).
+    public static let recognition = DecodeHints(grey: true, minimumSide: 256)
+}
+
+/// `decodeImage(_:limits:hints:)` for bytes in an array.
+public func decodeImage(_ bytes: [UInt8], limits: ImageLimits = .default, hints: DecodeHints = .full) throws(ImageError) -> RawImage {
+    try withBytes(of: bytes) { buffer throws(ImageError) in try decodeImage(buffer, limits: limits, hints: hints) }
 }
 
 /// Reads and decodes the image file at `path` (see `decodeImage(_:limits:)`). The file must be
 /// a regular file of at most `limits.maxFileBytes` bytes: a directory or a device is `.io`, a
 /// larger file `.tooLarge`, both before anything is read. Messages do not repeat the path:
 /// callers prefix it ("digit.png: PNG: truncated: ...").
-public func readImageFile(path: String, limits: ImageLimits = .default) throws(ImageError) -> RawImage {
+public func readImageFile(path: String, limits: ImageLimits = .default, hints: DecodeHints = .full) throws(ImageError) -> RawImage {
     let bytes = try readFileBytes(path: path, maxBytes: limits.maxFileBytes)
-    return try decodeImage(bytes, limits: limits)
+    return try decodeImage(bytes, limits: limits, hints: hints)
 }
 
 /// `readImageFile(path:limits:)` for a path given as a NUL-terminated C string, which need not be
 /// valid UTF-8 (file names on Linux are bytes).
-public func readImageFile(cPath: UnsafePointer<CChar>, limits: ImageLimits = .default) throws(ImageError) -> RawImage {
+public func readImageFile(cPath: UnsafePointer<CChar>, limits: ImageLimits = .default, hints: DecodeHints = .full) throws(ImageError) -> RawImage {
     let bytes = try readFileBytes(cPath: cPath, maxBytes: limits.maxFileBytes)
-    return try decodeImage(bytes, limits: limits)
+    return try decodeImage(bytes, limits: limits, hints: hints)
 }
 
 /// `array.withUnsafeBytes(body)` keeping `body`'s typed error (withUnsafeBytes rethrows `any Error`).

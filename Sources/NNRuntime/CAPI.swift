@@ -563,7 +563,7 @@ public func nnrt_session_classify_files(_ session: OpaquePointer?, _ paths: Unsa
         }
         var classifications = [ImageClassification](repeating: ImageClassification(), count: n)
         try classifications.withUnsafeMutableBufferPointer { r throws(ModelError) in
-            try s.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(cPath: paths[i]!) },
+            try s.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(cPath: paths[i]!, hints: .recognition) },
                                  results: r, outputs: try buffer(outputs, outputsLen, "outputs"))
         }
         for i in 0..<n { storeFileResult(classifications[i], at: results + i * FileResultLayout.size) }
@@ -576,7 +576,7 @@ public func nnrt_session_classify_files(_ session: OpaquePointer?, _ paths: Unsa
 /// Decodes `size` bytes at `data` as an image, for the functions below.
 private func decodeCallerImage(_ data: UnsafeRawPointer, _ size: Int) throws(ModelError) -> RawImage {
     do throws(ImageError) {
-        return try decodeImage(UnsafeRawBufferPointer(start: data, count: size))
+        return try decodeImage(UnsafeRawBufferPointer(start: data, count: size), hints: .recognition)
     } catch {
         throw ModelError(error)
     }
@@ -630,7 +630,7 @@ public func nnrt_model_preprocess_file(_ model: OpaquePointer?, _ path: UnsafePo
     guard let path else { return nullOut(function, "path") }
     return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
         do throws(ImageError) {
-            return try readImageFile(cPath: path)
+            return try readImageFile(cPath: path, hints: .recognition)
         } catch {
             let shown = String(validatingCString: path) ?? String(decoding: Array(UnsafeBufferPointer(start: path, count: strlen(path))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw ModelError(ModelError(error).code, "\(shown): \(error.message)")

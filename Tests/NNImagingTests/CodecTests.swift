@@ -620,3 +620,51 @@ private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         }
     }
 }
+
+/// Decode hints: JPEG decodes colour straight to luma and reduces large images; other formats
+/// ignore the hints.
+@Suite struct DecodeHintTests {
+    @Test func greyLumaMatchesRGBConversion() throws {
+        let rgb = smoothImage(96, 64, .rgb)
+        let file = try encodeJPEG(rgb, quality: 95)
+        let full = try decodeImage(file)
+        let grey = try decodeImage(file, hints: DecodeHints(grey: true))
+        #expect(full.layout == .rgb && grey.layout == .grey)
+        #expect(grey.width == 96 && grey.height == 64)
+        // Y is BT.601 luma of the same colours: within a level or two of converting the decoded RGB.
+        let c = eight(full), g = eight(grey)
+        var worst = 0
+        for i in 0..<(96 * 64) {
+            let luma = (0.299 * Double(c[3 * i]) + 0.587 * Double(c[3 * i + 1]) + 0.114 * Double(c[3 * i + 2])).rounded()
+            worst = max(worst, abs(Int(luma) - Int(g[i])))
+        }
+        #expect(worst <= 3, "largest difference \(worst)")
+        // Grey files are unchanged by the hint; PNG ignores it.
+        let png = try encodePNG(rgb)
+        #expect(try decodeImage(png, hints: .recognition) == decodeImage(png))
+    }
+
+    @Test func largeJPEGsAreReducedKeepingTheMinimumSide() throws {
+        let big = smoothImage(1000, 600, .grey)
+        let file = try encodeJPEG(big, quality: 90)
+        let cases: [(Int, Int, Int)] = [(0, 1000, 600), (256, 500, 300), (150, 250, 150), (70, 125, 75), (10, 125, 75), (600, 1000, 600), (601, 1000, 600)]
+        for (side, w, h) in cases {
+            let image = try decodeImage(file, hints: DecodeHints(minimumSide: side))
+            #expect(image.width == w && image.height == h, "minimum side \(side): \(image.width)x\(image.height)")
+        }
+        // The reduced image is the full one, averaged: close to a 2x2 box filter of it.
+        let full = eight(try decodeImage(file)), half = eight(try decodeImage(file, hints: DecodeHints(minimumSide: 256)))
+        var total = 0
+        for y in 0..<300 {
+            for x in 0..<500 {
+                let a = Int(full[(2 * y) * 1000 + 2 * x]) + Int(full[(2 * y) * 1000 + 2 * x + 1])
+                    + Int(full[(2 * y + 1) * 1000 + 2 * x]) + Int(full[(2 * y + 1) * 1000 + 2 * x + 1])
+                total += abs((a + 2) / 4 - Int(half[y * 500 + x]))
+            }
+        }
+        #expect(Double(total) / Double(500 * 300) < 2.0)
+        // Limits apply to the full size, before any reduction.
+        let limited = ImageLimits(maxPixels: 599_999)
+        #expect(throws: ImageError.self) { _ = try decodeImage(file, limits: limited, hints: .recognition) }
+    }
+}

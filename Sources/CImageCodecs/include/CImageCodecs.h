@@ -65,8 +65,13 @@ int nnrt_codec_png_decode(const uint8_t *data, size_t size, uint64_t max_dimensi
  * allocated. Data that ends before the image does is NNRT_CODEC_TRUNCATED, not padded with grey;
  * damaged entropy-coded data (bad Huffman code, missing restart marker) is NNRT_CODEC_CORRUPT,
  * and so is a progressive file of more than 500 scans (each scan is a pass over the image).
+ * grey != 0: colour (YCbCr, RGB) files come out as 1 channel, their BT.601 luma (faster: the
+ * chroma is not reconstructed). min_side > 0: decode at 1/2, 1/4 or 1/8 size (libjpeg's scaled
+ * inverse DCT), the smallest that keeps the shorter side at least min_side pixels; out->width
+ * and out->height are then the reduced size. The limits apply to the full size.
  * Pointers and ownership as for nnrt_codec_png_decode. */
 int nnrt_codec_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_dimension, uint64_t max_pixels,
+                           int grey, unsigned min_side,
                            nnrt_codec_image *out, char *message, size_t message_capacity);
 
 /* How nnrt_codec_png_encode writes a file. PNG colour types: 0 grey, 2 RGB, 3 palette, 4 grey +
