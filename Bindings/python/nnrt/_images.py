@@ -152,21 +152,16 @@ def classify_items(model: Any, session: Any, items: Iterable[Any], top: int) -> 
 
     numpy = _numpy()
     items = list(items)
+    count = len(items)
     labels = model.labels
     classes = model.class_count
     top = max(1, min(int(top), classes))
-    results: List[Optional[FileResult]] = [None] * len(items)
-    outputs = numpy.zeros((len(items), classes), numpy.float32)
-
-    def finish(i: int, source: str, status: int, index: int, confidence: float, flags: int,
-               message: str) -> None:
-        if status != _capi.NNRT_OK:
-            results[i] = FileResult(source, None, -1, 0.0, [], _flag_set(flags), _error(status, message))
-            return
-        row = outputs[i]
-        order = sorted(range(classes), key=lambda c: (-float(row[c]), c))[:top]
-        results[i] = FileResult(source, labels[index], index, float(confidence),
-                                [(labels[c], float(row[c])) for c in order], _flag_set(flags), None)
+    outputs = numpy.zeros((count, classes), numpy.float32)
+    sources: List[str] = [""] * count
+    indices = [-1] * count
+    confidences = [0.0] * count
+    flag_bits = [0] * count
+    errors: List[Optional[NNRTError]] = [None] * count
 
     paths = [i for i, item in enumerate(items) if _is_path(item)]
     if paths:
@@ -176,31 +171,53 @@ def classify_items(model: Any, session: Any, items: Iterable[Any], top: int) -> 
         path_outputs = numpy.zeros((len(paths), classes), numpy.float32)
         check(_capi.nnrt_session_classify_files(session._ptr(), array, len(paths), c_results, len(paths),
                                                 _address(path_outputs), path_outputs.size))
+        outputs[paths] = path_outputs
         for k, i in enumerate(paths):
             r = c_results[k]
-            outputs[i] = path_outputs[k]
-            finish(i, os.fspath(items[i]) if not isinstance(items[i], bytes) else items[i].decode("utf-8", "replace"),
-                   r.status, r.label, r.confidence, r.flags, r.message.decode("utf-8", "replace"))
+            item = items[i]
+            sources[i] = item.decode("utf-8", "replace") if isinstance(item, bytes) else os.fspath(item)
+            flag_bits[i] = r.flags
+            if r.status != _capi.NNRT_OK:
+                errors[i] = _error(r.status, r.message.decode("utf-8", "replace"))
+            else:
+                indices[i] = r.label
+                confidences[i] = r.confidence
 
     others = [i for i, item in enumerate(items) if not _is_path(item)]
     if others:
         rows = numpy.zeros((len(others), model.input_size), numpy.float32)
-        flags = [0] * len(others)
-        failures: dict = {}
+        good = []
         for k, i in enumerate(others):
+            sources[i] = f"<item {i}>"
             try:
-                rows[k], flags[k] = preprocess_item(model, items[i])
+                rows[k], flag_bits[i] = preprocess_item(model, items[i])
+                good.append(k)
             except NNRTError as error:
-                failures[k] = error
-        predicted = session.predict_proba(rows)
-        chosen = session.predict(rows)
-        for k, i in enumerate(others):
-            source = f"<item {i}>"
-            if k in failures:
-                error = failures[k]
-                results[i] = FileResult(source, None, -1, 0.0, [], frozenset(), error)
-                continue
-            outputs[i] = predicted[k]
-            index = int(chosen[k])
-            finish(i, source, _capi.NNRT_OK, index, float(predicted[k][index]), flags[k], "")
-    return [r for r in results if r is not None]
+                errors[i] = error
+        if good:
+            predicted = session.predict_proba(rows[good])
+            chosen = session.predict(rows[good])
+            for j, k in enumerate(good):
+                i = others[k]
+                outputs[i] = predicted[j]
+                indices[i] = int(chosen[j])
+                confidences[i] = float(predicted[j][indices[i]])
+
+    # The top classes of every row at once (stable: ties go to the smaller class index).
+    order = numpy.argsort(-outputs, axis=1, kind="stable")[:, :top]
+    values = numpy.take_along_axis(outputs, order, axis=1).tolist()
+    order = order.tolist()
+    flag_sets = {}
+    results: List[FileResult] = []
+    for i in range(count):
+        bits = flag_bits[i]
+        flags = flag_sets.get(bits)
+        if flags is None:
+            flags = flag_sets[bits] = _flag_set(bits)
+        if errors[i] is not None:
+            results.append(FileResult(sources[i], None, -1, 0.0, [], flags, errors[i]))
+        else:
+            index = indices[i]
+            results.append(FileResult(sources[i], labels[index], index, confidences[i],
+                                      [(labels[c], v) for c, v in zip(order[i], values[i])], flags, None))
+    return results
