@@ -345,14 +345,16 @@ public func normalizeDigit(_ image: GreyImage, _ options: DigitNormalization = .
             return blankDigit(field: field, inverted: false, paper: 0, noise: 0)
         }
         let src = Pixels(base: base, width: image.width, height: image.height)
-        let stats = TileStatistics(src)
+        let passThroughSize = image.width == field && image.height == field
+        // A field-sized source needs only the polarity: no tile histograms, no noise estimate.
+        let stats = TileStatistics(src, polarityOnly: passThroughSize)
         let inverted: Bool
         switch options.polarity {
         case .automatic: inverted = stats.inkIsDark
         case .lightOnDark: inverted = false
         case .darkOnLight: inverted = true
         }
-        if image.width == field && image.height == field {
+        if passThroughSize {
             return passThrough(src, levels: image.levels, inverted: inverted, threshold: threshold,
                                paper: stats.paperLevel)
         }
@@ -455,9 +457,17 @@ private struct TileStatistics {
     /// for white Gaussian noise |a - b| has quartile 0.4506 sigma.
     let noise: Float
 
-    init(_ src: Pixels) {
+    /// `polarityOnly`: compute only what `paperLevel` and `inkIsDark` need (the global and border
+    /// histograms); `histograms` is then empty and `noise` 0.
+    init(_ src: Pixels, polarityOnly: Bool = false) {
         let w = src.width, h = src.height
         let grid = TileGrid(width: w, height: h)
+        if polarityOnly {
+            var global = [UInt32](repeating: 0, count: 256)
+            for i in 0..<(w &* h) { global[level255(src.base[i])] &+= 1 }
+            self.init(src, grid: grid, histograms: [], global: global, noiseFromDifferences: false)
+            return
+        }
         var hist = [UInt32](repeating: 0, count: grid.count &* 256)
         hist.withUnsafeMutableBufferPointer { hb in
             let hp = hb.baseAddress!
@@ -480,6 +490,11 @@ private struct TileStatistics {
         for t in 0..<grid.count {
             for b in 0..<256 { global[b] &+= hist[t &* 256 &+ b] }
         }
+        self.init(src, grid: grid, histograms: hist, global: global, noiseFromDifferences: true)
+    }
+
+    private init(_ src: Pixels, grid: TileGrid, histograms hist: [UInt32], global: [UInt32], noiseFromDifferences: Bool) {
+        let w = src.width, h = src.height
         // The border ring: 1/32 of the shorter side, at least one pixel.
         var border = [UInt32](repeating: 0, count: 256)
         let ring = max(1, min(w, h) / 32)
@@ -494,7 +509,7 @@ private struct TileStatistics {
         }
         var differences = [UInt32](repeating: 0, count: 1024)
         var differenceCount = 0
-        if w > 1 {
+        if w > 1 && noiseFromDifferences {
             differences.withUnsafeMutableBufferPointer { db in
                 let dp = db.baseAddress!
                 for y in stride(from: 0, to: h, by: max(1, h / 256)) {
@@ -509,7 +524,7 @@ private struct TileStatistics {
             }
         }
         let quartile = percentileBin(differences, count: differenceCount, fraction: 0.25)
-        noise = Float(quartile) / 4096 / 0.4506
+        noise = differenceCount > 0 ? Float(quartile) / 4096 / 0.4506 : 0
         let borderCount = border.reduce(0) { $0 + Int($1) }
         let paperBin = percentileBin(border, count: borderCount, fraction: 0.5)
         // The extremes held by at least 1/20,000 of the pixels.
