@@ -85,15 +85,20 @@ struct Classify: ParsableCommand {
             let block = 256
             var results = [ImageClassification](repeating: ImageClassification(), count: min(block, max(files.count, 1)))
             var outputs = [Float](repeating: 0, count: results.count * classes)
+            // What the network saw, for --show.
+            var seen = [Float](repeating: 0, count: show == nil ? 0 : results.count * runtime.inputSize)
             while start < files.count {
                 let n = min(block, files.count - start)
                 let chunk = Array(files[start..<(start + n)])
                 do {
                     try results.withUnsafeMutableBufferPointer { r in
                         try outputs.withUnsafeMutableBufferPointer { o in
-                            try session.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(path: chunk[i], hints: .recognition) },
-                                                       results: UnsafeMutableBufferPointer(rebasing: r[0..<n]),
-                                                       outputs: UnsafeMutableBufferPointer(rebasing: o[0..<(n * classes)]))
+                            try seen.withUnsafeMutableBufferPointer { s in
+                                try session.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(path: chunk[i], hints: .recognition) },
+                                                           results: UnsafeMutableBufferPointer(rebasing: r[0..<n]),
+                                                           outputs: UnsafeMutableBufferPointer(rebasing: o[0..<(n * classes)]),
+                                                           inputs: s.isEmpty ? nil : UnsafeMutableBufferPointer(rebasing: s[0..<(n * runtime.inputSize)]))
+                            }
                         }
                     }
                 } catch let error as ModelError {
@@ -104,7 +109,8 @@ struct Classify: ParsableCommand {
                     if r.error != nil { failures += 1 }
                     printer.row(path: chunk[i], result: r, outputs: Array(outputs[(i * classes)..<((i + 1) * classes)]))
                     if let show, r.error == nil {
-                        try writeShown(chunk[i], index: start + i, model: runtime, into: show)
+                        try writeShown(chunk[i], index: start + i, input: Array(seen[(i * runtime.inputSize)..<((i + 1) * runtime.inputSize)]),
+                                       model: runtime, into: show)
                     }
                 }
                 start += n
@@ -149,17 +155,11 @@ struct Classify: ParsableCommand {
         return files
     }
 
-    /// Writes the network's view of `path` (its preprocessed input) as an 8-bit grey PNG.
-    func writeShown(_ path: String, index: Int, model: NNRuntime.Model, into directory: String) throws {
-        guard let shape = Optional(model.input.shape.suffix(2)), shape.count == 2 else { return }
+    /// Writes the network's view of `path` (its preprocessed `input`) as an 8-bit grey PNG.
+    func writeShown(_ path: String, index: Int, input: [Float], model: NNRuntime.Model, into directory: String) throws {
+        let shape = model.input.shape.suffix(2)
+        guard shape.count == 2 else { return }
         let (h, w) = (shape[shape.startIndex], shape[shape.startIndex + 1])
-        var input = [Float](repeating: 0, count: model.inputSize)
-        do {
-            let image = try readImageFile(path: path, hints: .recognition)
-            _ = try input.withUnsafeMutableBufferPointer { try model.preprocess(image, into: $0) }
-        } catch {
-            return   // reported already by the classification
-        }
         // Back from the contract's scaling to 8-bit levels, as the network's polarity has them.
         let scale = model.input.scale, offset = model.input.offset
         let levels = input.map { v -> UInt8 in

@@ -143,12 +143,14 @@ extension Session {
     /// thread taking the next image as it finishes one, so slow files do not hold up the
     /// others; then each block of images is predicted as a batch. A failing image gets its error
     /// in its result and a zero output row, and never stops the others. `outputs`, if given,
-    /// holds count * classCount floats.
+    /// holds count * classCount floats; `inputs`, if given, receives the count * inputSize floats
+    /// the network saw (zero rows for failed images), e.g. to show them.
     /// - Throws: only for the call itself: `.unsupported` if the model takes no images,
     ///   `.bufferTooSmall` for short buffers (nothing written then).
     public func classifyImages(count: Int, load: (Int) throws(ImageError) -> RawImage,
                                results: UnsafeMutableBufferPointer<ImageClassification>,
-                               outputs: UnsafeMutableBufferPointer<Float>?) throws(ModelError) {
+                               outputs: UnsafeMutableBufferPointer<Float>?,
+                               inputs: UnsafeMutableBufferPointer<Float>? = nil) throws(ModelError) {
         let options = try model.digitNormalization()
         let classes = model.classCount, inputSize = model.inputSize
         guard results.count >= count else {
@@ -157,6 +159,10 @@ extension Session {
         let (needed, overflow) = count.multipliedReportingOverflow(by: classes)
         if let outputs, overflow || outputs.count < needed {
             throw ModelError(.bufferTooSmall, "outputs holds \(outputs.count) floats; \(count) images need \(count) x \(classes)")
+        }
+        let (inputFloats, inputOverflow) = count.multipliedReportingOverflow(by: inputSize)
+        if let inputs, inputOverflow || inputs.count < inputFloats {
+            throw ModelError(.bufferTooSmall, "inputs holds \(inputs.count) floats; \(count) images need \(count) x \(inputSize)")
         }
         guard count > 0 else { return }
         let block = min(count, Self.imageBlock)
@@ -195,6 +201,11 @@ extension Session {
                                     labels: UnsafeMutableBufferPointer(rebasing: l[0..<n]),
                                     outputs: UnsafeMutableBufferPointer(rebasing: o[0..<(n * classes)]))
                     }
+                }
+            }
+            if let inputs, let target = inputs.baseAddress {
+                rows.withUnsafeBufferPointer { r in
+                    (target + base * inputSize).update(from: r.baseAddress!, count: n * inputSize)
                 }
             }
             for i in 0..<n {
