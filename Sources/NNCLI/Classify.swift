@@ -157,9 +157,7 @@ struct Classify: ParsableCommand {
 
     /// Writes the network's view of `path` (its preprocessed `input`) as an 8-bit grey PNG.
     func writeShown(_ path: String, index: Int, input: [Float], model: NNRuntime.Model, into directory: String) throws {
-        let shape = model.input.shape.suffix(2)
-        guard shape.count == 2 else { return }
-        let (h, w) = (shape[shape.startIndex], shape[shape.startIndex + 1])
+        guard let (h, w) = model.input.greyPlane else { return }
         // Back from the contract's scaling to 8-bit levels, as the network's polarity has them.
         let scale = model.input.scale, offset = model.input.offset
         let levels = input.map { v -> UInt8 in

@@ -206,9 +206,11 @@ enum ModelJSON {
 
     /// How the model turns image files into its input, in words.
     static func imageDescription(_ input: InputContract) -> String {
-        guard let image = input.effectiveImage else { return "not accepted (no image normalisation for this input shape)" }
+        guard let image = input.effectiveImage, let plane = input.greyPlane else {
+            return "not accepted (no image normalisation for this input shape)"
+        }
         let centre = image.centring == .centreOfMass ? "centre of mass" : "bounding box"
-        let field = input.shape.suffix(2).map(String.init).joined(separator: "x")
+        let field = "\(plane.height)x\(plane.width)"
         return "MNIST digit: cropped to the ink, scaled to fit \(image.boxSize)x\(image.boxSize), \(centre) centred in \(field)"
             + (input.image == nil ? " (not stated in the file: MNIST's default)" : "")
     }

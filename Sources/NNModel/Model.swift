@@ -257,8 +257,16 @@ public struct InputContract: Sendable, Equatable {
     /// input unsupported).
     public var effectiveImage: ImageNormalization? {
         if let image { return image }
-        let plane = shape.count == 3 ? (shape[0] == 1 ? Array(shape[1...]) : []) : shape.count == 2 ? shape : []
-        return plane == [28, 28] ? .mnistDigit : nil
+        guard let plane = greyPlane, plane.height == 28, plane.width == 28 else { return nil }
+        return .mnistDigit
+    }
+
+    /// The size of the one grey plane an image is normalised into: the shape (1, H, W) or (H, W);
+    /// nil for other shapes (several channels, a flat vector), which take no images.
+    public var greyPlane: (height: Int, width: Int)? {
+        if shape.count == 3 && shape[0] == 1 { return (shape[1], shape[2]) }
+        if shape.count == 2 { return (shape[0], shape[1]) }
+        return nil
     }
 
     public var elementCount: Int { shape.reduce(1, *) }

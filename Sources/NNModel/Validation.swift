@@ -96,15 +96,15 @@ func validateNetwork(_ n: NetworkModel, context: String, formatVersion: UInt32) 
                          "\(context)input contract: scale \(n.input.scale) and offset \(n.input.offset) must be finite")
     }
     if let image = n.input.image {
-        // The recipe makes one grey plane: (1, H, W), (H, W) or a flat shape read as one row.
-        let plane = shape.count == 3 && shape[0] == 1 ? Array(shape[1...]) : shape.count == 2 ? shape : []
-        guard plane.count == 2 else {
+        // The recipe makes one grey plane.
+        guard let plane = n.input.greyPlane else {
             throw ModelError(.badModel,
                              "\(context)input contract: image normalisation needs a one-channel (1, height, width) or (height, width) shape, not \(shape)")
         }
-        guard image.boxSize >= 1, image.boxSize <= min(plane[0], plane[1]) else {
+        let side = min(plane.height, plane.width)
+        guard image.boxSize >= 1, image.boxSize <= side else {
             throw ModelError(.badModel,
-                             "\(context)input contract: image box size \(image.boxSize) must be between 1 and the field's smaller side \(min(plane[0], plane[1]))")
+                             "\(context)input contract: image box size \(image.boxSize) must be between 1 and the field's smaller side \(side)")
         }
     }
 }

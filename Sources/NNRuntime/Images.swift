@@ -57,16 +57,15 @@ extension Model {
     /// NNImaging's options. Throws `.unsupported` for a model that takes no images.
     public func digitNormalization() throws(ModelError) -> DigitNormalization {
         let shape = input.shape
-        let plane = shape.count == 3 && shape[0] == 1 ? Array(shape[1...]) : shape.count == 2 ? shape : []
-        guard let image = input.effectiveImage, plane.count == 2 else {
+        guard let image = input.effectiveImage, let plane = input.greyPlane else {
             throw ModelError(.unsupported,
                              "the model's input (shape \(shape)) has no image normalisation, so it cannot classify images")
         }
-        guard plane[0] == plane[1] else {
+        guard plane.height == plane.width else {
             throw ModelError(.unsupported,
-                             "the model's input field is \(plane[0])x\(plane[1]); image normalisation needs a square field")
+                             "the model's input field is \(plane.height)x\(plane.width); image normalisation needs a square field")
         }
-        var options = DigitNormalization(fieldSize: plane[0], boxSize: image.boxSize)
+        var options = DigitNormalization(fieldSize: plane.height, boxSize: image.boxSize)
         options.centering = image.centring == .centreOfMass ? .centerOfMass : .boundingBox
         return options
     }
