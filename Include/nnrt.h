@@ -320,7 +320,9 @@ nnrt_status nnrt_session_predict_u8(nnrt_session *session,
  * ink; the longer side scaled to 20 pixels keeping the aspect ratio, anti-aliased; placed in the
  * 28x28 field with its centre of mass at the centre. An image already of the field's size only
  * has its polarity corrected, so MNIST's own digits pass unchanged. Models whose input has no
- * such contract (not one grey plane) give UNSUPPORTED.
+ * such contract (not one grey plane) give UNSUPPORTED. JPEGs are decoded for recognition: a
+ * colour file as its luma, and a large one at 1/2, 1/4 or 1/8 size (its shorter side kept at
+ * 256 pixels or more), which is faster and changes no result that matters.
  *
  * Limits, checked from an image's header before its pixels are allocated: at most 40 million
  * pixels, 65,535 per side, and 256 MiB per file (IMAGE_TOO_LARGE beyond). Statuses for a bad
