@@ -311,7 +311,8 @@ nnrt_status nnrt_session_predict_u8(nnrt_session *session,
  * Images: from files to labels
  *
  * libnnrt reads PNG (any bit depth and colour type, palette, transparency, interlacing; through
- * libpng), JPEG (baseline and progressive, grey and colour; through libjpeg-turbo) and PGM/PPM
+ * libpng), JPEG (baseline and progressive, grey and colour, turned upright by its EXIF
+ * orientation as phones record it; through libjpeg-turbo) and PGM/PPM
  * (binary and ASCII, up to 16 bits), recognised by their contents, not their names. Every image
  * is brought to the model's input by the model's own input contract (nnrt.proto,
  * ImageNormalization; the trainer stores MNIST's recipe in every model): grey levels with alpha

@@ -10,7 +10,7 @@ private let jpegSignature: [UInt8] = [0xFF, 0xD8, 0xFF]
 ///   tRNS chunk), a tRNS colour key becomes an alpha channel, 1/2/4-bit grey is scaled to 8-bit
 ///   0...255, 16-bit samples stay 16-bit.
 /// - JPEG: baseline, progressive or arithmetic-coded, 8-bit: grey stays grey; YCbCr, RGB, CMYK and
-///   YCCK become RGB.
+///   YCCK become RGB. An EXIF Orientation tag is applied, so photos come upright.
 /// - PGM/PPM: binary and ASCII, maxval 1...65535 (`maxValue` keeps it), the first image of a file.
 ///
 /// Dimensions are checked against `limits` before any pixel memory is allocated. Throws
@@ -21,7 +21,10 @@ public func decodeImage(_ bytes: UnsafeRawBufferPointer, limits: ImageLimits = .
                         hints: DecodeHints = .full) throws(ImageError) -> RawImage {
     guard bytes.count > 0 else { throw ImageError(.empty, "empty: 0 bytes") }
     if startsWith(bytes, pngSignature) { return try codecDecode(.png, bytes, limits: limits, hints: hints) }
-    if startsWith(bytes, jpegSignature) { return try codecDecode(.jpeg, bytes, limits: limits, hints: hints) }
+    if startsWith(bytes, jpegSignature) {
+        // Photos come upright: the EXIF Orientation tag is applied (Orientation.swift).
+        return try codecDecode(.jpeg, bytes, limits: limits, hints: hints).oriented(jpegExifOrientation(bytes))
+    }
     if bytes.count < pngSignature.count, isPrefix(bytes, of: pngSignature) {
         throw ImageError(.truncated, "PNG: truncated: the data ends after \(bytes.count) bytes, inside the signature")
     }

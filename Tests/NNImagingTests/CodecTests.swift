@@ -668,3 +668,62 @@ private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(throws: ImageError.self) { _ = try decodeImage(file, limits: limited, hints: .recognition) }
     }
 }
+
+/// EXIF orientation: a JPEG with an Orientation tag decodes upright, in both byte orders; bad or
+/// missing EXIF data leaves the image as stored.
+@Suite struct ExifOrientationTests {
+    /// An APP1 "Exif" segment holding IFD0 with one Orientation entry.
+    func exifSegment(_ orientation: UInt16, littleEndian: Bool) -> [UInt8] {
+        func u16(_ v: UInt16) -> [UInt8] { littleEndian ? [UInt8(v & 0xFF), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        func u32(_ v: UInt32) -> [UInt8] {
+            littleEndian ? [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+                         : [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+        }
+        var tiff: [UInt8] = (littleEndian ? [0x49, 0x49] : [0x4D, 0x4D]) + u16(42) + u32(8)
+        tiff += u16(1)                                              // one entry
+        tiff += u16(0x0112) + u16(3) + u32(1) + u16(orientation) + [0, 0]
+        tiff += u32(0)                                              // no next IFD
+        let payload: [UInt8] = [0x45, 0x78, 0x69, 0x66, 0, 0] + tiff
+        let length = payload.count + 2
+        return [0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + payload
+    }
+
+    /// A grey JPEG of 3 x 2 flat 16x16 blocks at six distinct levels (JPEG keeps each block's level
+    /// to well within the 50 between levels), with each orientation tag in front.
+    @Test func everyOrientationDecodesUpright() throws {
+        let levels: [UInt8] = [0, 50, 100, 150, 200, 250]
+        var s = [UInt8](repeating: 0, count: 48 * 32)
+        for y in 0..<32 { for x in 0..<48 { s[y * 48 + x] = levels[(y / 16) * 3 + x / 16] } }
+        let image = RawImage(width: 48, height: 32, layout: .grey, maxValue: 255, samples: .eightBit(s))!
+        let plain = try encodeJPEG(image, quality: 100)
+        func blocks(_ r: RawImage) -> [Int] {
+            let p = eight(r), bw = r.width / 16, bh = r.height / 16
+            return (0..<(bw * bh)).map { b in Int(p[((b / bw) * 16 + 8) * r.width + (b % bw) * 16 + 8]) / 50 }
+        }
+        #expect(blocks(try decodeImage(plain)) == [0, 1, 2, 3, 4, 5])
+        // The blocks, row by row, once the stored 3x2 arrangement is turned upright by each tag
+        // (6: 90 degrees clockwise, 8: counter-clockwise, 5 and 7: the two diagonal mirrors).
+        let expected: [Int: [Int]] = [
+            1: [0, 1, 2, 3, 4, 5], 2: [2, 1, 0, 5, 4, 3], 3: [5, 4, 3, 2, 1, 0], 4: [3, 4, 5, 0, 1, 2],
+            5: [0, 3, 1, 4, 2, 5], 6: [3, 0, 4, 1, 5, 2], 7: [5, 2, 4, 1, 3, 0], 8: [2, 5, 1, 4, 0, 3],
+        ]
+        for little in [true, false] {
+            for orientation in 1...8 {
+                let file = Array(plain[0..<2]) + exifSegment(UInt16(orientation), littleEndian: little) + Array(plain[2...])
+                let decoded = try decodeImage(file)
+                #expect((decoded.width, decoded.height) == (orientation >= 5 ? (32, 48) : (48, 32)))
+                #expect(blocks(decoded) == expected[orientation], "orientation \(orientation), little-endian \(little)")
+                // The recognition hints (grey, reduced size) keep the orientation.
+                #expect(blocks(try decodeImage(file, hints: .recognition)) == expected[orientation])
+            }
+        }
+        // Out-of-range values and truncated or foreign segments leave the image as stored.
+        for bad in [exifSegment(0, littleEndian: true), exifSegment(9, littleEndian: false),
+                    Array(exifSegment(6, littleEndian: true).prefix(14)) ] {
+            var segment = bad
+            if segment.count == 14 { segment[2] = 0; segment[3] = 12 }   // a consistent, too-short segment
+            let file = Array(plain[0..<2]) + segment + Array(plain[2...])
+            #expect(blocks(try decodeImage(file)) == [0, 1, 2, 3, 4, 5])
+        }
+    }
+}
