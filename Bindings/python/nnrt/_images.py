@@ -85,6 +85,14 @@ def _pixels(item: Any) -> "np.ndarray":
 
     numpy = _numpy()
     if _is_pillow(item):
+        # Upright, as libnnrt decodes JPEG files: apply the EXIF Orientation tag Pillow keeps.
+        try:
+            if item.getexif().get(0x0112, 1) != 1:
+                from PIL import ImageOps
+
+                item = ImageOps.exif_transpose(item)
+        except (AttributeError, ImportError):  # not a full Pillow image
+            pass
         mode = item.mode
         if mode in ("I;16", "I;16L", "I;16B", "I"):
             array = numpy.asarray(item)

@@ -174,6 +174,17 @@ def test_pillow_images(model, images):
     grey = Image.fromarray(digit, mode="L")
     x = model.preprocess(grey)
     assert np.array_equal(x, model.preprocess(digit))
+    # EXIF orientation is applied to Pillow images as libnnrt applies it to JPEG files.
+    rotated = Image.fromarray(np.ascontiguousarray(np.rot90(digit, 1)), mode="L")   # stored turned left
+    exif = rotated.getexif()
+    exif[0x0112] = 6                                                              # display: 90 degrees clockwise
+    import io
+    buffer = io.BytesIO()
+    rotated.save(buffer, format="JPEG", quality=100, exif=exif.tobytes())
+    from_pillow = model.preprocess(Image.open(io.BytesIO(buffer.getvalue())))
+    from_bytes = model.preprocess(buffer.getvalue())
+    assert np.abs(from_pillow - from_bytes).max() < 0.05, "Pillow and libnnrt disagree on orientation"
+    assert np.abs(from_bytes - x).mean() < 0.02, "the JPEG did not come upright"
     # Palette and 1-bit images are converted.
     assert np.allclose(model.preprocess(grey.convert("P")), x, atol=1e-6)
     assert model.classify_files([grey.convert("1")])[0].ok
