@@ -60,6 +60,8 @@ stage "CLI: end-to-end checks" Tests/cli/test-cli.sh "$model"
 stage "exported symbols match Include/nnrt.h" scripts/check-exports.sh
 stage "C examples and C API tests" scripts/test-c.sh "$model"
 stage "image files: C API (and valgrind), C example, nnrt classify" scripts/test-images.sh "$model"
+stage "sanitizers: swift test under ASan+UBSan, C tests and examples under valgrind" \
+  scripts/test-sanitizers.sh "$model"
 stage "kernel build follows the CPU (qemu: no AVX, AVX2)" scripts/test-cpu-dispatch.sh
 stage "Python binding (fresh venv, pytest)" scripts/test-python.sh "$model"
 stage "CLI, C and Python predict the same labels" scripts/check-agreement.sh "$model"
