@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every nnrt test: generated-code drift check, Swift unit tests, the release build of
 # libnnrt.so and the CLI, exported-symbol check, C examples and C API tests (also with the Swift
-# toolchain hidden), the Python binding's tests in a fresh virtual environment, and a check that
-# the CLI, the C example and the Python example predict exactly the same labels.
+# toolchain hidden), the Python binding's tests in a fresh virtual environment, a check that
+# the CLI, the C example and the Python example predict exactly the same labels, and the
+# kill-and-resume test of training (SIGKILL at random moments, SIGINT, SIGTERM).
 #
 # Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
 # MNIST_DIR if set, else the download cache (fetched and verified on first use).
@@ -57,6 +58,7 @@ train_quick() {
 }
 stage "CLI: train a quick ch1 model" train_quick
 stage "CLI: end-to-end checks" Tests/cli/test-cli.sh "$model"
+stage "CLI: training survives SIGKILL, SIGINT and SIGTERM (kill and resume)" scripts/test-kill-resume.sh build/bin/nnrt
 stage "exported symbols match Include/nnrt.h" scripts/check-exports.sh
 stage "C examples and C API tests" scripts/test-c.sh "$model"
 stage "image files: C API (and valgrind), C example, nnrt classify" scripts/test-images.sh "$model"

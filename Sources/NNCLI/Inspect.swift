@@ -1,24 +1,31 @@
 import ArgumentParser
 import Foundation
 import NNModel
+import NNTrainer
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe a model file: layers, shapes, parameters, input contract, provenance.",
+        abstract: "Describe a model file (or a training checkpoint): layers, shapes, parameters, input contract, provenance.",
         discussion: """
             Reads and validates MODEL (a network or an ensemble) and prints what it holds: the \
             producer and format version, each member's layers as a table, the class labels, \
-            how raw pixels are scaled, the hyper-parameters and per-epoch history it was trained \
+            how raw pixels are scaled, the SHA-256 of the weights (equal digests: the same \
+            weights, bit for bit), the hyper-parameters and per-epoch history it was trained \
             with, and any recorded evaluations.
+
+            Given a checkpoint of `nnrt train --checkpoint` (MODEL.checkpoint), it checks the whole \
+            file (CRC-32 and every section) and describes the interrupted run: where it stopped \
+            (between epochs or within one), its network and history so far.
 
             Example:
               nnrt inspect ch1.nnrt
+              nnrt inspect big.nnrt.checkpoint
 
             \(Exit.helpText)
             """
     )
 
-    @Argument(help: "The model file to describe.")
+    @Argument(help: "The model file (or checkpoint) to describe.")
     var model: String
 
     @Flag(name: .long, help: "Also list every epoch of the training history (default: first and last few).")
@@ -29,6 +36,17 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if isCheckpointFile(model) {
+                let checkpoint: Checkpoint
+                do { checkpoint = try Checkpoint.read(path: model) } catch { throw CLIError(any: error) }
+                if json {
+                    let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(checkpoint), options: [.sortedKeys])
+                    say(String(decoding: data, as: UTF8.self))
+                } else {
+                    say(describe(checkpoint))
+                }
+                return
+            }
             let file = try loadModelFile(model)
             if json {
                 let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(file), options: [.sortedKeys])
@@ -62,6 +80,31 @@ struct Inspect: ParsableCommand {
         return out.joined(separator: "\n")
     }
 
+    /// True if `path` starts with the checkpoint magic "NNRTCKPT".
+    func isCheckpointFile(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: Checkpoint.magic.count)) ?? Data()
+        return Array(head) == Checkpoint.magic
+    }
+
+    func describe(_ checkpoint: Checkpoint) -> String {
+        let c = checkpoint.config
+        var out: [String] = []
+        out.append("checkpoint:     \(model)")
+        out.append("format version: \(checkpoint.formatVersion)")
+        out.append("state:          " + ModelJSON.stateText(checkpoint))
+        out.append(String(format: "settings:       eta %g, %@ lambda %g, mini-batch %d, %d epochs, seed %@%@",
+                          c.eta, c.regularization.name, c.lambda, c.miniBatchSize, c.epochs, "\(c.seed)",
+                          c.expansion.isEmpty ? "" : ", expanded by \(c.expansion)"))
+        if !checkpoint.command.isEmpty { out.append("started by:     \(checkpoint.command)") }
+        if let output = ModelJSON.outputPath(checkpointPath: model) {
+            out.append("continue with:  nnrt train --resume --out \(shellQuoted(output))")
+        }
+        out.append(contentsOf: describe(ModelJSON.model(checkpoint)))
+        return out.joined(separator: "\n")
+    }
+
     func describe(_ evaluation: Evaluation) -> String {
         var text = evaluation.dataset + ": "
         if let correct = evaluation.metrics.correct {
@@ -82,6 +125,7 @@ struct Inspect: ParsableCommand {
         out.append("input:          \(input.shape.map(String.init).joined(separator: "x")) (channels x height x width), "
                    + "pixel * \(formatScale(input.scale)) + \(input.offset), \(polarity)")
         out.append("images:         " + ModelJSON.imageDescription(input))
+        out.append("weights:        sha256 " + ModelJSON.weightsDigest(network))
         out.append("")
         var rows: [[String]] = [["#", "layer", "kind", "input", "output", "activation", "weights", "bias", "notes", "parameters"]]
         func dims(_ shape: [Int]) -> String { shape.isEmpty ? "-" : shape.map(String.init).joined(separator: "x") }
@@ -184,8 +228,80 @@ struct Inspect: ParsableCommand {
     }
 }
 
-/// The JSON form of `nnrt inspect --json`: everything in the file except the weight values.
+/// The JSON form of `nnrt inspect --json`: everything in the file except the weight values (of
+/// which it gives the SHA-256).
 enum ModelJSON {
+    /// The SHA-256 (hex) of a network's weights and biases: each layer's weights then its
+    /// biases, in layer order, as little-endian IEEE 754 single-precision values. Two models
+    /// with the same digest compute the same function, bit for bit.
+    static func weightsDigest(_ n: NetworkModel) -> String {
+        var hash = SHA256()
+        for layer in n.layers {
+            for values in [layer.weights.data, layer.bias.data] {
+                var bytes = [UInt8]()
+                bytes.reserveCapacity(values.count * 4)
+                for v in values {
+                    let bits = v.bitPattern
+                    bytes.append(UInt8(truncatingIfNeeded: bits))
+                    bytes.append(UInt8(truncatingIfNeeded: bits >> 8))
+                    bytes.append(UInt8(truncatingIfNeeded: bits >> 16))
+                    bytes.append(UInt8(truncatingIfNeeded: bits >> 24))
+                }
+                hash.update(bytes)
+            }
+        }
+        return SHA256.hex(hash.finalize())
+    }
+
+    /// The network a checkpoint holds, as a model with its history so far.
+    static func model(_ checkpoint: Checkpoint) -> NetworkModel {
+        var provenance = Provenance()
+        provenance.seed = checkpoint.config.seed
+        provenance.command = checkpoint.command
+        provenance.preset = checkpoint.config.preset ?? ""
+        return checkpoint.network.model(name: "checkpoint", provenance: provenance)
+    }
+
+    /// "epoch 4 of 30 in progress: 1200 of 5000 mini-batches done", "2 of 30 epochs done", ...
+    static func stateText(_ checkpoint: Checkpoint) -> String {
+        let total = checkpoint.config.epochs
+        if let p = checkpoint.positionInEpoch {
+            return "within an epoch: epoch \(p.epoch) (\(checkpoint.epochsDone + 1) of \(total) of this run), "
+                + "\(p.miniBatchesDone) of \(p.miniBatchesTotal) mini-batches done"
+        }
+        if checkpoint.isFinished { return "finished: \(checkpoint.epochsDone) of \(total) epochs done (resuming writes the model)" }
+        return "between epochs: \(checkpoint.epochsDone) of \(total) epochs done"
+    }
+
+    /// The model file a checkpoint belongs to: "M" for "M.checkpoint" or "M.checkpoint.memberK".
+    static func outputPath(checkpointPath path: String) -> String? {
+        if path.hasSuffix(".checkpoint") { return String(path.dropLast(".checkpoint".count)) }
+        if let range = path.range(of: ".checkpoint.member", options: .backwards),
+           !path[range.upperBound...].isEmpty, path[range.upperBound...].allSatisfy(\.isNumber) {
+            return String(path[..<range.lowerBound])
+        }
+        return nil
+    }
+
+    /// `nnrt inspect --json` of a checkpoint.
+    static func object(_ checkpoint: Checkpoint) -> [String: Any] {
+        let position: Any = checkpoint.positionInEpoch.map { p -> Any in
+            ["epoch": p.epoch, "mini_batches_done": p.miniBatchesDone, "mini_batches_total": p.miniBatchesTotal]
+        } ?? NSNull()
+        return [
+            "checkpoint": [
+                "format_version": Int(checkpoint.formatVersion),
+                "epochs_done": checkpoint.epochsDone,
+                "epochs": checkpoint.config.epochs,
+                "finished": checkpoint.isFinished,
+                "position_in_epoch": position,
+                "seed": checkpoint.config.seed,
+                "command": checkpoint.command,
+            ] as [String: Any],
+            "network": network(model(checkpoint)),
+        ]
+    }
+
     static func object(_ file: ModelFile) -> [String: Any] {
         var o: [String: Any] = [
             "format_version": Int(file.formatVersion),
@@ -231,6 +347,7 @@ enum ModelJSON {
                       "polarity": n.input.polarity == .lightOnDark ? "light-on-dark" : "dark-on-light",
                       "image": imageJSON(n.input)] as [String: Any],
             "parameters": n.parameterCount,
+            "weights_sha256": weightsDigest(n),
             "layers": n.layers.map { l -> [String: Any] in
                 var layer: [String: Any] = [
                     "name": l.name, "kind": l.kind.name, "activation": l.activation.name,

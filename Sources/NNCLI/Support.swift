@@ -11,11 +11,14 @@ enum Exit {
     static let unavailable: Int32 = 69  // MNIST could not be fetched
     static let software: Int32 = 70     // internal error
     static let cannotCreate: Int32 = 73 // an output file cannot be written
+    static let interrupted: Int32 = 130 // train: stopped by SIGINT (Ctrl-C), checkpoint saved (128 + 2)
+    static let terminated: Int32 = 143  // train: stopped by SIGTERM, checkpoint saved (128 + 15)
 
     static let helpText = """
         Exit status: 0 success; 1 some files could not be classified (classify); 64 bad command line; 65 invalid model or data file; \
         66 input file missing or unreadable; 69 MNIST unavailable (download failed); \
-        70 internal error; 73 output file cannot be written.
+        70 internal error; 73 output file cannot be written; \
+        130 / 143 training stopped by SIGINT / SIGTERM after saving a checkpoint (train).
         """
 }
 

@@ -30,9 +30,16 @@ struct Train: ParsableCommand {
             --schedule-stop (e.g. 0.0078125 = 1/128) of its start. --early-stopping N stops after N \
             epochs without improvement; --keep-best exports the best evaluation epoch's weights.
 
-            --checkpoint writes MODEL.checkpoint after every epoch (removed when MODEL is written); \
-            after an interruption, `nnrt train --resume --out MODEL` continues from it with the \
-            stored settings and gives exactly the weights of an uninterrupted run.
+            --checkpoint writes MODEL.checkpoint after every epoch and, within an epoch, every \
+            --checkpoint-every seconds (default 60) so that even a crash or SIGKILL loses at most \
+            that much; it is written atomically (temporary file, fsync, rename) and removed when \
+            MODEL is written. `nnrt train --resume --out MODEL` continues from it with the stored \
+            settings and gives exactly the weights of an uninterrupted run.
+
+            Ctrl-C (SIGINT) or SIGTERM stops training at the next mini-batch, saves \
+            MODEL.checkpoint (with or without --checkpoint: the run is not lost), prints how to \
+            continue and exits with status 130 (SIGINT) or 143 (SIGTERM). A second Ctrl-C while \
+            it saves is ignored; SIGKILL at any moment leaves the previous checkpoint intact.
 
             Examples:
               nnrt train --preset ch1 --out ch1.nnrt
@@ -134,10 +141,19 @@ struct Train: ParsableCommand {
     @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.")
     var voting: String?
 
-    @Flag(help: "Write MODEL.checkpoint after every epoch (ensemble members: MODEL.checkpoint.memberK).")
+    @Flag(help: "Write MODEL.checkpoint after every epoch and every --checkpoint-every seconds within one (ensemble members: MODEL.checkpoint.memberK).")
     var checkpoint = false
 
-    @Flag(help: "Continue the interrupted run whose checkpoint is MODEL.checkpoint (its stored settings apply).")
+    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp(
+        "With --checkpoint (or --resume): also save within an epoch once this many seconds have passed since the last checkpoint (default 60; 0: after epochs only).",
+        valueName: "seconds"))
+    var checkpointEvery: Double?
+
+    @Option(name: .customLong("checkpoint-every-batches"), help: ArgumentHelp(
+        "With --checkpoint (or --resume): also save within an epoch after every N of its mini-batches.", valueName: "n"))
+    var checkpointEveryBatches: Int?
+
+    @Flag(help: "Continue the interrupted run whose checkpoint is MODEL.checkpoint (its stored settings apply; --checkpoint is implied).")
     var resume = false
 
     @Option(help: ArgumentHelp("Testing --resume: exit with status 75 right after epoch N's checkpoint, as if interrupted.",
@@ -334,6 +350,35 @@ struct Train: ParsableCommand {
         return c
     }
 
+    /// When checkpoints are written: with --checkpoint or --resume, after every epoch and by
+    /// --checkpoint-every (default 60 s) / --checkpoint-every-batches; otherwise only when a
+    /// signal stops the run.
+    func checkpointSchedule() throws -> CheckpointSchedule {
+        if let checkpointEvery, !(checkpointEvery.isFinite && checkpointEvery >= 0) {
+            throw CLIError("--checkpoint-every must be a number of seconds (0: after epochs only), got \(checkpointEvery)", status: Exit.usage)
+        }
+        if let checkpointEveryBatches, checkpointEveryBatches < 1 {
+            throw CLIError("--checkpoint-every-batches must be at least 1, got \(checkpointEveryBatches)", status: Exit.usage)
+        }
+        guard checkpoint || resume else {
+            if checkpointEvery != nil || checkpointEveryBatches != nil {
+                throw CLIError("--checkpoint-every and --checkpoint-every-batches set how often --checkpoint saves: add --checkpoint",
+                               status: Exit.usage)
+            }
+            return .whenStopped
+        }
+        let seconds = checkpointEvery ?? 60
+        return CheckpointSchedule(afterEveryEpoch: true, everyMiniBatches: checkpointEveryBatches,
+                                  everySeconds: seconds > 0 ? seconds : nil)
+    }
+
+    /// The command that continues an interrupted run of this one.
+    var resumeCommand: String {
+        var words = ["nnrt", "train", "--resume", "--out", shellQuoted(out)]
+        if let data { words += ["--data", shellQuoted(data)] }
+        return words.joined(separator: " ")
+    }
+
     /// How many networks to train: --ensemble, else the preset's.
     var members: Int {
         if let ensemble { return ensemble }
@@ -385,7 +430,18 @@ struct Train: ParsableCommand {
             } else {
                 config = try self.config(continuing: continuing)
             }
+            let schedule = try checkpointSchedule()
             try checkWritable(out)
+            removeStaleTemporaryFiles(forOutput: out)
+            if !resume {
+                // Starting afresh over the checkpoint of an interrupted run replaces it once this
+                // run saves one: say so (the older run can still be continued until then).
+                for path in [ckptPath, ensembleCheckpointPath(base: ckptPath, member: 0)]
+                where FileManager.default.fileExists(atPath: path) {
+                    FileHandle.standardError.write(Data(
+                        "nnrt: warning: \(path) holds an interrupted run, which this new run replaces when it saves a checkpoint (to continue that one instead: \(resumeCommand))\n".utf8))
+                }
+            }
 
             let mnist: MNISTData
             do {
@@ -414,18 +470,27 @@ struct Train: ParsableCommand {
                 if resumed != nil { line += "; resuming after epoch \(resumed?.epochsDone ?? 0)" }
                 say(line)
             }
+            // From here on SIGINT and SIGTERM stop training gracefully (see Signals.swift), until
+            // the model is written.
+            StopSignals.install()
+            defer { StopSignals.uninstall() }
             if memberCount > 1 {
-                try runEnsemble(config: config, members: memberCount, mnist: mnist, command: command, checkpointBase: ckptPath)
+                try runEnsemble(config: config, members: memberCount, mnist: mnist, command: command, checkpointBase: ckptPath,
+                                schedule: schedule)
             } else {
                 try runSingle(config: config, mnist: mnist, continuing: continuing, resumed: resumed, command: command,
-                              checkpointPath: ckptPath)
+                              checkpointPath: ckptPath, schedule: schedule)
+            }
+            if StopSignals.received != 0 {
+                FileHandle.standardError.write(Data(
+                    "nnrt: \(StopSignals.name(StopSignals.received)) came after the last mini-batch: the run was complete and \(out) is written\n".utf8))
             }
         }
     }
 
     /// Trains one network, writes it, prints the summary.
     func runSingle(config: TrainingConfig, mnist: MNISTData, continuing: NetworkModel?, resumed: Checkpoint?,
-                   command: String, checkpointPath ckptPath: String) throws {
+                   command: String, checkpointPath ckptPath: String, schedule: CheckpointSchedule) throws {
         var bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
         let observer: (TrainingEvent) -> Void = { event in
             switch event {
@@ -443,16 +508,22 @@ struct Train: ParsableCommand {
                 if !quiet, let line = eventLine(event) { say(line) }
             }
         }
+        // The checkpoint path is always given: without --checkpoint the schedule writes nothing
+        // unless a signal stops the run.
         let outcome: TrainingOutcome
-        do {
+        do throws(TrainerError) {
             if let resumed {
-                outcome = try resumeTraining(resumed, data: mnist, command: command, checkpointPath: ckptPath, observer: observer)
+                outcome = try resumeTraining(resumed, data: mnist, command: command, checkpointPath: ckptPath,
+                                             checkpointSchedule: schedule, shouldStop: StopSignals.shouldStop,
+                                             observer: observer)
             } else {
                 outcome = try NNTrainer.train(config, data: mnist, continuing: continuing, command: command,
-                                              checkpointPath: checkpoint ? ckptPath : nil, observer: observer)
+                                              checkpointPath: ckptPath, checkpointSchedule: schedule,
+                                              shouldStop: StopSignals.shouldStop, observer: observer)
             }
         } catch {
-            throw CLIError(any: error)
+            bar.clear()
+            throw stopped(error)
         }
 
         var model = outcome.model
@@ -483,10 +554,21 @@ struct Train: ParsableCommand {
         say("wrote \(out)")
     }
 
+    /// The error to leave with when training failed: for a stop by a signal, the line saying
+    /// where it stopped and how to continue, with status 130 (SIGINT) or 143 (SIGTERM).
+    /// (Not an error: one line on stderr without "error:".)
+    func stopped(_ error: TrainerError) -> any Error {
+        guard error.kind == .interrupted else { return CLIError(trainerError: error) }
+        let sig = StopSignals.received
+        FileHandle.standardError.write(Data(
+            "nnrt: \(StopSignals.name(sig)): \(error.message); continue with: \(resumeCommand)\n".utf8))
+        return ExitCode(StopSignals.exitStatus(sig))
+    }
+
     /// Trains the members of an ensemble, writes the ensemble file, prints each member's and the
     /// ensemble's test accuracy under both voting rules.
     func runEnsemble(config: TrainingConfig, members: Int, mnist: MNISTData, command: String,
-                     checkpointBase: String) throws {
+                     checkpointBase: String, schedule: CheckpointSchedule) throws {
         let printLock = NSLock()
         let quiet = self.quiet
         let observer: @Sendable (Int, TrainingEvent) -> Void = { member, event in
@@ -502,12 +584,12 @@ struct Train: ParsableCommand {
             printLock.unlock()
         }
         let outcomes: [TrainingOutcome]
-        do {
+        do throws(TrainerError) {
             outcomes = try trainEnsemble(config, members: members, data: mnist, threads: threads, command: command,
-                                         checkpointBase: checkpoint || resume ? checkpointBase : nil, resume: resume,
-                                         observer: observer)
+                                         checkpointBase: checkpointBase, resume: resume, checkpointSchedule: schedule,
+                                         shouldStop: StopSignals.shouldStop, observer: observer)
         } catch {
-            throw CLIError(any: error)
+            throw stopped(error)
         }
 
         // Each member, and the ensemble under both rules, through the runtime (as `nnrt eval`).
@@ -589,8 +671,34 @@ func eventLine(_ event: TrainingEvent) -> String? {
     case .initialGradientNorms(let norms): "gradient norms by layer at initialisation: " + normsText(norms)
     case .etaChanged(let epoch, let eta): "after epoch \(epoch): no improvement; eta is now \(eta)"
     case .stopped(let epoch, let reason): "stopping after epoch \(epoch): \(reason)"
-    case .checkpointWritten, .progress, .epochEnded: nil
+    case .checkpointWritten, .checkpointWrittenWithinEpoch, .progress, .epochEnded: nil
     }
+}
+
+/// Removes the temporary files that an nnrt killed while writing (SIGKILL, a crash, a power
+/// loss) left beside the model `out` or its checkpoints: the atomic writer's "PATH.tmp-XXXXXX" for
+/// PATH = MODEL, MODEL.checkpoint or MODEL.checkpoint.memberK. They are never read; the files
+/// they were to replace are intact.
+func removeStaleTemporaryFiles(forOutput out: String) {
+    let url = URL(fileURLWithPath: out)
+    let directory = url.deletingLastPathComponent().path
+    let base = url.lastPathComponent
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for name in names {
+        guard let marker = name.range(of: ".tmp-", options: .backwards) else { continue }
+        let stem = name[..<marker.lowerBound], suffix = name[marker.upperBound...]
+        guard suffix.count == 6, suffix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { continue }
+        let memberPrefix = base + ".checkpoint.member"
+        let member = stem.hasPrefix(memberPrefix) ? stem.dropFirst(memberPrefix.count) : ""
+        guard stem == base || stem == base + ".checkpoint" || (!member.isEmpty && member.allSatisfy(\.isNumber)) else { continue }
+        try? FileManager.default.removeItem(atPath: directory + "/" + name)
+    }
+}
+
+/// `text` as one shell word: unchanged if it is plain, else in single quotes.
+func shellQuoted(_ text: String) -> String {
+    let plain = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/._-+=:,@%".contains($0)) }
+    return plain ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// "0.0123, 0.0456, 0.1" (input side first).
@@ -621,6 +729,7 @@ extension CLIError {
         case .format, .checksum, .unsupported: status = Exit.dataError
         case .download: status = Exit.unavailable
         case .internal: status = Exit.software
+        case .interrupted: status = Exit.interrupted
         }
         self.init(error.message, status: status)
     }

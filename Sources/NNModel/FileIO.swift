@@ -28,9 +28,16 @@ public func writeModelFile(_ file: ModelFile, to path: String) throws(ModelError
     try writeFileAtomically(bytes, to: path)
 }
 
-/// Writes `bytes` to `path` atomically. See `writeModelFile`.
-func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(ModelError) {
-    guard !path.isEmpty else { throw ModelError(.io, "cannot write a model: the path is empty") }
+/// Writes `bytes` to `path` atomically and durably: a temporary file beside it ("PATH.tmp-XXXXXX",
+/// mode 0644) is written, fsync'ed, closed and renamed over `path`, then the directory is fsync'ed.
+/// A reader (or a process killed at any point, even by SIGKILL) sees the old file or the new
+/// one, never a mixture; after a power loss the file is the old or the new one too. A process
+/// killed in the middle can leave its temporary file behind (never read, safe to delete).
+/// On failure the temporary file is removed and an existing file at `path` is untouched.
+/// Shared by model files and the trainer's checkpoints.
+/// - Throws: `.io` naming the path and the system error.
+public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(ModelError) {
+    guard !path.isEmpty else { throw ModelError(.io, "cannot write a file: the path is empty") }
     let directory: String
     if let slash = path.lastIndex(of: "/") {
         directory = slash == path.startIndex ? "/" : String(path[..<slash])

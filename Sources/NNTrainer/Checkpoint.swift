@@ -1,10 +1,12 @@
 // Checkpoints: everything needed to continue an interrupted training run exactly, written
-// atomically after every epoch.
+// atomically and durably (temporary file, fsync, rename, fsync of the directory: NNModel's
+// `writeFileAtomically`) after every epoch, within epochs as the schedule says, and when the
+// host stops the run.
 //
-// File format (version 2; all integers little-endian):
+// File format (version 3; all integers little-endian):
 //
 //   offset 0   8 bytes   magic "NNRTCKPT"
-//          8   u32       format version (2)
+//          8   u32       format version (3; version 2 is read too)
 //         12   u32       number of sections
 //         16   sections, each: 4-byte ASCII tag, u64 payload length, payload
 //        end-4 u32       CRC-32 (zlib's, IEEE 802.3) of every byte before it
@@ -14,20 +16,26 @@
 //         Swift prints them, which read back exactly)
 //   STAT  the run's state, "key=value" lines: epochs done, eta, best accuracy and its epoch,
 //         epochs since improvement and since the last schedule event, stop reason, initial
-//         gradient norms, the command line
+//         gradient norms, the command line; since version 3 also the position within the
+//         current epoch ("epochPosition": examples of ORDR done, a multiple of the mini-batch
+//         size, or empty between epochs) and that epoch's SGD seconds so far ("epochSeconds").
+//         Version 2 (written only between epochs) has neither.
 //   MODL  the network as an nnrt model file (`encodeModel`), with its whole epoch history, so
 //         `nnrt inspect` can read it after `tail -c +N`, and the trainer rebuilds it exactly
 //   VELO  momentum velocities, f32 each (empty without momentum)
 //   BEST  the parameters of the best epoch so far, f32 each (empty unless keepBest)
-//   ORDR  the training order, u32 each
+//   ORDR  the training order, u32 each: within an epoch, that epoch's shuffled order; between
+//         epochs, the last epoch's (the next epoch shuffles it again)
 //   RNG   the shuffling/dropout generator's state: `SeededGenerator.state`, seven u64 (seed,
-//         xoshiro256**'s four words, a 0/1 flag and the bit pattern of the spare normal value)
+//         xoshiro256**'s four words, a 0/1 flag and the bit pattern of the spare normal value);
+//         within an epoch, after the dropout masks of the mini-batches done
 
 import CZlib
 import Foundation
 import NNModel
 
-/// A snapshot of a training run after an epoch (see the format at the top of Checkpoint.swift).
+/// A snapshot of a training run between or within epochs (see the format at the top of
+/// Checkpoint.swift).
 public struct Checkpoint: Sendable {
     /// The configuration the run trains.
     public var config: TrainingConfig
@@ -38,17 +46,25 @@ public struct Checkpoint: Sendable {
 
     /// The magic at the start of every checkpoint file.
     public static let magic: [UInt8] = Array("NNRTCKPT".utf8)
-    /// The format version written and read.
-    public static let version: UInt32 = 2
+    /// The format version written (and the newest read).
+    public static let version: UInt32 = 3
+    /// The oldest format version read: version 2, written by nnrt before checkpoints within epochs.
+    public static let oldestReadableVersion: UInt32 = 2
+    /// The format version of the file this checkpoint was read from (`version` for a new one).
+    public let formatVersion: UInt32
 
-    init(config: TrainingConfig, state: TrainingState, command: String) {
+    init(config: TrainingConfig, state: TrainingState, command: String, formatVersion: UInt32 = Checkpoint.version) {
         self.config = config
         self.state = state
         self.command = command
+        self.formatVersion = formatVersion
     }
 
     /// Epochs of `config` done when the checkpoint was written.
     public var epochsDone: Int { state.epochsDone }
+    /// Where the run stood within an epoch (the epoch, counted over the whole history, and its
+    /// mini-batches done); nil for a checkpoint between epochs.
+    public var positionInEpoch: TrainingProgress? { state.positionInEpoch(config) }
     /// The network as it stood (its history included).
     public var network: Network { state.network }
     /// True if the run had nothing left to do (all epochs, or stopped by the schedule or early
@@ -77,15 +93,16 @@ public struct Checkpoint: Sendable {
         return out.bytes
     }
 
-    /// Writes the checkpoint to `path` atomically (a temporary file beside it, then a rename), so
-    /// an interruption leaves the previous checkpoint or this one, never half a file.
+    /// Writes the checkpoint to `path` atomically and durably (`writeFileAtomically`: a temporary
+    /// file beside it, fsync, rename, fsync of the directory), so an interruption at any point,
+    /// SIGKILL or a power loss included, leaves the previous checkpoint or this one, never half a file.
     /// - Throws: `TrainerError.io` naming the path.
     public func write(to path: String) throws(TrainerError) {
         let bytes = try encode()
         do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try writeFileAtomically(bytes, to: path)
         } catch {
-            throw TrainerError(.io, "cannot write checkpoint \(path): \(error.localizedDescription)")
+            throw TrainerError(.io, "cannot write checkpoint \(path): \(error.message)")
         }
     }
 
@@ -130,6 +147,8 @@ public struct Checkpoint: Sendable {
             ("stopped", state.stopReason == nil ? "0" : "1"),
             ("initialGradientNorms", state.initialGradientNorms.map { "\($0)" }.joined(separator: ",")),
             ("command", command),
+            ("epochPosition", state.epochPosition.map(String.init) ?? ""),
+            ("epochSeconds", "\(state.epochSeconds)"),
         ]
     }
 
@@ -165,8 +184,9 @@ public struct Checkpoint: Sendable {
             throw TrainerError(.format, "damaged: its CRC-32 does not match its contents")
         }
         let version = try reader.u32()
-        guard version == Checkpoint.version else {
-            throw TrainerError(.format, "format version \(version); this nnrt reads version \(Checkpoint.version)")
+        guard version >= Checkpoint.oldestReadableVersion && version <= Checkpoint.version else {
+            throw TrainerError(.format, "format version \(version); this nnrt reads versions \(Checkpoint.oldestReadableVersion) to \(Checkpoint.version)"
+                               + (version > Checkpoint.version ? " (the checkpoint was written by a newer nnrt)" : ""))
         }
         let count = try reader.u32()
         var sections: [String: ArraySlice<UInt8>] = [:]
@@ -259,14 +279,34 @@ public struct Checkpoint: Sendable {
             throw TrainerError(.format, "its generator state does not belong to seed \(config.seed)")
         }
         let stopReason = try field("stopped") == "1" ? try field("stopReason") : nil
+        // The position within an epoch (version 3; a version-2 checkpoint is between epochs).
+        var epochPosition: Int? = nil
+        var epochSeconds = 0.0
+        if version >= 3 {
+            let positionText = try field("epochPosition")
+            if !positionText.isEmpty {
+                guard let k = Int(positionText), k >= 0, k < order.count, k % config.miniBatchSize == 0 else {
+                    throw TrainerError(.format, "STAT 'epochPosition' \(positionText) is not a mini-batch boundary within the \(order.count) examples of ORDR")
+                }
+                guard stopReason == nil, try int("epochsDone") < config.epochs else {
+                    throw TrainerError(.format, "STAT places a finished run within an epoch")
+                }
+                epochPosition = k
+            }
+            guard let t = Double(try field("epochSeconds")), t.isFinite, t >= 0 else {
+                throw TrainerError(.format, "STAT 'epochSeconds' is not a number of seconds")
+            }
+            epochSeconds = t
+        }
         let state = TrainingState(network: network, optimizer: OptimizerState(velocity: velocity), rng: rng,
                                   order: order, eta: eta, bestCorrect: try optionalInt("bestCorrect"),
                                   bestEpoch: try optionalInt("bestEpoch"),
                                   epochsSinceImprovement: try int("epochsSinceImprovement"),
                                   epochsSinceScheduleEvent: try int("epochsSinceScheduleEvent"),
                                   bestParameters: hasBest ? best : nil, epochsDone: try int("epochsDone"),
-                                  initialGradientNorms: norms, stopReason: stopReason)
-        return Checkpoint(config: config, state: state, command: try field("command"))
+                                  initialGradientNorms: norms, stopReason: stopReason,
+                                  epochPosition: epochPosition, epochSeconds: epochSeconds)
+        return Checkpoint(config: config, state: state, command: try field("command"), formatVersion: version)
     }
 
     private static func floats(_ bytes: ArraySlice<UInt8>, what: String) throws(TrainerError) -> [Float] {

@@ -19,25 +19,36 @@ import NNModel
 ///   - threads: how many members train at once (default: the active processor count).
 ///   - command: the command line, recorded in each member's provenance.
 ///   - checkpointBase: if given, member k writes checkpoints to
-///     `ensembleCheckpointPath(base:member:)`: its starting state before any member trains, then
-///     after every epoch. With `resume`, a member whose checkpoint exists continues from it (one
-///     that had finished just rebuilds its outcome).
+///     `ensembleCheckpointPath(base:member:)` as `checkpointSchedule` says; with epoch
+///     checkpoints (the default schedule) also its starting state before any member trains.
+///     With `resume`, a member whose checkpoint exists continues from it (one that had
+///     finished just rebuilds its outcome).
 ///   - resume: continue members from their checkpoints (see `checkpointBase`).
+///   - checkpointSchedule: as for `train`, per member.
+///   - shouldStop: as for `train`, polled by every member (from its thread). Once it returns
+///     true, members stop at their next mini-batch boundary, no further member starts, and
+///     with `checkpointBase` every member's checkpoint is on disk when this throws
+///     `.interrupted`: the stopped point of each running member, the final state of each
+///     finished one, the start of each that had not begun.
 ///   - observer: receives (member index, event), from the member's thread; it must be thread-safe.
 /// - Returns: the members' outcomes, in member order.
-/// - Throws: the first member's `TrainerError` (by member order) if any member fails.
+/// - Throws: `.interrupted` if stopped; otherwise the first member's `TrainerError` (by member
+///   order) if any member fails.
 public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTData, threads: Int? = nil,
                           command: String = "", checkpointBase: String? = nil, resume: Bool = false,
+                          checkpointSchedule: CheckpointSchedule = .everyEpoch,
+                          shouldStop: (@Sendable () -> Bool)? = nil,
                           observer: (@Sendable (Int, TrainingEvent) -> Void)? = nil) throws(TrainerError) -> [TrainingOutcome] {
     guard members >= 1 else { throw TrainerError(.invalidArgument, "an ensemble needs at least one member, got \(members)") }
     let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
     guard threadCount >= 1 else { throw TrainerError(.invalidArgument, "threads must be positive, got \(threadCount)") }
     try config.validate()
+    try checkpointSchedule.validate()
     let prepared = try PreparedData(config: config, data: data)
 
-    // With checkpoints, every member's starting state is written before any trains, so that an
-    // interrupted ensemble can always be resumed in full (the member count is the number of
-    // member checkpoints).
+    // With epoch checkpoints, every member's starting state is written before any trains, so
+    // that an interrupted ensemble can always be resumed in full (the member count is the number
+    // of member checkpoints). Otherwise starts are written only if the run is stopped.
     var starts: [TrainingState?] = Array(repeating: nil, count: members)
     for k in 0..<members {
         let path = checkpointBase.map { ensembleCheckpointPath(base: $0, member: k) }
@@ -46,7 +57,9 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
         memberConfig.seed = config.seed &+ UInt64(k)
         let forward: ((TrainingEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
         let state = try TrainingState.start(config: memberConfig, prepared: prepared, continuing: nil, observer: forward)
-        if let path { try Checkpoint(config: memberConfig, state: state, command: command).write(to: path) }
+        if let path, checkpointSchedule.afterEveryEpoch {
+            try Checkpoint(config: memberConfig, state: state, command: command).write(to: path)
+        }
         starts[k] = state
     }
     let initialStates = starts
@@ -56,42 +69,45 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
     let memberThreads = min(threadCount, members) > 1 ? 1 : Network.defaultThreads
 
     let work = EnsembleWork(count: members)
-    let trainMember: @Sendable (Int) -> Result<TrainingOutcome, TrainerError> = { k in
+    let trainMember: @Sendable (Int) -> MemberResult = { k in
         var memberConfig = config
         memberConfig.seed = config.seed &+ UInt64(k)
         let path = checkpointBase.map { ensembleCheckpointPath(base: $0, member: k) }
         let forward: ((TrainingEvent) -> Void)? = observer.map { o in { event in o(k, event) } }
         do throws(TrainerError) {
-            if var state = initialStates[k] {
-                state.network.threads = memberThreads
-                return .success(try runTraining(config: memberConfig, prepared: prepared, state: &state, command: command,
-                                                checkpointPath: path, observer: forward))
+            var runConfig = memberConfig
+            var state: TrainingState
+            if let start = initialStates[k] {
+                state = start
+            } else {
+                guard let path else { throw TrainerError(.internal, "member \(k + 1) has neither a start nor a checkpoint") }
+                let checkpoint = try Checkpoint.read(path: path)
+                guard checkpoint.config.seed == memberConfig.seed else {
+                    throw TrainerError(.format, "checkpoint \(path) belongs to seed \(checkpoint.config.seed), member \(k + 1) trains seed \(memberConfig.seed)")
+                }
+                state = try checkpoint.trainingState()
+                try state.check(against: prepared, config: checkpoint.config, what: "checkpoint \(path)")
+                runConfig = checkpoint.config
             }
-            guard let path else { throw TrainerError(.internal, "member \(k + 1) has neither a start nor a checkpoint") }
-            let checkpoint = try Checkpoint.read(path: path)
-            guard checkpoint.config.seed == memberConfig.seed else {
-                throw TrainerError(.format, "checkpoint \(path) belongs to seed \(checkpoint.config.seed), member \(k + 1) trains seed \(memberConfig.seed)")
-            }
-            var state = try checkpoint.trainingState()
             state.network.threads = memberThreads
-            guard state.order.count == prepared.fixed.count else {
-                throw TrainerError(.format, "checkpoint \(path) trains \(state.order.count) examples, the data gives \(prepared.fixed.count)")
-            }
-            return .success(try runTraining(config: checkpoint.config, prepared: prepared, state: &state,
-                                            command: command, checkpointPath: path, observer: forward))
+            let outcome = try runTraining(config: runConfig, prepared: prepared, state: &state, command: command,
+                                          checkpointPath: path, schedule: checkpointSchedule, shouldStop: shouldStop,
+                                          observer: forward)
+            return MemberResult(result: .success(outcome), config: runConfig, state: state)
         } catch {
-            return .failure(error)
+            return MemberResult(result: .failure(error), config: memberConfig, state: nil)
         }
     }
+    let stopRequested: @Sendable () -> Bool = { shouldStop?() ?? false }
 
     if threadCount == 1 || members == 1 {
-        for k in 0..<members { work.store(k, trainMember(k)) }
+        while !stopRequested(), let k = work.next() { work.store(k, trainMember(k)) }
     } else {
         let group = DispatchGroup()
         for _ in 0..<min(threadCount, members) {
             group.enter()
             let thread = Thread {
-                while let k = work.next() { work.store(k, trainMember(k)) }
+                while !stopRequested(), let k = work.next() { work.store(k, trainMember(k)) }
                 group.leave()
             }
             thread.stackSize = 8 << 20
@@ -100,15 +116,59 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
         group.wait()
     }
 
+    // Stopped: make sure every member's checkpoint is on disk, then report the interruption.
+    let results = (0..<members).map { work.result($0) }
+    let interrupted = results.contains { r in
+        if case .failure(let e)? = r?.result { return e.kind == .interrupted }
+        return r == nil
+    }
+    if interrupted {
+        if let base = checkpointBase {
+            for k in 0..<members {
+                let path = ensembleCheckpointPath(base: base, member: k)
+                if let r = results[k] {
+                    // A finished member: its final state (already there with epoch checkpoints).
+                    // A stopped one wrote its checkpoint when it stopped.
+                    if case .success = r.result, let state = r.state {
+                        try Checkpoint(config: r.config, state: state, command: command).write(to: path)
+                    }
+                } else if let start = initialStates[k], !checkpointSchedule.afterEveryEpoch {
+                    // Never started: its start (unless it is on disk already).
+                    var memberConfig = config
+                    memberConfig.seed = config.seed &+ UInt64(k)
+                    try Checkpoint(config: memberConfig, state: start, command: command).write(to: path)
+                }
+            }
+        }
+        // A member that failed for another reason is still the error to report.
+        for k in 0..<members {
+            if case .failure(let e)? = results[k]?.result, e.kind != .interrupted {
+                throw TrainerError(e.kind, "ensemble member \(k + 1): \(e.message)")
+            }
+        }
+        let saved = checkpointBase.map { base in
+            "; the checkpoints \(ensembleCheckpointPath(base: base, member: 0)) to \(ensembleCheckpointPath(base: base, member: members - 1)) hold each member's point"
+        } ?? ""
+        throw TrainerError(.interrupted, "ensemble training stopped\(saved)")
+    }
+
     var outcomes: [TrainingOutcome] = []
     for k in 0..<members {
-        switch work.result(k) {
+        switch results[k]?.result {
         case .success(let o)?: outcomes.append(o)
         case .failure(let e)?: throw TrainerError(e.kind, "ensemble member \(k + 1): \(e.message)")
         case nil: throw TrainerError(.internal, "ensemble member \(k + 1) did not run")
         }
     }
     return outcomes
+}
+
+/// What training one ensemble member gave: its outcome or error, and its configuration and final
+/// state (nil if it failed or was stopped).
+private struct MemberResult: Sendable {
+    var result: Result<TrainingOutcome, TrainerError>
+    var config: TrainingConfig
+    var state: TrainingState?
 }
 
 /// The checkpoint of ensemble member `member` (from 0) for the base path `base`:
@@ -125,7 +185,7 @@ private final class EnsembleWork: @unchecked Sendable {
     private let lock = NSLock()
     private var nextIndex = 0
     private let count: Int
-    private var results: [Result<TrainingOutcome, TrainerError>?]
+    private var results: [MemberResult?]
 
     init(count: Int) {
         self.count = count
@@ -140,12 +200,12 @@ private final class EnsembleWork: @unchecked Sendable {
         return nextIndex - 1
     }
 
-    func store(_ k: Int, _ r: Result<TrainingOutcome, TrainerError>) {
+    func store(_ k: Int, _ r: MemberResult) {
         lock.lock(); defer { lock.unlock() }
         results[k] = r
     }
 
-    func result(_ k: Int) -> Result<TrainingOutcome, TrainerError>? {
+    func result(_ k: Int) -> MemberResult? {
         lock.lock(); defer { lock.unlock() }
         return results[k]
     }

@@ -48,6 +48,9 @@ public enum TrainingEvent: Sendable, Equatable {
     case stopped(epoch: Int, reason: String)
     /// A checkpoint for continuing after `epoch` was written to `path`.
     case checkpointWritten(epoch: Int, path: String)
+    /// A checkpoint of a point within an epoch (after `progress.miniBatchesDone` of its
+    /// mini-batches) was written to `path`, by the schedule or because the run was asked to stop.
+    case checkpointWrittenWithinEpoch(TrainingProgress, path: String)
 }
 
 /// The settings of one SGD epoch (the book's hyper-parameters).
@@ -195,11 +198,36 @@ extension Network {
     public mutating func trainEpoch(_ data: Dataset, order: inout [Int], parameters sgd: SGDParameters,
                                     state: inout OptimizerState, rng: inout SeededGenerator,
                                     progress: ((Int, Int) -> Void)?) throws(TrainerError) -> Double {
+        try trainEpochSteps(data, order: &order, resumingAt: nil, parameters: sgd, state: &state, rng: &rng,
+                            progress: progress, pause: { _ in false }).seconds
+    }
+
+    /// The mini-batches of one epoch, as `trainEpoch` runs them, from a given point and with a
+    /// way to pause at a mini-batch boundary (for checkpoints within an epoch).
+    ///
+    /// - Parameters:
+    ///   - resumingAt: nil to start the epoch (shuffle `order` with `rng`, then train from its
+    ///     first example); else the number of examples of the already shuffled `order` that are
+    ///     done (a multiple of the mini-batch size below `order.count`), to continue the epoch
+    ///     exactly where a pause left it, with `rng` and `state` as the pause left them.
+    ///   - pause: called after every mini-batch but the epoch's last with the number of
+    ///     mini-batches done in the epoch; returning true stops there.
+    /// - Returns: the examples of `order` done (`order.count` once the epoch is complete) and
+    ///   the wall time of this call's SGD in seconds.
+    mutating func trainEpochSteps(_ data: Dataset, order: inout [Int], resumingAt start: Int?,
+                                  parameters sgd: SGDParameters, state: inout OptimizerState,
+                                  rng: inout SeededGenerator, progress: ((Int, Int) -> Void)?,
+                                  pause: (Int) -> Bool) throws(TrainerError) -> (examplesDone: Int, seconds: Double) {
         try sgd.validate()
         try check(data)
         guard !order.isEmpty else { throw TrainerError(.invalidArgument, "the training order is empty") }
         if let bad = order.first(where: { $0 < 0 || $0 >= data.count }) {
             throw TrainerError(.invalidArgument, "training order index \(bad) is out of range for dataset '\(data.name)' of \(data.count)")
+        }
+        let n = order.count
+        if let start, start < 0 || start >= n || start % sgd.miniBatchSize != 0 {
+            throw TrainerError(.invalidArgument,
+                               "cannot continue an epoch of \(n) examples in mini-batches of \(sgd.miniBatchSize) after \(start) examples")
         }
         let useMomentum = sgd.momentum > 0
         if useMomentum {
@@ -208,7 +236,6 @@ extension Network {
                 throw TrainerError(.invalidArgument, "momentum velocity has \(state.velocity.count) values, the network has \(parameters.count) parameters")
             }
         }
-        let n = order.count
         let topology = self.topology
         let parts = try BatchParts(topology: topology, inputCount: inputSize, batchCapacity: min(sgd.miniBatchSize, n),
                                    parameterCount: parameters.count)
@@ -219,10 +246,10 @@ extension Network {
         var none: [Float] = []
 
         let clock = ContinuousClock()
-        let start = clock.now
-        rng.shuffle(&order)
-        var k = 0
-        var done = 0
+        let begin = clock.now
+        if start == nil { rng.shuffle(&order) }
+        var k = start ?? 0
+        var done = k / sgd.miniBatchSize
         while k < n {
             let m = min(sgd.miniBatchSize, n - k)
             parts.load(data, order[k ..< k + m])
@@ -241,9 +268,10 @@ extension Network {
             if let progress, done % progressEvery == 0 || done == batches {
                 progress(done, batches)
             }
+            if k < n && pause(done) { break }
         }
-        let elapsed = clock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let elapsed = clock.now - begin
+        return (k, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
     }
 
     /// One gradient step on the examples at `indices` of `data` (network2.py's

@@ -17,6 +17,10 @@ public struct TrainerError: Error, Sendable, Equatable, CustomStringConvertible 
         case unsupported
         /// A bug or an unexpected failure of a system library.
         case `internal`
+        /// The host asked the run to stop (`shouldStop` returned true): training stopped at a
+        /// mini-batch boundary and, given a checkpoint path, saved that exact point there, so
+        /// `resumeTraining` continues it to the weights of an uninterrupted run.
+        case interrupted
     }
 
     public var kind: Kind

@@ -1,7 +1,8 @@
 // One call that runs a whole training configuration on MNIST: pick (and expand) the data,
 // initialise (or continue, or resume) the network, run SGD epoch by epoch with monitoring, the
 // learning-rate schedule, early stopping, model selection, chapter 5's gradient norms and
-// checkpoints, and build the model with its provenance.
+// checkpoints (after epochs and within them), stop when the host asks, and build the model with
+// its provenance.
 
 import Foundation
 import NNModel
@@ -33,6 +34,40 @@ public struct TrainingOutcome: Sendable {
     public var epochsTrained: Int
 }
 
+/// When a run with a checkpoint path writes checkpoints. A checkpoint is also written whenever
+/// the host stops the run (`shouldStop`), whatever the schedule.
+public struct CheckpointSchedule: Sendable, Equatable {
+    /// After every epoch (after its monitoring and the schedule's decisions).
+    public var afterEveryEpoch: Bool
+    /// Also within an epoch, after every this many of its mini-batches (nil: not by count).
+    public var everyMiniBatches: Int?
+    /// Also within an epoch, at the first mini-batch boundary once this many seconds have passed
+    /// since the run's last checkpoint (or its start) (nil: not by time).
+    public var everySeconds: Double?
+
+    public init(afterEveryEpoch: Bool = true, everyMiniBatches: Int? = nil, everySeconds: Double? = nil) {
+        self.afterEveryEpoch = afterEveryEpoch
+        self.everyMiniBatches = everyMiniBatches
+        self.everySeconds = everySeconds
+    }
+
+    /// After every epoch only (the default).
+    public static let everyEpoch = CheckpointSchedule()
+    /// Only when the host stops the run.
+    public static let whenStopped = CheckpointSchedule(afterEveryEpoch: false)
+
+    /// Checks the values.
+    /// - Throws: `.invalidArgument` for a count below 1 or a time that is not a positive number.
+    public func validate() throws(TrainerError) {
+        if let n = everyMiniBatches, n < 1 {
+            throw TrainerError(.invalidArgument, "checkpoints every \(n) mini-batches: the count must be at least 1")
+        }
+        if let t = everySeconds, !(t.isFinite && t > 0) {
+            throw TrainerError(.invalidArgument, "checkpoints every \(t) seconds: the time must be a positive number")
+        }
+    }
+}
+
 /// Trains a network on MNIST as `config` says.
 ///
 /// Each epoch shuffles the training order, runs `Network.trainEpoch` with the current η, then
@@ -48,53 +83,70 @@ public struct TrainingOutcome: Sendable {
 ///     are kept (`config.sizes`, `architecture`, `activation`, `cost` and `weightInit` are then
 ///     ignored) and new epochs are numbered after the ones in its provenance.
 ///   - command: the command line, recorded in the provenance.
-///   - checkpointPath: where to write a checkpoint after every epoch (atomically), from which
-///     `resumeTraining` continues exactly; the caller removes it (`removeCheckpoint`) once the
-///     model is safely written.
-///   - observer: receives progress, epoch, schedule and stop events.
+///   - checkpointPath: where to write checkpoints (atomically and durably: a temporary file,
+///     fsync, rename), from which `resumeTraining` continues exactly; the caller removes it
+///     (`removeCheckpoint`) once the model is safely written.
+///   - checkpointSchedule: when to write them: after every epoch (the default), and/or within
+///     epochs every N mini-batches or T seconds. Ignored without `checkpointPath`.
+///   - shouldStop: polled between mini-batches (and after each epoch) on the training thread;
+///     once it returns true the run stops at that mini-batch boundary, writes a checkpoint of
+///     that exact point to `checkpointPath` (if given) and throws `.interrupted`. The library
+///     installs no signal handlers: a host that wants Ctrl-C to stop a run sets a flag that
+///     this closure reads. A request that comes after the last mini-batch lets the run finish.
+///   - observer: receives progress, epoch, schedule, checkpoint and stop events.
 /// - Throws: `TrainerError` for an invalid configuration, a model that cannot be trained or a
-///   checkpoint that cannot be written.
+///   checkpoint that cannot be written; `.interrupted` when `shouldStop` stopped the run.
 public func train(_ config: TrainingConfig, data: MNISTData, continuing: NetworkModel? = nil,
                   command: String = "", checkpointPath: String? = nil,
+                  checkpointSchedule: CheckpointSchedule = .everyEpoch,
+                  shouldStop: (@Sendable () -> Bool)? = nil,
                   observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     try config.validate()
+    try checkpointSchedule.validate()
     let prepared = try PreparedData(config: config, data: data)
     var state = try TrainingState.start(config: config, prepared: prepared, continuing: continuing, observer: observer)
     return try runTraining(config: config, prepared: prepared, state: &state, command: command,
-                           checkpointPath: checkpointPath, observer: observer)
+                           checkpointPath: checkpointPath, schedule: checkpointSchedule, shouldStop: shouldStop,
+                           observer: observer)
 }
 
-/// Continues the run whose checkpoint is at `checkpointPath` (written by `train` after an epoch)
-/// with the configuration stored in it, exactly where it stopped: the final weights are bit for bit
+/// Continues the run whose checkpoint is at `checkpointPath` (written by `train` after an epoch,
+/// within one, or when it was stopped) with the configuration stored in it, exactly where it
+/// stopped: the final weights and the per-epoch figures (all but the wall times) are bit for bit
 /// those of a run that was never interrupted. Checkpoints keep being written to the same path.
 ///
 /// - Parameters:
 ///   - checkpointPath: the checkpoint file.
 ///   - data: MNIST, the same files the run started with.
 ///   - command: the command line, recorded in the provenance.
-///   - observer: as for `train`.
-/// - Throws: `TrainerError.io` if the file cannot be read, `.format` if it is damaged.
+///   - checkpointSchedule, shouldStop, observer: as for `train`.
+/// - Throws: `TrainerError.io` if the file cannot be read, `.format` if it is damaged,
+///   `.interrupted` as for `train`.
 public func resumeTraining(from checkpointPath: String, data: MNISTData, command: String = "",
+                           checkpointSchedule: CheckpointSchedule = .everyEpoch,
+                           shouldStop: (@Sendable () -> Bool)? = nil,
                            observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     let checkpoint = try Checkpoint.read(path: checkpointPath)
-    return try resumeTraining(checkpoint, data: data, command: command, checkpointPath: checkpointPath, observer: observer)
+    return try resumeTraining(checkpoint, data: data, command: command, checkpointPath: checkpointPath,
+                              checkpointSchedule: checkpointSchedule, shouldStop: shouldStop, observer: observer)
 }
 
 /// Continues the run held by `checkpoint` (see `resumeTraining(from:data:command:observer:)`),
 /// writing further checkpoints to `checkpointPath` if given.
 public func resumeTraining(_ checkpoint: Checkpoint, data: MNISTData, command: String = "",
                            checkpointPath: String? = nil,
+                           checkpointSchedule: CheckpointSchedule = .everyEpoch,
+                           shouldStop: (@Sendable () -> Bool)? = nil,
                            observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
     let config = checkpoint.config
     try config.validate()
+    try checkpointSchedule.validate()
     let prepared = try PreparedData(config: config, data: data)
     var state = try checkpoint.trainingState()
-    guard state.order.count == prepared.fixed.count else {
-        throw TrainerError(.format,
-                           "checkpoint's training order has \(state.order.count) examples, the data gives \(prepared.fixed.count): resume with the same MNIST files and options")
-    }
+    try state.check(against: prepared, config: config, what: "the checkpoint")
     return try runTraining(config: config, prepared: prepared, state: &state, command: command,
-                           checkpointPath: checkpointPath, observer: observer)
+                           checkpointPath: checkpointPath, schedule: checkpointSchedule, shouldStop: shouldStop,
+                           observer: observer)
 }
 
 // MARK: The run
@@ -157,6 +209,11 @@ struct TrainingState: Sendable, Equatable {
     var initialGradientNorms: [Double]
     /// Set when the schedule or early stopping ended the run.
     var stopReason: String?
+    /// Within an epoch: the examples of the current epoch's (already shuffled) `order` done so
+    /// far, a multiple of the mini-batch size; nil between epochs (the next one shuffles first).
+    var epochPosition: Int? = nil
+    /// Within an epoch: the wall time of its SGD so far, in seconds.
+    var epochSeconds: Double = 0
 
     /// The state before the first epoch: a new network (or the continued one), zero velocities,
     /// the identity order; measures the initial gradient norms if asked.
@@ -184,23 +241,82 @@ struct TrainingState: Sendable, Equatable {
 
     /// True when no epoch is left to train.
     func isFinished(_ config: TrainingConfig) -> Bool { stopReason != nil || epochsDone >= config.epochs }
+
+    /// Checks that this state (from a checkpoint) fits the data of `prepared` and `config`.
+    /// - Throws: `.format` naming `what` if it does not.
+    func check(against prepared: PreparedData, config: TrainingConfig, what: String) throws(TrainerError) {
+        guard order.count == prepared.fixed.count else {
+            throw TrainerError(.format,
+                               "\(what)'s training order has \(order.count) examples, the data gives \(prepared.fixed.count): resume with the same MNIST files and options")
+        }
+        if let k = epochPosition, k >= order.count || k % config.miniBatchSize != 0 {
+            throw TrainerError(.format,
+                               "\(what) stops an epoch of \(order.count) examples after \(k), not at a boundary of its \(config.miniBatchSize)-example mini-batches")
+        }
+    }
+
+    /// Where the run stands within an epoch (nil between epochs).
+    func positionInEpoch(_ config: TrainingConfig) -> TrainingProgress? {
+        guard let k = epochPosition else { return nil }
+        let m = config.miniBatchSize
+        return TrainingProgress(epoch: network.history.count + 1, miniBatchesDone: k / m,
+                                miniBatchesTotal: (order.count + m - 1) / m)
+    }
 }
 
-/// Runs the remaining epochs of `state`, then builds the outcome.
+/// Runs the remaining epochs of `state` (first the rest of a partly trained epoch), writing
+/// checkpoints to `checkpointPath` as `schedule` says, then builds the outcome. When `shouldStop`
+/// returns true at a mini-batch boundary or after an epoch, writes a checkpoint of that point
+/// (with a path) and throws `.interrupted`; `state` then holds that point.
 func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout TrainingState, command: String,
-                 checkpointPath: String?, observer: ((TrainingEvent) -> Void)?) throws(TrainerError) -> TrainingOutcome {
+                 checkpointPath: String?, schedule: CheckpointSchedule = .everyEpoch,
+                 shouldStop: (@Sendable () -> Bool)? = nil,
+                 observer: ((TrainingEvent) -> Void)?) throws(TrainerError) -> TrainingOutcome {
     let n = prepared.fixed.count
     let batches = (n + config.miniBatchSize - 1) / config.miniBatchSize
     let progressEvery = max(1, batches / 100)
     let measureEvaluation = prepared.evaluation != nil
         && (config.monitor.contains(.evaluationCost) || config.monitor.contains(.evaluationAccuracy))
     let measureTraining = config.monitor.contains(.trainingCost) || config.monitor.contains(.trainingAccuracy)
+    let clock = ContinuousClock()
+    var lastCheckpoint = clock.now
+    let interval = schedule.everySeconds.map { Duration.nanoseconds(Int64(($0 * 1e9).rounded(.up))) }
+    let everyBatches = checkpointPath == nil ? nil : schedule.everyMiniBatches
+    let timed = checkpointPath == nil ? nil : interval
 
+    func stopRequested() -> Bool { shouldStop?() ?? false }
+    func writeCheckpoint(_ state: TrainingState) throws(TrainerError) {
+        guard let checkpointPath else { return }
+        try Checkpoint(config: config, state: state, command: command).write(to: checkpointPath)
+        lastCheckpoint = clock.now
+        if let position = state.positionInEpoch(config) {
+            observer?(.checkpointWrittenWithinEpoch(position, path: checkpointPath))
+        } else {
+            observer?(.checkpointWritten(epoch: state.network.history.count, path: checkpointPath))
+        }
+    }
+    func interrupted(_ state: TrainingState) -> TrainerError {
+        var point: String
+        if let p = state.positionInEpoch(config) {
+            point = "in epoch \(p.epoch) after mini-batch \(p.miniBatchesDone) of \(p.miniBatchesTotal)"
+        } else {
+            point = state.network.history.isEmpty ? "before the first epoch" : "after epoch \(state.network.history.count)"
+        }
+        if let checkpointPath { point += "; the checkpoint \(checkpointPath) holds that point" }
+        return TrainerError(.interrupted, "training stopped \(point)")
+    }
+
+    if !state.isFinished(config) && stopRequested() {
+        try writeCheckpoint(state)
+        throw interrupted(state)
+    }
     while !state.isFinished(config) {
         let epoch = state.network.history.count + 1
         let parameters = SGDParameters(eta: state.eta, lambda: config.lambda, regularization: config.regularization,
                                        momentum: config.momentum, miniBatchSize: config.miniBatchSize,
                                        trainingExamples: n)
+        // Per-epoch distortions depend only on the seed and the epoch, so an epoch continued
+        // from a checkpoint trains on the same images.
         var epochData = prepared.fixed
         if prepared.expansion.hasDistortions {
             epochData = try Expansion.distortedForEpoch(prepared.fixed, spec: prepared.expansion, seed: config.seed,
@@ -214,8 +330,30 @@ func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout Tr
                 }
             }
         }
-        let seconds = try state.network.trainEpoch(epochData, order: &state.order, parameters: parameters,
-                                                   state: &state.optimizer, rng: &state.rng, progress: progress)
+        // The epoch's mini-batches, in stretches between checkpoints within it.
+        while true {
+            var stopping = false
+            let part = try state.network.trainEpochSteps(
+                epochData, order: &state.order, resumingAt: state.epochPosition, parameters: parameters,
+                state: &state.optimizer, rng: &state.rng, progress: progress,
+                pause: { done in
+                    if stopRequested() {
+                        stopping = true
+                        return true
+                    }
+                    if let everyBatches, done % everyBatches == 0 { return true }
+                    if let timed, clock.now - lastCheckpoint >= timed { return true }
+                    return false
+                })
+            state.epochSeconds += part.seconds
+            if part.examplesDone >= n { break }
+            state.epochPosition = part.examplesDone
+            try writeCheckpoint(state)
+            if stopping || stopRequested() { throw interrupted(state) }
+        }
+        let seconds = state.epochSeconds
+        state.epochPosition = nil
+        state.epochSeconds = 0
         epochData = prepared.fixed   // release the distorted copy before monitoring
 
         var metrics = EpochMetrics(epoch: epoch, seconds: seconds, eta: state.eta)
@@ -271,10 +409,9 @@ func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout Tr
             if let reason = state.stopReason { observer?(.stopped(epoch: epoch, reason: reason)) }
         }
 
-        if let checkpointPath {
-            try Checkpoint(config: config, state: state, command: command).write(to: checkpointPath)
-            observer?(.checkpointWritten(epoch: epoch, path: checkpointPath))
-        }
+        let stop = !state.isFinished(config) && stopRequested()
+        if schedule.afterEveryEpoch || stop { try writeCheckpoint(state) }
+        if stop { throw interrupted(state) }
     }
     return finishTraining(config: config, prepared: prepared, state: state, command: command)
 }

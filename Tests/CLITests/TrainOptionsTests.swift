@@ -9,6 +9,28 @@ import Testing
         try Train.parse(arguments + ["--out", "/tmp/unused.nnrt"]).config(continuing: nil)
     }
 
+    @Test func checkpointSchedules() throws {
+        func schedule(_ arguments: [String]) throws -> CheckpointSchedule {
+            try Train.parse(arguments + ["--out", "/tmp/unused.nnrt"]).checkpointSchedule()
+        }
+        // Without --checkpoint, only a stop by a signal saves.
+        #expect(try schedule([]) == .whenStopped)
+        #expect(try schedule(["--checkpoint"]) == CheckpointSchedule(everySeconds: 60))
+        #expect(try schedule(["--resume"]) == CheckpointSchedule(everySeconds: 60))
+        #expect(try schedule(["--checkpoint", "--checkpoint-every", "0"]) == .everyEpoch)
+        #expect(try schedule(["--checkpoint", "--checkpoint-every", "2.5", "--checkpoint-every-batches", "100"])
+                == CheckpointSchedule(everyMiniBatches: 100, everySeconds: 2.5))
+        #expect(throws: CLIError.self) { try schedule(["--checkpoint-every", "5"]) }
+        #expect(throws: CLIError.self) { try schedule(["--checkpoint", "--checkpoint-every", "inf"]) }
+        #expect(throws: CLIError.self) { try schedule(["--checkpoint", "--checkpoint-every-batches", "0"]) }
+    }
+
+    @Test func theLineAfterAStopSaysHowToContinue() throws {
+        #expect(try Train.parse(["--out", "m.nnrt"]).resumeCommand == "nnrt train --resume --out m.nnrt")
+        #expect(try Train.parse(["--out", "my model's.nnrt", "--data", "/d/mnist"]).resumeCommand
+                == "nnrt train --resume --out 'my model'\\''s.nnrt' --data /d/mnist")
+    }
+
     @Test func presetValues() throws {
         let c = try config(["--preset", "ch1"])
         #expect(c.sizes == [784, 30, 10])

@@ -127,6 +127,23 @@ expect 0 'ensemble of 2, majority vote' -- "$nnrt" eval "$tmp/ens2.nnrt"
 expect 75 'interrupted after epoch 1' -- "$nnrt" train --sizes 784,10,10 --momentum 0.5 --epochs 3 --train-limit 1000 --checkpoint \
   --interrupt-after 1 --out "$tmp/res.nnrt"
 [ -e "$tmp/res.nnrt.checkpoint" ] && ok "checkpoint kept after an interruption" || bad "no checkpoint after an interruption"
+# A checkpoint is inspected (whole-file check) like a model; damage is a clear error, status 65.
+expect 0 'between epochs: 1 of 3 epochs done' -- "$nnrt" inspect "$tmp/res.nnrt.checkpoint"
+expect 0 'continue with: +nnrt train --resume --out' -- "$nnrt" inspect "$tmp/res.nnrt.checkpoint"
+expect 0 '"checkpoint":.*"epochs_done":1' -- "$nnrt" inspect --json "$tmp/res.nnrt.checkpoint"
+expect 0 'weights: +sha256 [0-9a-f]{64}' -- "$nnrt" inspect "$tmp/res.nnrt.checkpoint"
+head -c 3000 "$tmp/res.nnrt.checkpoint" > "$tmp/cut.nnrt.checkpoint"
+expect 65 'checkpoint .*cut.nnrt.checkpoint: damaged' -- "$nnrt" inspect "$tmp/cut.nnrt.checkpoint"
+expect 65 'damaged' -- "$nnrt" train --resume --out "$tmp/cut.nnrt"
+# Starting afresh over an interrupted run's checkpoint warns how to continue that run instead.
+cp "$tmp/res.nnrt.checkpoint" "$tmp/again.nnrt.checkpoint"
+expect 0 'warning: .*again.nnrt.checkpoint holds an interrupted run.*--resume --out' -- \
+  "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --quiet --out "$tmp/again.nnrt"
+# Temporary files that a killed write left beside the model or its checkpoint go at the next run.
+touch "$tmp/again.nnrt.tmp-AbC123" "$tmp/again.nnrt.checkpoint.tmp-x1Y2z3" "$tmp/again.nnrt.keep-tmp-AbC123"
+"$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --quiet --out "$tmp/again.nnrt" >/dev/null 2>&1
+[ ! -e "$tmp/again.nnrt.tmp-AbC123" ] && [ ! -e "$tmp/again.nnrt.checkpoint.tmp-x1Y2z3" ] && [ -e "$tmp/again.nnrt.keep-tmp-AbC123" ] \
+  && ok "stale temporary files of the model and checkpoint removed, others kept" || bad "stale temporary files: $(ls "$tmp" | grep tmp-)"
 expect 0 'Epoch 3' -- "$nnrt" train --resume --out "$tmp/res.nnrt"
 [ ! -e "$tmp/res.nnrt.checkpoint" ] && ok "checkpoint removed after the resumed run" || bad "checkpoint left after resuming"
 "$nnrt" eval "$tmp/full.nnrt" --labels-out "$tmp/full.labels" >/dev/null
@@ -134,6 +151,10 @@ expect 0 'Epoch 3' -- "$nnrt" train --resume --out "$tmp/res.nnrt"
 cmp -s "$tmp/full.labels" "$tmp/res.labels" && ok "resumed model predicts as the uninterrupted one" || bad "resumed model differs"
 expect 66 'no checkpoint' -- "$nnrt" train --resume --out "$tmp/never.nnrt"
 expect 64 'resume' -- "$nnrt" train --resume --preset ch1 --out "$tmp/x.nnrt"
+expect 64 'add --checkpoint' -- "$nnrt" train --checkpoint-every 5 --out "$tmp/x.nnrt"
+expect 64 'checkpoint-every must be' -- "$nnrt" train --checkpoint --checkpoint-every=-1 --out "$tmp/x.nnrt"
+expect 64 'checkpoint-every-batches must be' -- "$nnrt" train --checkpoint --checkpoint-every-batches 0 --out "$tmp/x.nnrt"
+expect 0 'SIGINT' -- "$nnrt" train --help
 
 # Bad layer specs and new options are usage errors.
 expect 64 'layers' -- "$nnrt" train --layers fc100,bogus --out "$tmp/x.nnrt"
