@@ -20,7 +20,16 @@
  *   calling thread's last error message (nnrt_last_error_message) says what went wrong, and
  *   out-parameters are left as documented (handles are set to NULL).
  * - The runtime never aborts, exits, prints, or crashes on bad input: NULL pointers, zero or
- *   overflowing sizes and corrupt model files are reported through a status.
+ *   overflowing sizes (a size_t above SIZE_MAX / 2, such as a negative number converted, is
+ *   refused), directories or devices given as files, and corrupt model or image files are
+ *   reported through a status.
+ * - Handles are checked: a model or session argument that is not a live handle of its type (a
+ *   session passed as a model, a pointer to something else, or one already freed) gives
+ *   INVALID_ARGUMENT, and the free functions ignore it. The check is a safety net, not a licence:
+ *   a freed handle is recognised in practice (glibc reuses the start of a freed block), not
+ *   guaranteed, and a pointer into unmapped memory still faults. Never use a freed handle.
+ * - Paths are NUL-terminated byte strings passed to the system as they are: they need not be
+ *   UTF-8.
  * - Callers own every buffer they pass. The runtime never returns memory that the caller must
  *   free(); strings it returns are owned by the runtime and live as long as stated.
  * - Sizes are element counts (floats, int32s), never bytes, unless a name says bytes.
@@ -125,16 +134,19 @@ typedef int32_t nnrt_voting;
 /* Loads a model file. On success *out_model is a new handle, to be released with
  * nnrt_model_free; on failure it is set to NULL. The whole file is validated (every count and
  * shape, the format version) before this returns.
- * Errors: INVALID_ARGUMENT (NULL path or out_model), IO, BAD_MODEL, UNSUPPORTED_VERSION,
- * UNSUPPORTED, OUT_OF_MEMORY. Thread-safe. */
+ * Errors: INVALID_ARGUMENT (NULL path or out_model), IO (missing, unreadable, an empty path, a
+ * directory or device, over 1 GiB), BAD_MODEL, UNSUPPORTED_VERSION, UNSUPPORTED, OUT_OF_MEMORY.
+ * Thread-safe. */
 nnrt_status nnrt_model_load(const char *path, nnrt_model **out_model);
 
 /* As nnrt_model_load, from `size` bytes at `data`. The bytes are copied as needed: the caller
  * may free them as soon as this returns. Thread-safe. */
 nnrt_status nnrt_model_load_from_memory(const void *data, size_t size, nnrt_model **out_model);
 
-/* Releases a model. NULL is a no-op. Ensembles made by nnrt_ensemble_create keep their members
- * alive on their own, so models may be freed in any order. Not thread-safe for the same handle. */
+/* Releases a model handle. NULL is a no-op, and so is anything that is not a live model handle
+ * (see Conventions). Ensembles made by nnrt_ensemble_create and sessions keep what they use
+ * alive on their own, so models, ensembles and sessions may be freed in any order. Not
+ * thread-safe for the same handle. */
 void nnrt_model_free(nnrt_model *model);
 
 /* Builds an ensemble from loaded models, which must agree on input size and class labels
@@ -291,7 +303,8 @@ typedef struct nnrt_session nnrt_session;
  * failure. */
 nnrt_status nnrt_session_create(const nnrt_model *model, size_t threads, nnrt_session **out_session);
 
-/* Stops the session's threads and frees it. NULL is a no-op. */
+/* Stops the session's threads and frees it. NULL is a no-op, and so is anything that is not a
+ * live session handle (see Conventions). */
 void nnrt_session_free(nnrt_session *session);
 
 /* The number of threads the session uses (0 at creation resolved to the core count). */

@@ -4,6 +4,11 @@
 #   - the header compiles as C99 (-pedantic -Werror) and as C++ (g++ -fsyntax-only);
 #   - the exported symbols match the header (scripts/check-exports.sh);
 #   - Tests/c/test_capi.c (its own fixtures, written with the protoc-c structs) passes;
+#   - Tests/c/test_bad_input.c: a table of malformed input to every function (statuses, messages);
+#   - Tests/c/test_stress.c: 8 threads x 2,000 calls on shared models, ensembles and sessions,
+#     bit-identical to a single-threaded run (a few seconds);
+#   - Tests/c/test_resources.c: 100,000 iterations of load / predict / free with flat memory
+#     (VmRSS after 10% and 100% within 2 MiB; about 25 s);
 #   - the examples build with -std=c99 -Wall -Wextra -pedantic -Werror and classify_idx runs with
 #     the Swift toolchain hidden from the loader, and libnnrt.so needs no libswift*/libFoundation*.
 #
@@ -42,15 +47,28 @@ step "test_capi"
 "$CC" "${strict[@]}" -O1 -IInclude -isystem Sources/CModelProto/include -o "$out/test_capi" Tests/c/test_capi.c \
   "$out/nnrt.pb-c.o" -Lbuild/lib -Wl,-rpath,'$ORIGIN/../lib' -lnnrt -lprotobuf-c -lm
 "$out/test_capi" | tee "$out/test_capi.log" || bad "test_capi"
-
-step "examples"
-make -s -C Examples/c
 model=${1:-}
 if [ -z "$model" ]; then
   model="$out/random-784-30-10.nnrt"
   "$out/test_capi" --write-model "$model"
   echo "(no MODEL given: using a random network, $model)"
 fi
+
+# The robustness tests share the fixtures of Tests/c/fixtures.h.
+for t in test_bad_input test_stress test_resources; do
+  "$CC" "${strict[@]}" -O1 -IInclude -isystem Sources/CModelProto/include -o "$out/$t" "Tests/c/$t.c" \
+    "$out/nnrt.pb-c.o" -Lbuild/lib -Wl,-rpath,'$ORIGIN/../lib' -lnnrt -lprotobuf-c -lm -lpthread || bad "$t: build"
+done
+step "test_bad_input (malformed input, table)"
+"$out/test_bad_input" "$model" > "$out/test_bad_input.log" || { cat "$out/test_bad_input.log"; bad "test_bad_input"; }
+tail -1 "$out/test_bad_input.log"
+step "test_stress (threads sharing models, ensembles and sessions)"
+"$out/test_stress" "$model" || bad "test_stress"
+step "test_resources (100,000 load / predict / free iterations, VmRSS)"
+"$out/test_resources" || bad "test_resources"
+
+step "examples"
+make -s -C Examples/c
 mnist=${2:-${MNIST_DIR:-$root/../shared/data/mnist}}
 images="$mnist/t10k-images-idx3-ubyte.gz"
 labels="$mnist/t10k-labels-idx1-ubyte.gz"

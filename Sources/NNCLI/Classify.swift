@@ -46,10 +46,10 @@ struct Classify: ParsableCommand {
     @Option(help: "Output format: table, csv (path,label,confidence,top,flags,error with a header line) or json (one object per line).")
     var format: Format = .table
 
-    @Option(help: "How many of the most likely classes to list per file.")
+    @Option(parsing: .unconditional, help: "How many of the most likely classes to list per file.")
     var top: Int = 3
 
-    @Option(help: "Threads for decoding and prediction (default: one per core).")
+    @Option(parsing: .unconditional, help: "Threads for decoding and prediction (default: one per core).")
     var threads: Int = 0
 
     @Option(help: "Write each preprocessed 28x28 input as a PNG into this directory (FILE-INDEX.png).")
@@ -76,6 +76,10 @@ struct Classify: ParsableCommand {
             }
 
             let files = try expand(paths)
+            guard !files.isEmpty else {
+                throw CLIError("no image files found in \(paths.joined(separator: ", ")): give image files, or directories holding "
+                               + ".png, .jpg, .jpeg, .pgm, .ppm or .pnm files", status: Exit.noInput)
+            }
             let printer = ResultPrinter(format: format, labels: runtime.classLabels, top: min(top, runtime.classCount))
             printer.header()
             let progress = Progress(total: files.count, enabled: !quiet && isatty(STDERR_FILENO) != 0 && files.count >= 50)
@@ -94,7 +98,7 @@ struct Classify: ParsableCommand {
                     try results.withUnsafeMutableBufferPointer { r in
                         try outputs.withUnsafeMutableBufferPointer { o in
                             try seen.withUnsafeMutableBufferPointer { s in
-                                try session.classifyImages(count: n, load: { i throws(ImageError) in try readImageFile(path: chunk[i], hints: .recognition) },
+                                try session.classifyImages(count: n, load: { i throws(ImageError) in try readImage(chunk[i]) },
                                                            results: UnsafeMutableBufferPointer(rebasing: r[0..<n]),
                                                            outputs: UnsafeMutableBufferPointer(rebasing: o[0..<(n * classes)]),
                                                            inputs: s.isEmpty ? nil : UnsafeMutableBufferPointer(rebasing: s[0..<(n * runtime.inputSize)]))
@@ -121,6 +125,21 @@ struct Classify: ParsableCommand {
                 FileHandle.standardError.write(Data("nnrt: \(failures) of \(files.count) files could not be classified\n".utf8))
                 throw ExitCode(Exit.someFilesFailed)
             }
+        }
+    }
+
+    /// Reads and decodes one image file. A name that was not valid UTF-8 (a file found in a
+    /// directory, or a line of a list) reaches us with U+FFFD in place of its bad bytes and cannot
+    /// be opened by that name: say so, rather than "No such file".
+    func readImage(_ path: String) throws(ImageError) -> RawImage {
+        do {
+            return try readImageFile(path: path, hints: .recognition)
+        } catch {
+            if error.code == .io, path.contains("\u{FFFD}"), !FileManager.default.fileExists(atPath: path) {
+                throw ImageError(.io, "cannot open: the file name is not valid UTF-8 (shown with \u{FFFD}); "
+                                 + "nnrt takes UTF-8 file names only: rename the file (e.g. with convmv)")
+            }
+            throw error
         }
     }
 

@@ -28,7 +28,7 @@ struct Eval: ParsableCommand {
     @Option(help: "MNIST directory (default: $MNIST_DIR, else the download cache).")
     var data: String?
 
-    @Option(help: "Evaluate only the first N test images.")
+    @Option(parsing: .unconditional, help: "Evaluate only the first N test images.")
     var limit: Int?
 
     @Option(help: "Write the predicted label of each image to this file, one per line.")
@@ -37,6 +37,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let limit, limit <= 0 { throw CLIError("--limit must be positive, got \(limit)", status: Exit.usage) }
+            if let labelsOut { try checkWritable(labelsOut, example: "labels.txt") }
             let file = try loadModelFile(model)
             let runtime: NNRuntime.Model
             do { runtime = try NNRuntime.Model(file: file) } catch { throw CLIError(any: error, path: model) }
@@ -44,24 +45,25 @@ struct Eval: ParsableCommand {
                 throw CLIError("\(model): takes \(runtime.inputSize) inputs per example; MNIST images have 784", status: Exit.dataError)
             }
 
-            let images: IDX.Array
-            let labels: IDX.Array
+            // The test images and labels, checked to agree (28x28 images, one label 0...9 each).
+            let pixels: [UInt8]
+            let labels: [UInt8]
+            let paths: MNIST.Paths
             do {
-                let paths = try MNIST.locate(directory: data, log: { line in
+                paths = try MNIST.locate(directory: data, log: { line in
                     FileHandle.standardError.write(Data("nnrt: \(line)\n".utf8))
                 })
-                images = try IDX.read(path: paths.testImages, rank: 3, limit: limit)
-                labels = try IDX.read(path: paths.testLabels, rank: 1, limit: limit)
+                (pixels, labels) = try MNIST.readPair(images: paths.testImages, labels: paths.testLabels, limit: limit)
             } catch {
                 throw CLIError(any: error)
             }
-            let count = labels.dimensions[0]
-            guard images.dimensions[0] == count, images.bytes.count == count * 784 else {
-                throw CLIError("MNIST test images and labels disagree (\(images.dimensions) vs \(count))", status: Exit.dataError)
+            let count = labels.count
+            guard count > 0 else {
+                throw CLIError("\(paths.testImages) holds no images: give the MNIST test set (10,000 images)", status: Exit.dataError)
             }
 
             let prediction: Prediction
-            do { prediction = try runtime.predict(pixels: images.bytes) } catch { throw CLIError(any: error, path: model) }
+            do { prediction = try runtime.predict(pixels: pixels) } catch { throw CLIError(any: error, path: model) }
 
             let classes = runtime.classCount
             var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
@@ -70,7 +72,7 @@ struct Eval: ParsableCommand {
             predictedText.reserveCapacity(count)
             for i in 0..<count {
                 let predicted = Int(prediction.labels[i])
-                let actual = Int(labels.bytes[i])
+                let actual = Int(labels[i])
                 if actual < classes { confusion[actual][predicted] += 1 }
                 if runtime.classLabels[predicted] == String(actual) { correct += 1 }
                 predictedText.append(runtime.classLabels[predicted])

@@ -129,11 +129,28 @@ func table(_ rows: [[String]], rightAlign: Set<Int> = []) -> String {
     }.joined(separator: "\n")
 }
 
-/// Reads a model file, mapping errors to exit statuses.
+/// Reads a model file, mapping errors to exit statuses (the messages name the path).
 func loadModelFile(_ path: String) throws -> ModelFile {
     do {
         return try readModelFile(path: path)
     } catch {
-        throw CLIError(error, path: path)
+        throw CLIError(error)
+    }
+}
+
+/// Refuses a command line with an argument that is not valid UTF-8 (Swift's arguments would
+/// carry U+FFFD in its place, and a file named that way could not be opened): exit status 64 and
+/// what to do. Called before the arguments are parsed.
+func checkArgumentsAreUTF8() {
+    let argv = CommandLine.unsafeArgv
+    for i in 1..<Int(CommandLine.argc) {
+        guard let arg = argv[i], String(validatingCString: arg) == nil else { continue }
+        let shown = String(decoding: UnsafeRawBufferPointer(start: arg, count: strlen(arg)), as: UTF8.self)
+        FileHandle.standardError.write(Data("""
+            nnrt: error: argument \(i) '\(shown)' is not valid UTF-8 (shown with \u{FFFD}): nnrt takes UTF-8 \
+            arguments and file names only; rename the file (e.g. with convmv) or give a symbolic link with a UTF-8 name
+
+            """.utf8))
+        exit(Exit.usage)
     }
 }

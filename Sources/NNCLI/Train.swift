@@ -70,34 +70,34 @@ struct Train: ParsableCommand {
     @Option(help: "Cost: quadratic, cross-entropy (sigmoid output) or log-likelihood (softmax output).")
     var cost: String?
 
-    @Option(help: "Learning rate eta.")
+    @Option(parsing: .unconditional, help: "Learning rate eta.")
     var eta: Double?
 
-    @Option(name: .customLong("lambda"), help: "Regularisation lambda (0 = none).")
+    @Option(name: .customLong("lambda"), parsing: .unconditional, help: "Regularisation lambda (0 = none).")
     var lambda: Double?
 
     @Option(help: "Regularisation: l2 (weight decay) or l1.")
     var regularization: String?
 
-    @Option(help: "Momentum co-efficient mu in [0, 1) (0 = plain SGD).")
+    @Option(parsing: .unconditional, help: "Momentum co-efficient mu in [0, 1) (0 = plain SGD).")
     var momentum: Double?
 
-    @Option(help: "Mini-batch size.")
+    @Option(parsing: .unconditional, help: "Mini-batch size.")
     var batch: Int?
 
-    @Option(help: "Number of epochs (the most; the schedule or early stopping may stop sooner).")
+    @Option(parsing: .unconditional, help: "Number of epochs (the most; the schedule or early stopping may stop sooner).")
     var epochs: Int?
 
-    @Option(help: "Divide eta after N epochs without improvement of the evaluation accuracy (0 = constant eta).")
+    @Option(parsing: .unconditional, help: "Divide eta after N epochs without improvement of the evaluation accuracy (0 = constant eta).")
     var schedulePatience: Int?
 
-    @Option(help: "What the schedule divides eta by (default 2: halve).")
+    @Option(parsing: .unconditional, help: "What the schedule divides eta by (default 2: halve).")
     var scheduleFactor: Double?
 
-    @Option(help: "Stop once the schedule has brought eta to this fraction of its start (e.g. 0.0078125 = 1/128; 0 = never).")
+    @Option(parsing: .unconditional, help: "Stop once the schedule has brought eta to this fraction of its start (e.g. 0.0078125 = 1/128; 0 = never).")
     var scheduleStop: Double?
 
-    @Option(help: "Stop after N epochs without improvement of the evaluation accuracy (0 = off).")
+    @Option(parsing: .unconditional, help: "Stop after N epochs without improvement of the evaluation accuracy (0 = off).")
     var earlyStopping: Int?
 
     @Flag(help: "Export the weights of the epoch with the best evaluation accuracy.")
@@ -112,10 +112,10 @@ struct Train: ParsableCommand {
     @Flag(help: "Measure and print each layer's gradient norm ||dC/db|| at initialisation and after every epoch (chapter 5).")
     var gradientNorms = false
 
-    @Option(help: "Seed of the random generator (weights, shuffling, dropout); ensemble members use seed, seed+1, ...")
+    @Option(parsing: .unconditional, help: "Seed of the random generator (weights, shuffling, dropout); ensemble members use seed, seed+1, ...")
     var seed: UInt64?
 
-    @Option(help: "Train on only the first N of the 50,000 training images.")
+    @Option(parsing: .unconditional, help: "Train on only the first N of the 50,000 training images.")
     var trainLimit: Int?
 
     @Option(help: "Evaluation data for the per-epoch lines: validation (train[50000:60000]), test (t10k) or none.")
@@ -132,10 +132,10 @@ struct Train: ParsableCommand {
     @Flag(help: "With validation data, also measure the test accuracy after each epoch (to report it at the best validation epoch).")
     var monitorTest = false
 
-    @Option(help: "Train an ensemble of N networks (seeds seed..seed+N-1) and write one ensemble model file.")
+    @Option(parsing: .unconditional, help: "Train an ensemble of N networks (seeds seed..seed+N-1) and write one ensemble model file.")
     var ensemble: Int?
 
-    @Option(help: "Ensemble members trained at once (default: the number of cores).")
+    @Option(parsing: .unconditional, help: "Ensemble members trained at once (default: the number of cores).")
     var threads: Int?
 
     @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.")
@@ -335,11 +335,23 @@ struct Train: ParsableCommand {
             try c.validate()
             if continuing == nil {
                 let architecture = try c.resolvedArchitecture()
+                try architecture.validate()
                 guard architecture.inputShape.reduce(1, *) == 784 else {
                     throw CLIError("the network must take 784 inputs (28x28 MNIST pixels), got \(architecture.inputShape)", status: Exit.usage)
                 }
                 guard architecture.sizes.last == 10 else {
                     throw CLIError("the last layer must have 10 outputs (the digits), got \(architecture.sizes.last ?? 0)", status: Exit.usage)
+                }
+                // The weights must fit in one model file (checked before any memory is spent on them).
+                let parameters = try architecture.parameterCount()
+                let perFile = maximumModelFileSize / MemoryLayout<Float>.stride
+                if parameters > perFile {
+                    throw CLIError("\(architecture.description) has \(parameters) parameters, more than a model file holds "
+                                   + "(\(perFile) floats, 1 GiB): use fewer or smaller layers", status: Exit.usage)
+                }
+                if members > 1, parameters * members > perFile {
+                    throw CLIError("an ensemble of \(members) networks of \(parameters) parameters each is more than a model file holds "
+                                   + "(\(perFile) floats, 1 GiB): use at most \(perFile / parameters) members", status: Exit.usage)
                 }
                 var probe = SeededGenerator(seed: 0)
                 _ = try Network(architecture: architecture, cost: c.cost, weightInit: c.weightInit, rng: &probe)
@@ -706,8 +718,17 @@ func normsText(_ norms: [Double]) -> String {
     norms.map { String(format: "%.4g", $0) }.joined(separator: ", ")
 }
 
-/// Fails early, before any training, if `path` cannot be created.
-func checkWritable(_ path: String) throws {
+/// Fails early, before any training, if `path` cannot be created: an empty path, an existing
+/// directory, or a directory that is missing or not writable.
+func checkWritable(_ path: String, example: String = "model.nnrt") throws {
+    guard !path.isEmpty else {
+        throw CLIError("the output path is empty: give a file name, e.g. \(example)", status: Exit.cannotCreate)
+    }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw CLIError("cannot write \(path): it is a directory; give a file name, e.g. \((path as NSString).appendingPathComponent(example))",
+                       status: Exit.cannotCreate)
+    }
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent().path
     var isDir: ObjCBool = false

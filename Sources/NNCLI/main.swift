@@ -25,4 +25,5 @@ struct NNRT: ParsableCommand {
     )
 }
 
+checkArgumentsAreUTF8()
 NNRT.main()

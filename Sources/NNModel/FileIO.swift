@@ -84,16 +84,33 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(ModelE
 }
 
 /// Reads the raw bytes of a file of at most `limit` bytes.
-/// - Throws: `.io` if it cannot be opened or read, is not a regular file, or is larger than
-///   `limit`.
+/// - Throws: `.io` if it cannot be opened or read, is a directory or not a regular file, or is
+///   larger than `limit`.
 public func readFileBytes(path: String, limit: Int = maximumModelFileSize) throws(ModelError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    try path.withCString { p in
+        Result { () throws(ModelError) in try readFileBytes(cPath: p, limit: limit) }
+    }.get()
+}
+
+/// A path given as C bytes, for messages: as UTF-8, any invalid byte shown as U+FFFD.
+public func displayPath(_ cPath: UnsafePointer<CChar>) -> String {
+    String(decoding: UnsafeRawBufferPointer(start: cPath, count: strlen(cPath)), as: UTF8.self)
+}
+
+/// As `readFileBytes(path:limit:)` for a path given as a NUL-terminated C string, which need not
+/// be valid UTF-8 (file names on Linux are bytes).
+public func readFileBytes(cPath: UnsafePointer<CChar>, limit: Int = maximumModelFileSize) throws(ModelError) -> [UInt8] {
+    let path = displayPath(cPath)
+    guard cPath.pointee != 0 else { throw ModelError(.io, "the path is empty: give the path of a file") }
+    let fd = open(cPath, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw ModelError(.io, "cannot open '\(path)': \(errnoText(errno))") }
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw ModelError(.io, "cannot stat '\(path)': \(errnoText(errno))") }
-    guard (info.st_mode & S_IFMT) == S_IFREG else {
-        throw ModelError(.io, "'\(path)' is not a regular file")
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: throw ModelError(.io, "'\(path)' is a directory, not a regular file: give the path of a file in it")
+    default: throw ModelError(.io, "'\(path)' is not a regular file (a device, pipe or socket): give the path of a file")
     }
     let size = Int(info.st_size)
     guard size >= 0, size <= limit else {
@@ -119,10 +136,16 @@ public func readFileBytes(path: String, limit: Int = maximumModelFileSize) throw
 /// Reads, decodes and validates the model file at `path` (at most 1 GiB, checked before reading).
 /// - Throws: `.io` (cannot open or read, too large) or any error of `decodeModel`.
 public func readModelFile(path: String) throws(ModelError) -> ModelFile {
-    let bytes = try readFileBytes(path: path)
+    try path.withCString { p in Result { () throws(ModelError) in try readModelFile(cPath: p) } }.get()
+}
+
+/// As `readModelFile(path:)` for a path given as a NUL-terminated C string, which need not be
+/// valid UTF-8.
+public func readModelFile(cPath: UnsafePointer<CChar>) throws(ModelError) -> ModelFile {
+    let bytes = try readFileBytes(cPath: cPath)
     do {
         return try decodeModel(bytes)
     } catch {
-        throw ModelError(error.code, "\(path): \(error.message)")
+        throw ModelError(error.code, "\(displayPath(cPath)): \(error.message)")
     }
 }

@@ -51,13 +51,47 @@ private func fail(_ error: ModelError) -> Int32 {
 
 private let ok = StatusCode.ok.rawValue
 
-private func unwrap(_ handle: OpaquePointer?) -> Model? {
+// MARK: - Handles
+
+/// The object behind one `nnrt_model *`: each load or ensemble gives the caller a new one, which
+/// `nnrt_model_free` releases. The model itself may live on (a session holds it), but the handle
+/// object is gone, so later use of a freed handle can usually be recognised (`object(_:_:)`).
+final class ModelHandle: Sendable {
+    let model: Model
+    init(_ model: Model) { self.model = model }
+}
+
+/// The live Swift object of type `T` at `handle`, or nil if `handle` is NULL or not one.
+///
+/// Every Swift object starts with a pointer to its class's metadata. A handle must be aligned,
+/// above the first page, and start with `T`'s metadata: that rejects NULL, small integers, odd
+/// pointers, a handle of the other type (a session passed as a model), a pointer to anything
+/// else, and, in practice, a freed handle (the allocator reuses the first word of a freed block;
+/// with glibc that is always so). It cannot catch every stray pointer: one into unmapped memory
+/// still faults, and a freed block reused for a new handle of the same type looks live.
+@inline(__always)
+private func object<T: AnyObject>(_ handle: OpaquePointer?, _ type: T.Type) -> T? {
     guard let handle else { return nil }
-    return Unmanaged<Model>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    let raw = UnsafeRawPointer(handle)
+    let address = UInt(bitPattern: raw)
+    guard address >= 4096, address % UInt(MemoryLayout<UInt>.alignment) == 0 else { return nil }
+    guard raw.load(as: UInt.self) == unsafeBitCast(type, to: UInt.self) else { return nil }
+    return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
+}
+
+private func unwrap(_ handle: OpaquePointer?) -> Model? {
+    object(handle, ModelHandle.self)?.model
 }
 
 private func handle(_ model: Model) -> OpaquePointer {
-    OpaquePointer(Unmanaged.passRetained(model).toOpaque())
+    OpaquePointer(Unmanaged.passRetained(ModelHandle(model)).toOpaque())
+}
+
+/// The message for a model or session argument that `object` rejected.
+private func invalidHandle(_ function: String, _ name: String, _ handle: OpaquePointer?, _ type: String) -> Int32 {
+    guard handle != nil else { return fail(.invalidArgument, "\(function): \(name) is NULL") }
+    return fail(.invalidArgument,
+                "\(function): \(name) is not a live \(type) handle (freed already, a handle of another type, or a stray pointer): pass the handle that \(type == "nnrt_model" ? "nnrt_model_load or nnrt_ensemble_create" : "nnrt_session_create") gave you")
 }
 
 /// A caller's (pointer, length) pair as an optional buffer: NULL with length 0 means "not
@@ -67,13 +101,18 @@ private func buffer<T>(_ p: UnsafeMutablePointer<T>?, _ length: Int, _ name: Str
         if length != 0 { throw ModelError(.invalidArgument, "\(name) is NULL but \(name)_len is \(length)") }
         return nil
     }
-    guard length >= 0 else { throw ModelError(.invalidArgument, "\(name)_len is too large") }
+    guard length >= 0 else { throw ModelError(.invalidArgument, "\(name)_len is too large: \(tooLarge(length))") }
     return UnsafeMutableBufferPointer(start: p, count: length)
+}
+
+/// The reason a size_t above Int.max (seen here as a negative Int) is refused.
+private func tooLarge(_ n: Int) -> String {
+    "\(UInt(bitPattern: n)) is above SIZE_MAX / 2 (a negative number converted to size_t?)"
 }
 
 /// Sizes arrive as size_t and are seen here as Int; values above Int.max are negative.
 private func size(_ n: Int, _ name: String) throws(ModelError) -> Int {
-    guard n >= 0 else { throw ModelError(.invalidArgument, "\(name) is too large") }
+    guard n >= 0 else { throw ModelError(.invalidArgument, "\(name) is too large: \(tooLarge(n))") }
     return n
 }
 
@@ -141,7 +180,7 @@ public func nnrt_model_load(_ path: UnsafePointer<CChar>?, _ outModel: UnsafeMut
     guard let outModel else { return fail(.invalidArgument, "nnrt_model_load: out_model is NULL") }
     guard let path else { return fail(.invalidArgument, "nnrt_model_load: path is NULL") }
     do {
-        outModel.pointee = handle(try Model.load(path: String(cString: path)))
+        outModel.pointee = handle(try Model.load(cPath: path))
         return ok
     } catch {
         return fail(error)
@@ -155,7 +194,7 @@ public func nnrt_model_load_from_memory(_ data: UnsafeRawPointer?, _ size: Int,
     guard let outModel else { return fail(.invalidArgument, "nnrt_model_load_from_memory: out_model is NULL") }
     guard let data else { return fail(.invalidArgument, "nnrt_model_load_from_memory: data is NULL") }
     guard size > 0 else {
-        return fail(.invalidArgument, "nnrt_model_load_from_memory: size is \(size == 0 ? "0" : "too large")")
+        return fail(.invalidArgument, "nnrt_model_load_from_memory: size is \(size == 0 ? "0: pass the number of bytes at data" : "too large: \(tooLarge(size))")")
     }
     do {
         outModel.pointee = handle(try Model.load(bytes: UnsafeRawBufferPointer(start: data, count: size)))
@@ -167,8 +206,9 @@ public func nnrt_model_load_from_memory(_ data: UnsafeRawPointer?, _ size: Int,
 
 @_cdecl("nnrt_model_free")
 public func nnrt_model_free(_ model: OpaquePointer?) {
-    guard let model else { return }
-    Unmanaged<Model>.fromOpaque(UnsafeRawPointer(model)).release()
+    // NULL and anything that is not a live model handle (e.g. one freed already) are ignored.
+    guard let box = object(model, ModelHandle.self) else { return }
+    Unmanaged.passUnretained(box).release()
 }
 
 @_cdecl("nnrt_ensemble_create")
@@ -178,7 +218,7 @@ public func nnrt_ensemble_create(_ members: UnsafePointer<OpaquePointer?>?, _ me
     guard let outModel else { return fail(.invalidArgument, "nnrt_ensemble_create: out_model is NULL") }
     guard let members else { return fail(.invalidArgument, "nnrt_ensemble_create: members is NULL") }
     guard memberCount > 0 else {
-        return fail(.invalidArgument, "nnrt_ensemble_create: member_count is \(memberCount == 0 ? "0" : "too large")")
+        return fail(.invalidArgument, "nnrt_ensemble_create: member_count is \(memberCount == 0 ? "0: an ensemble needs at least one member" : "too large: \(tooLarge(memberCount))")")
     }
     guard let voting = VotingRule(rawValue: rule) else {
         return fail(.invalidArgument,
@@ -187,7 +227,7 @@ public func nnrt_ensemble_create(_ members: UnsafePointer<OpaquePointer?>?, _ me
     var models: [Model] = []
     for i in 0..<memberCount {
         guard let m = unwrap(members[i]) else {
-            return fail(.invalidArgument, "nnrt_ensemble_create: members[\(i)] is NULL")
+            return invalidHandle("nnrt_ensemble_create", "members[\(i)]", members[i], "nnrt_model")
         }
         models.append(m)
     }
@@ -201,8 +241,12 @@ public func nnrt_ensemble_create(_ members: UnsafePointer<OpaquePointer?>?, _ me
 
 // MARK: - Introspection
 
-private func nullModel(_ function: String) -> Int32 {
-    fail(.invalidArgument, "\(function): model is NULL")
+private func invalidModel(_ function: String, _ model: OpaquePointer?) -> Int32 {
+    invalidHandle(function, "model", model, "nnrt_model")
+}
+
+private func invalidSession(_ function: String, _ session: OpaquePointer?) -> Int32 {
+    invalidHandle(function, "session", session, "nnrt_session")
 }
 
 private func nullOut(_ function: String, _ name: String) -> Int32 {
@@ -211,7 +255,7 @@ private func nullOut(_ function: String, _ name: String) -> Int32 {
 
 @_cdecl("nnrt_model_input_size")
 public func nnrt_model_input_size(_ model: OpaquePointer?, _ outSize: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_input_size") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_input_size", model) }
     guard let outSize else { return nullOut("nnrt_model_input_size", "out_size") }
     outSize.pointee = m.inputSize
     return ok
@@ -220,14 +264,15 @@ public func nnrt_model_input_size(_ model: OpaquePointer?, _ outSize: UnsafeMuta
 @_cdecl("nnrt_model_input_shape")
 public func nnrt_model_input_shape(_ model: OpaquePointer?, _ dims: UnsafeMutablePointer<Int>?, _ capacity: Int,
                                    _ outRank: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_input_shape") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_input_shape", model) }
     guard let outRank else { return nullOut("nnrt_model_input_shape", "out_rank") }
     if dims == nil && capacity != 0 {
-        return fail(.invalidArgument, "nnrt_model_input_shape: dims is NULL but capacity is \(capacity)")
+        return fail(.invalidArgument, "nnrt_model_input_shape: dims is NULL but capacity is \(UInt(bitPattern: capacity))")
     }
     let shape = m.input.shape
     outRank.pointee = shape.count
-    guard let dims, capacity >= shape.count else {
+    // A capacity above Int.max arrives negative: it is plenty.
+    guard let dims, capacity < 0 || capacity >= shape.count else {
         return fail(.bufferTooSmall,
                     "nnrt_model_input_shape: dims holds \(capacity) values; \(shape.count) needed (the input rank)")
     }
@@ -239,7 +284,7 @@ public func nnrt_model_input_shape(_ model: OpaquePointer?, _ dims: UnsafeMutabl
 public func nnrt_model_input_contract(_ model: OpaquePointer?, _ outScale: UnsafeMutablePointer<Float>?,
                                       _ outOffset: UnsafeMutablePointer<Float>?,
                                       _ outPolarity: UnsafeMutablePointer<Int32>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_input_contract") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_input_contract", model) }
     outScale?.pointee = m.input.scale
     outOffset?.pointee = m.input.offset
     outPolarity?.pointee = m.input.polarity.rawValue
@@ -248,7 +293,7 @@ public func nnrt_model_input_contract(_ model: OpaquePointer?, _ outScale: Unsaf
 
 @_cdecl("nnrt_model_class_count")
 public func nnrt_model_class_count(_ model: OpaquePointer?, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_class_count") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_class_count", model) }
     guard let outCount else { return nullOut("nnrt_model_class_count", "out_count") }
     outCount.pointee = m.classCount
     return ok
@@ -258,7 +303,7 @@ public func nnrt_model_class_count(_ model: OpaquePointer?, _ outCount: UnsafeMu
 public func nnrt_model_class_label(_ model: OpaquePointer?, _ index: Int,
                                    _ outLabel: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
     outLabel?.pointee = nil
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_class_label") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_class_label", model) }
     guard let outLabel else { return nullOut("nnrt_model_class_label", "out_label") }
     let labels = m.cStrings.labels
     guard index >= 0, index < labels.count else {
@@ -270,7 +315,7 @@ public func nnrt_model_class_label(_ model: OpaquePointer?, _ index: Int,
 
 @_cdecl("nnrt_model_member_count")
 public func nnrt_model_member_count(_ model: OpaquePointer?, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_member_count") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_member_count", model) }
     guard let outCount else { return nullOut("nnrt_model_member_count", "out_count") }
     outCount.pointee = m.members.count
     return ok
@@ -278,7 +323,7 @@ public func nnrt_model_member_count(_ model: OpaquePointer?, _ outCount: UnsafeM
 
 @_cdecl("nnrt_model_voting")
 public func nnrt_model_voting(_ model: OpaquePointer?, _ outRule: UnsafeMutablePointer<Int32>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_voting") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_voting", model) }
     guard let outRule else { return nullOut("nnrt_model_voting", "out_rule") }
     outRule.pointee = m.voting.rawValue
     return ok
@@ -286,7 +331,7 @@ public func nnrt_model_voting(_ model: OpaquePointer?, _ outRule: UnsafeMutableP
 
 @_cdecl("nnrt_model_format_version")
 public func nnrt_model_format_version(_ model: OpaquePointer?, _ outVersion: UnsafeMutablePointer<UInt32>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_format_version") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_format_version", model) }
     guard let outVersion else { return nullOut("nnrt_model_format_version", "out_version") }
     outVersion.pointee = m.formatVersion
     return ok
@@ -295,7 +340,7 @@ public func nnrt_model_format_version(_ model: OpaquePointer?, _ outVersion: Uns
 @_cdecl("nnrt_model_producer")
 public func nnrt_model_producer(_ model: OpaquePointer?, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                                 _ outVersion: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_producer") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_producer", model) }
     outName?.pointee = m.cStrings.producerName
     outVersion?.pointee = m.cStrings.producerVersion
     return ok
@@ -303,7 +348,7 @@ public func nnrt_model_producer(_ model: OpaquePointer?, _ outName: UnsafeMutabl
 
 @_cdecl("nnrt_model_name")
 public func nnrt_model_name(_ model: OpaquePointer?, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_name") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_name", model) }
     guard let outName else { return nullOut("nnrt_model_name", "out_name") }
     outName.pointee = m.cStrings.name
     return ok
@@ -311,7 +356,7 @@ public func nnrt_model_name(_ model: OpaquePointer?, _ outName: UnsafeMutablePoi
 
 @_cdecl("nnrt_model_metadata_count")
 public func nnrt_model_metadata_count(_ model: OpaquePointer?, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_metadata_count") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_metadata_count", model) }
     guard let outCount else { return nullOut("nnrt_model_metadata_count", "out_count") }
     outCount.pointee = m.metadata.count
     return ok
@@ -323,7 +368,7 @@ public func nnrt_model_metadata_entry(_ model: OpaquePointer?, _ index: Int,
                                       _ outValue: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
     outKey?.pointee = nil
     outValue?.pointee = nil
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_metadata_entry") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_metadata_entry", model) }
     guard outKey != nil || outValue != nil else {
         return fail(.invalidArgument, "nnrt_model_metadata_entry: out_key and out_value are both NULL")
     }
@@ -341,7 +386,7 @@ public func nnrt_model_metadata_entry(_ model: OpaquePointer?, _ index: Int,
 public func nnrt_model_metadata_get(_ model: OpaquePointer?, _ key: UnsafePointer<CChar>?,
                                     _ outValue: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
     outValue?.pointee = nil
-    guard let m = unwrap(model) else { return nullModel("nnrt_model_metadata_get") }
+    guard let m = unwrap(model) else { return invalidModel("nnrt_model_metadata_get", model) }
     guard let key else { return nullOut("nnrt_model_metadata_get", "key") }
     guard let outValue else { return nullOut("nnrt_model_metadata_get", "out_value") }
     let keys = m.cStrings.metadataKeys, values = m.cStrings.metadataValues
@@ -355,7 +400,7 @@ public func nnrt_model_metadata_get(_ model: OpaquePointer?, _ key: UnsafePointe
 @_cdecl("nnrt_model_layer_count")
 public func nnrt_model_layer_count(_ model: OpaquePointer?, _ member: Int, _ outCount: UnsafeMutablePointer<Int>?) -> Int32 {
     let function = "nnrt_model_layer_count"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let outCount else { return nullOut(function, "out_count") }
     guard member >= 0, member < m.members.count else {
         return fail(.notFound, "\(function): member \(UInt(bitPattern: member)) is not below the member count \(m.members.count)")
@@ -374,7 +419,7 @@ public func nnrt_model_layer_info(_ model: OpaquePointer?, _ member: Int, _ inde
     outActivation?.pointee = 0
     outName?.pointee = nil
     outSummary?.pointee = nil
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard member >= 0, member < m.members.count, member < m.cStrings.layers.count else {
         return fail(.notFound, "\(function): member \(UInt(bitPattern: member)) is not below the member count \(m.members.count)")
     }
@@ -417,7 +462,7 @@ public func nnrt_model_predict(_ model: OpaquePointer?, _ inputs: UnsafePointer<
                                _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
                                _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
     let function = "nnrt_model_predict"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let inputs else { return nullOut(function, "inputs") }
     return predictCall(function, inputs, "inputs", count, inputsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
         try m.predict(x, count: n, labels: l, outputs: o)
@@ -429,7 +474,7 @@ public func nnrt_model_predict_u8(_ model: OpaquePointer?, _ pixels: UnsafePoint
                                   _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
                                   _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
     let function = "nnrt_model_predict_u8"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let pixels else { return nullOut(function, "pixels") }
     return predictCall(function, pixels, "pixels", count, pixelsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
         try m.predict(pixels: x, count: n, labels: l, outputs: o)
@@ -441,7 +486,7 @@ public func nnrt_model_predict_members(_ model: OpaquePointer?, _ inputs: Unsafe
                                        _ memberLabels: UnsafeMutablePointer<Int32>?, _ memberLabelsLen: Int,
                                        _ memberOutputs: UnsafeMutablePointer<Float>?, _ memberOutputsLen: Int) -> Int32 {
     let function = "nnrt_model_predict_members"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let inputs else { return nullOut(function, "inputs") }
     do {
         let n = try size(count, "count")
@@ -458,8 +503,7 @@ public func nnrt_model_predict_members(_ model: OpaquePointer?, _ inputs: Unsafe
 // MARK: - Sessions
 
 private func unwrapSession(_ handle: OpaquePointer?) -> Session? {
-    guard let handle else { return nil }
-    return Unmanaged<Session>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    object(handle, Session.self)
 }
 
 @_cdecl("nnrt_session_create")
@@ -468,7 +512,7 @@ public func nnrt_session_create(_ model: OpaquePointer?, _ threads: Int,
     let function = "nnrt_session_create"
     guard let outSession else { return nullOut(function, "out_session") }
     outSession.pointee = nil
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     do {
         let session = try Session(model: m, threads: try size(threads, "threads"))
         outSession.pointee = OpaquePointer(Unmanaged.passRetained(session).toOpaque())
@@ -480,14 +524,15 @@ public func nnrt_session_create(_ model: OpaquePointer?, _ threads: Int,
 
 @_cdecl("nnrt_session_free")
 public func nnrt_session_free(_ session: OpaquePointer?) {
-    guard let session else { return }
-    Unmanaged<Session>.fromOpaque(UnsafeRawPointer(session)).release()
+    // NULL and anything that is not a live session handle (e.g. one freed already) are ignored.
+    guard let s = unwrapSession(session) else { return }
+    Unmanaged.passUnretained(s).release()
 }
 
 @_cdecl("nnrt_session_threads")
 public func nnrt_session_threads(_ session: OpaquePointer?, _ outThreads: UnsafeMutablePointer<Int>?) -> Int32 {
     let function = "nnrt_session_threads"
-    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let s = unwrapSession(session) else { return invalidSession(function, session) }
     guard let outThreads else { return nullOut(function, "out_threads") }
     outThreads.pointee = s.threads
     return ok
@@ -498,7 +543,7 @@ public func nnrt_session_predict(_ session: OpaquePointer?, _ inputs: UnsafePoin
                                  _ inputsLen: Int, _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
                                  _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
     let function = "nnrt_session_predict"
-    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let s = unwrapSession(session) else { return invalidSession(function, session) }
     guard let inputs else { return nullOut(function, "inputs") }
     return predictCall(function, inputs, "inputs", count, inputsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
         try s.predict(x, count: n, labels: l, outputs: o)
@@ -510,7 +555,7 @@ public func nnrt_session_predict_u8(_ session: OpaquePointer?, _ pixels: UnsafeP
                                     _ pixelsLen: Int, _ labels: UnsafeMutablePointer<Int32>?, _ labelsLen: Int,
                                     _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
     let function = "nnrt_session_predict_u8"
-    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let s = unwrapSession(session) else { return invalidSession(function, session) }
     guard let pixels else { return nullOut(function, "pixels") }
     return predictCall(function, pixels, "pixels", count, pixelsLen, labels, labelsLen, outputs, outputsLen) { x, n, l, o throws(ModelError) in
         try s.predict(pixels: x, count: n, labels: l, outputs: o)
@@ -549,7 +594,7 @@ public func nnrt_session_classify_files(_ session: OpaquePointer?, _ paths: Unsa
                                         _ count: Int, _ results: UnsafeMutableRawPointer?, _ resultsLen: Int,
                                         _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int) -> Int32 {
     let function = "nnrt_session_classify_files"
-    guard let s = unwrapSession(session) else { return fail(.invalidArgument, "\(function): session is NULL") }
+    guard let s = unwrapSession(session) else { return invalidSession(function, session) }
     guard let paths else { return nullOut(function, "paths") }
     guard let results else { return nullOut(function, "results") }
     do throws(ModelError) {
@@ -588,12 +633,18 @@ public func nnrt_model_classify_image(_ model: OpaquePointer?, _ data: UnsafeRaw
                                       _ outputs: UnsafeMutablePointer<Float>?, _ outputsLen: Int,
                                       _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     let function = "nnrt_model_classify_image"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let data else { return nullOut(function, "data") }
     guard let outLabel else { return nullOut(function, "out_label") }
     do throws(ModelError) {
+        // The caller's buffers and the model first, then the image.
+        let row = try buffer(outputs, outputsLen, "outputs")
+        _ = try m.digitNormalization()
+        if let row, row.count < m.classCount {
+            throw ModelError(.bufferTooSmall, "outputs holds \(row.count) floats; one image needs \(m.classCount)")
+        }
         let image = try decodeCallerImage(data, try size(dataSize, "size"))
-        let (label, flags) = try m.classify(image, outputs: try buffer(outputs, outputsLen, "outputs"))
+        let (label, flags) = try m.classify(image, outputs: row)
         outLabel.pointee = label
         outFlags?.pointee = flags.rawValue
         return ok
@@ -626,7 +677,7 @@ public func nnrt_model_preprocess_file(_ model: OpaquePointer?, _ path: UnsafePo
                                        _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
                                        _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     let function = "nnrt_model_preprocess_file"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let path else { return nullOut(function, "path") }
     return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
         do throws(ImageError) {
@@ -643,7 +694,7 @@ public func nnrt_model_preprocess_image(_ model: OpaquePointer?, _ data: UnsafeR
                                         _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
                                         _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     let function = "nnrt_model_preprocess_image"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let data else { return nullOut(function, "data") }
     return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
         try decodeCallerImage(data, try size(dataSize, "size"))
@@ -657,11 +708,12 @@ public func nnrt_model_preprocess_pixels(_ model: OpaquePointer?, _ pixels: Unsa
                                          _ input: UnsafeMutablePointer<Float>?, _ inputLen: Int,
                                          _ outFlags: UnsafeMutablePointer<UInt32>?) -> Int32 {
     let function = "nnrt_model_preprocess_pixels"
-    guard let m = unwrap(model) else { return nullModel(function) }
+    guard let m = unwrap(model) else { return invalidModel(function, model) }
     guard let pixels else { return nullOut(function, "pixels") }
     return preprocessCall(function, m, input, inputLen, outFlags) { () throws(ModelError) in
-        try rawImage(pixels, width: width, height: height, channels: channels,
-                     bytesPerSample: bytesPerSample, rowBytes: rowBytes)
+        try rawImage(pixels, width: try size(width, "width"), height: try size(height, "height"),
+                     channels: try size(channels, "channels"), bytesPerSample: try size(bytesPerSample, "bytes_per_sample"),
+                     rowBytes: try size(rowBytes, "row_bytes"))
     }
 }
 

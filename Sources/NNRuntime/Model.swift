@@ -302,6 +302,12 @@ public final class Model: Sendable {
         try Model(file: readModelFile(path: path))
     }
 
+    /// As `load(path:)` for a path given as a NUL-terminated C string, which need not be valid
+    /// UTF-8 (file names on Linux are bytes).
+    public static func load(cPath: UnsafePointer<CChar>) throws(ModelError) -> Model {
+        try Model(file: readModelFile(cPath: cPath))
+    }
+
     /// Loads and validates a model file held in memory (the bytes are not retained).
     public static func load(bytes: UnsafeRawBufferPointer) throws(ModelError) -> Model {
         try Model(file: decodeModel(bytes))

@@ -133,6 +133,17 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         return s
     }
 
+    /// The number of trainable parameters (weights and biases of every layer).
+    /// - Throws: what `validate()` throws.
+    public func parameterCount() throws(TrainerError) -> Int {
+        var count = 0
+        for st in try resolveStages() where st.parameterIndex != nil {
+            let fanIn = st.kind == .conv ? st.inShape[0] * st.window * st.window : st.inCount
+            count += st.outShape[0] * fanIn + st.outShape[0]
+        }
+        return count
+    }
+
     /// Checks that every layer fits the shape it receives: positive sizes, kernels no larger than
     /// their input, pooling windows that fit, convolution and pooling only on [C, H, W] inputs,
     /// dropout in 0..<1, softmax only as the last layer.

@@ -198,6 +198,14 @@ public enum MNIST {
                               inputSize: 784, pixels: test.pixels[...], labels: test.labels[...]))
     }
 
+    /// Reads an images file and its labels file (at most `limit` of each) and checks that they
+    /// agree: 28x28 images, as many images as labels, labels 0...9.
+    /// - Throws: `TrainerError` naming the file and what is wrong with it.
+    public static func readPair(images: String, labels: String, limit: Int? = nil) throws(TrainerError)
+        -> (pixels: [UInt8], labels: [UInt8]) {
+        try loadPair(images: images, labels: labels, limit: limit)
+    }
+
     /// Reads an images file and its labels file and checks that they agree.
     private static func loadPair(images: String, labels: String, limit: Int?) throws(TrainerError)
         -> (pixels: [UInt8], labels: [UInt8]) {

@@ -79,10 +79,13 @@ public enum Network2JSON {
 
     /// Reads and converts a network2.py JSON file.
     public static func importModel(path: String, name: String = "") throws(TrainerError) -> NetworkModel {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainerError(.io, "\(path): cannot read")
+        let bytes: [UInt8]
+        do {
+            bytes = try readFileBytes(path: path)
+        } catch {
+            throw TrainerError(.io, error.message)   // names the path: missing, a directory, unreadable, too large
         }
-        return try importModel([UInt8](data), source: path, name: name)
+        return try importModel(bytes, source: path, name: name)
     }
 
     /// The network in network2.py's JSON format (loadable by network2.load).

@@ -117,6 +117,10 @@ def _pixels(item: Any) -> "np.ndarray":
             array = numpy.clip(array, 0, 255).astype(numpy.uint8)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
+    if array.size == 0:
+        raise InvalidArgumentError(
+            _capi.NNRT_ERR_INVALID_ARGUMENT, f"an image array must hold pixels, not shape {tuple(array.shape)}"
+        )
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (2, 3, 4)):
         raise InvalidArgumentError(
             _capi.NNRT_ERR_INVALID_ARGUMENT,
@@ -128,14 +132,14 @@ def _pixels(item: Any) -> "np.ndarray":
 
 def preprocess_item(model: Any, item: Any) -> "Tuple[np.ndarray, int]":
     """The model's input vector (float32, input_size) for one image of any kind, and its flags."""
-    from ._model import _address, _numpy
+    from ._model import _address, _numpy, _path_bytes
 
     numpy = _numpy()
     row = numpy.empty(model.input_size, numpy.float32)
     flags = c_uint32(0)
     handle = model._ptr()
     if _is_path(item):
-        check(_capi.nnrt_model_preprocess_file(handle, os.fsencode(item), _address(row), row.size, byref(flags)))
+        check(_capi.nnrt_model_preprocess_file(handle, _path_bytes(item), _address(row), row.size, byref(flags)))
     elif isinstance(item, (bytes, bytearray, memoryview)):
         data = bytes(item)
         check(_capi.nnrt_model_preprocess_image(handle, data, len(data), _address(row), row.size, byref(flags)))
@@ -156,14 +160,21 @@ def _error(status: int, message: str) -> NNRTError:
 def classify_items(model: Any, session: Any, items: Iterable[Any], top: int) -> List[FileResult]:
     """classify_files for Model and Session: paths in one library call on the session's threads,
     other images preprocessed one by one and predicted as a batch."""
-    from ._model import _address, _numpy
+    from ._model import _address, _numpy, _path_bytes
 
     numpy = _numpy()
+    if _is_path(items) or isinstance(items, (bytes, bytearray, memoryview)):
+        raise TypeError(f"classify_files takes a list of images, not one {type(items).__name__}: "
+                        "pass [image] for a single one")
+    if isinstance(top, bool) or not hasattr(top, "__index__") or top.__index__() < 1:
+        raise InvalidArgumentError(_capi.NNRT_ERR_INVALID_ARGUMENT,
+                                   f"top must be an int of at least 1, not {top!r}")
+    top = top.__index__()
     items = list(items)
     count = len(items)
     labels = model.labels
     classes = model.class_count
-    top = max(1, min(int(top), classes))
+    top = min(top, classes)
     outputs = numpy.zeros((count, classes), numpy.float32)
     sources: List[str] = [""] * count
     indices = [-1] * count
@@ -171,9 +182,17 @@ def classify_items(model: Any, session: Any, items: Iterable[Any], top: int) -> 
     flag_bits = [0] * count
     errors: List[Optional[NNRTError]] = [None] * count
 
-    paths = [i for i, item in enumerate(items) if _is_path(item)]
+    paths = []
+    encoded = []
+    for i, item in enumerate(items):
+        if _is_path(item):
+            try:
+                encoded.append(_path_bytes(item))
+                paths.append(i)
+            except NNRTError as error:  # a path no file can have: this item's error
+                sources[i] = os.fsdecode(item)
+                errors[i] = error
     if paths:
-        encoded = [os.fsencode(items[i]) for i in paths]
         array = (c_char_p * len(paths))(*encoded)
         c_results = (_CFileResult * len(paths))()
         path_outputs = numpy.zeros((len(paths), classes), numpy.float32)

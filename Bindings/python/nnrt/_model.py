@@ -7,7 +7,8 @@ from ctypes import addressof, byref, c_char, c_char_p, c_float, c_int32, c_size_
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from . import _capi
-from ._errors import ClosedModelError, InvalidArgumentError, NNRTError, ShapeMismatchError, check
+from ._errors import (ClosedModelError, InvalidArgumentError, NNRTError, NotFoundError, ShapeMismatchError,
+                      check)
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -194,6 +195,18 @@ def _text(raw: Optional[bytes]) -> str:
     return raw.decode("utf-8", errors="replace") if raw else ""
 
 
+def _path_bytes(path: "Union[str, os.PathLike[str], bytes]") -> bytes:
+    """A path as the bytes the C library gets (``os.fsencode``: any str Python can hold, including
+    names that are not UTF-8). A NUL byte would cut the path short in C, so it is refused."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise InvalidArgumentError(
+            _capi.NNRT_ERR_INVALID_ARGUMENT,
+            f"path {os.fsdecode(encoded)!r} contains a NUL character: no file can have that name",
+        )
+    return encoded
+
+
 class Model:
     """A loaded nnrt model: a single network or a voting ensemble.
 
@@ -227,7 +240,7 @@ class Model:
     def __init__(self, source: ModelSource) -> None:
         handle = c_void_p()
         if isinstance(source, (str, os.PathLike)):
-            status = _capi.nnrt_model_load(os.fsencode(source), byref(handle))
+            status = _capi.nnrt_model_load(_path_bytes(source), byref(handle))
         elif isinstance(source, (bytes, bytearray, memoryview)):
             data = source if isinstance(source, bytes) else bytes(source)
             status = _capi.nnrt_model_load_from_memory(data, len(data), byref(handle))
@@ -418,6 +431,10 @@ class Model:
         if not isinstance(member, int) or isinstance(member, bool) or member < 0:
             raise InvalidArgumentError(_capi.NNRT_ERR_INVALID_ARGUMENT,
                                        f"member must be a non-negative int, not {member!r}")
+        self._ptr()
+        if member >= self._member_count:  # also keeps ints beyond size_t from wrapping around
+            raise NotFoundError(_capi.NNRT_ERR_NOT_FOUND,
+                                f"member {member} is not below the member count {self._member_count}")
         count = c_size_t()
         check(_capi.nnrt_model_layer_count(self._ptr(), member, byref(count)))
         result: List[LayerInfo] = []
@@ -545,8 +562,10 @@ class Model:
         scaled to fit 20x20, centre of mass at the centre of 28x28. Paths are read and decoded
         on ``threads`` threads in parallel (0: one per core).
 
-        Raises :class:`nnrt.UnsupportedError` if the model takes no images (its input is not
-        one grey plane).
+        ``top`` (at least 1) is how many of the most likely classes each result lists. Raises
+        :class:`nnrt.UnsupportedError` if the model takes no images (its input is not one grey
+        plane), :class:`nnrt.InvalidArgumentError` for ``top`` below 1, and ``TypeError`` if
+        ``items`` is a single path or image rather than a list of them.
         """
         from ._images import classify_items
         from ._session import Session
@@ -598,13 +617,15 @@ class Ensemble(Model):
                 raise TypeError(f"Ensemble members must be nnrt.Model objects, not {type(member).__name__}")
         if isinstance(voting, str):
             rule = _VOTING_CODES.get(voting.replace("_", "-").lower())
-            if rule is None:
-                raise InvalidArgumentError(
-                    _capi.NNRT_ERR_INVALID_ARGUMENT,
-                    f"unknown voting rule {voting!r}: use 'majority' or 'mean-probability'",
-                )
+        elif hasattr(voting, "__index__") and not isinstance(voting, bool):  # int, numpy integers
+            rule = voting.__index__() if voting.__index__() in _VOTING_NAMES else None
         else:
-            rule = int(voting)
+            raise TypeError(f"voting must be 'majority' or 'mean-probability', not {type(voting).__name__}")
+        if rule is None:
+            raise InvalidArgumentError(
+                _capi.NNRT_ERR_INVALID_ARGUMENT,
+                f"unknown voting rule {voting!r}: use 'majority' or 'mean-probability'",
+            )
         handles = (c_void_p * len(members))(*[member._ptr() for member in members])
         handle = c_void_p()
         check(_capi.nnrt_ensemble_create(handles, len(members), rule, byref(handle)))
