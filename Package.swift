@@ -106,7 +106,7 @@ let package = Package(
 if Context.environment["NNRT_FUZZ"] != nil {
     package.targets += [
         .target(name: "FuzzSupport", dependencies: ["NNRuntime", "NNModel", "NNImaging"], path: "fuzz/Sources/FuzzSupport"),
-        .executableTarget(name: "fuzz-model", dependencies: ["FuzzSupport", "NNRuntime", "NNModel"],
+        .executableTarget(name: "fuzz-model", dependencies: ["FuzzSupport", "NNRuntime", "NNModel", "NNImaging"],
                           path: "fuzz/Sources/fuzz-model"),
         .executableTarget(name: "fuzz-image", dependencies: ["FuzzSupport", "NNRuntime", "NNModel", "NNImaging", "CImageCodecs"],
                           path: "fuzz/Sources/fuzz-image"),

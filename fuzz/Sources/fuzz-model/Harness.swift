@@ -1,9 +1,11 @@
 // fuzz-model: model files from memory (nnrt_model_load_from_memory). A file that loads is then
 // used as a host would: every introspection function, a prediction on zero inputs (float and
 // 8-bit, combined and per member, through a session and a re-voted ensemble), and for a model
-// that takes images, preprocessing of a small pixel buffer. Checks that each call returns a status
-// its documentation allows, and that a model libnnrt loads is one the Swift codec decodes too.
+// that takes images, preprocessing of a small pixel buffer and classification of two image files.
+// Checks that each call returns a status its documentation allows, and that a model libnnrt loads
+// is one the Swift codec decodes too.
 import FuzzSupport
+import NNImaging
 import NNModel
 import NNRuntime
 #if canImport(Glibc)
@@ -45,6 +47,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     if workPerExample(decoded) <= workBudget && facts.inputSize <= inputBudget {
         predictZeros(model, facts)
         preprocessPixels(model, facts)
+        classifyFiles(model, facts)
     }
     return 0
 }
@@ -215,4 +218,62 @@ func preprocessPixels(_ model: OpaquePointer, _ f: Facts) {
     let st = nnrt_model_preprocess_pixels(model, pixels, width, height, 1, 1, 0, &input, input.count, &flags)
     expect(st, in: [Status.ok, Status.unsupported, Status.outOfMemory], "nnrt_model_preprocess_pixels")
     if st == Status.ok && flags & ~UInt32(7) != 0 { violated("preprocess flags \(flags)") }
+}
+
+/// Two small image files (a PGM and a PNG), as paths nnrt_session_classify_files can open:
+/// created once, unlinked at once and named through /proc/self/fd, so nothing is left behind.
+nonisolated(unsafe) let imageFiles: [String] = {
+    var pixels = [UInt8](repeating: 240, count: 10 * 8)
+    for y in 1..<7 { pixels[y * 10 + 4] = 20; pixels[y * 10 + 5] = 30 }
+    let pgm = Array("P5\n10 8\n255\n".utf8) + pixels
+    let png: [UInt8]
+    do throws(ImageError) {
+        guard let image = RawImage(width: 10, height: 8, layout: .grey, maxValue: 255, samples: .eightBit(pixels)) else {
+            violated("image file: inconsistent sizes")
+        }
+        png = try encodePNG(image)
+    } catch {
+        violated("image file: \(error.message)")
+    }
+    return [pgm, png].map { bytes in
+        var template = Array("/tmp/nnrt-fuzz-image-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { violated("cannot create a temporary image file") }
+        unlink(template)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            violated("cannot write a temporary image file")
+        }
+        return "/proc/self/fd/\(fd)"
+    }
+}()
+
+/// For a model that takes images: nnrt_session_classify_files on two valid image files, read,
+/// decoded and normalised by the file's own image contract.
+func classifyFiles(_ model: OpaquePointer, _ f: Facts) {
+    var session: OpaquePointer?
+    guard nnrt_session_create(model, 1, &session) == Status.ok, let session else { return }
+    defer { nnrt_session_free(session) }
+    let resultSize = 256
+    let results = UnsafeMutableRawPointer.allocate(byteCount: 2 * resultSize, alignment: 8)
+    defer { results.deallocate() }
+    var outputs = [Float](repeating: 0, count: 2 * f.classCount)
+    let paths = imageFiles.map { strdup($0) }
+    defer { paths.forEach { free($0) } }
+    let cPaths = paths.map { UnsafePointer($0) }
+    let status = cPaths.withUnsafeBufferPointer { p in
+        nnrt_session_classify_files(session, p.baseAddress, 2, results, 2, &outputs, outputs.count)
+    }
+    expect(status, in: [Status.ok, Status.unsupported, Status.outOfMemory], "nnrt_session_classify_files")
+    guard status == Status.ok else { return }
+    for i in 0..<2 {
+        let r = results + i * resultSize
+        let fileStatus = r.load(as: Int32.self), label = r.load(fromByteOffset: 4, as: Int32.self)
+        let message = String(cString: (r + 16).assumingMemoryBound(to: CChar.self))
+        guard fileStatus == Status.ok || fileStatus == Status.outOfMemory else {
+            violated("nnrt_session_classify_files: a valid image file gave \(fileStatus): \(message)")
+        }
+        if fileStatus == Status.ok && !(0..<Int32(f.classCount)).contains(label) {
+            violated("nnrt_session_classify_files: label \(label) of \(f.classCount) classes")
+        }
+    }
 }
