@@ -94,7 +94,10 @@ for h in "${harnesses[@]}"; do
     fi
     echo "   ${#kept[@]} inputs, all pass"
   fi
-  [ $replay_only = 1 ] && { summary+=("fuzz-$h: ${#kept[@]} regression inputs pass"); continue; }
+  if [ $replay_only = 1 ]; then
+    if [ ${#kept[@]} -gt 0 ]; then summary+=("fuzz-$h: ${#kept[@]} regression inputs pass"); else summary+=("fuzz-$h: no regression inputs kept"); fi
+    continue
+  fi
 
   rm -rf "$seeds"; mkdir -p "$seeds"
   NNRT_FUZZ_WRITE_SEEDS="$seeds" "$exe" > /dev/null

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every nnrt test: generated-code drift check, Swift unit tests, the release build of
 # libnnrt.so and the CLI, exported-symbol check, C examples and C API tests (also with the Swift
-# toolchain hidden), the Python binding's tests in a fresh virtual environment, and a check that
-# the CLI, the C example and the Python example predict exactly the same labels.
+# toolchain hidden), the Python binding's tests in a fresh virtual environment, a check that
+# the CLI, the C example and the Python example predict exactly the same labels, and the fuzzing
+# harnesses (kept regression inputs, then 30 s each).
 #
 # Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
 # MNIST_DIR if set, else the download cache (fetched and verified on first use).
@@ -63,6 +64,9 @@ stage "image files: C API (and valgrind), C example, nnrt classify" scripts/test
 stage "kernel build follows the CPU (qemu: no AVX, AVX2)" scripts/test-cpu-dispatch.sh
 stage "Python binding (fresh venv, pytest)" scripts/test-python.sh "$model"
 stage "CLI, C and Python predict the same labels" scripts/check-agreement.sh "$model"
+# libFuzzer harnesses (own instrumented build in .build-fuzz): the kept crash inputs of
+# fuzz/regressions, then a bounded run of each harness (README "Fuzzing").
+stage "fuzzing: kept regressions, then 30 s per harness" scripts/fuzz.sh --time 30
 
 echo
 echo "test.sh summary: $passed stages passed, $failed failed"

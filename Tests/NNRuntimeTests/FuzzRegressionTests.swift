@@ -53,6 +53,32 @@ private func lastError() -> String { String(cString: nnrt_last_error_message()) 
         }
     }
 
+    /// Encoded images: the status nnrt_model_classify_image must give with an MNIST model, and a
+    /// fragment of its message (empty for success). None kept yet: no image input has failed.
+    static let images: [String: (status: Int32, message: String)] = [:]
+
+    @Test func everyKeptImageHasItsOutcome() throws {
+        let files = keptFiles("image")
+        #expect(Set(files) == Set(Self.images.keys), "fuzz/regressions/image and this table must list the same files")
+        guard !files.isEmpty else { return }
+        let network = NetworkModel(name: "mnist", layers: [
+            .dense(name: "out", inputs: 784, outputs: 10, activation: .softmax,
+                   weights: [Float](repeating: 0.01, count: 7840), bias: [Float](repeating: 0, count: 10)),
+        ], classLabels: (0..<10).map(String.init), input: .mnist, cost: .logLikelihood)
+        let encoded = try encodeModel(ModelFile(body: .network(network)))
+        var model: OpaquePointer?
+        #expect(encoded.withUnsafeBytes { nnrt_model_load_from_memory($0.baseAddress, $0.count, &model) } == 0)
+        defer { nnrt_model_free(model) }
+        for name in files {
+            guard let expected = Self.images[name] else { continue }
+            let data = try bytes("image", name)
+            var label: Int32 = -1
+            let status = data.withUnsafeBytes { nnrt_model_classify_image(model, $0.baseAddress, $0.count, &label, nil, 0, nil) }
+            #expect(status == expected.status, "\(name): status \(status): \(lastError())")
+            if status != 0 { #expect(lastError().contains(expected.message), "\(name): \(lastError())") }
+        }
+    }
+
     /// A model may take up to 2^24 inputs (a 4096x4096 field); a block of 256 files of that
     /// size would be 16 GiB of rows, so blocks shrink to what the scratch budget holds.
     @Test func imageBlocksStayWithinTheScratchBudget() {
