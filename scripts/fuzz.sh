@@ -119,7 +119,7 @@ for h in "${harnesses[@]}"; do
   if [ $status -ne 0 ]; then
     grep -E '^==[0-9]+==ERROR|^SUMMARY|ERROR: libFuzzer|invariant broken|deadly signal|Test unit written' "$log" | head -12 >&2 || true
     echo "FAIL: fuzz-$h stopped with status $status; input(s) in $artifacts/, full log $log" >&2
-    echo "  reproduce: SWIFT_BACKTRACE=enable=no $exe $artifacts/<file>" >&2
+    echo "  reproduce: SWIFT_BACKTRACE=enable=no $exe $artifacts/<file>  ($(grep -m1 -o 'Seed: [0-9]*' "$log" || echo 'seed unknown'))" >&2
     failures=$((failures + 1))
     line="$line: FAILED (status $status)"
   fi
