@@ -98,3 +98,19 @@ let package = Package(
         .testTarget(name: "NNImagingTests", dependencies: ["NNImaging", "NNImageSynthesis", "NNTrainer"]),
     ] + variantKernelTargets
 )
+
+// MARK: Fuzzing (scripts/fuzz.sh; README "Fuzzing")
+// libFuzzer harnesses for the C ABI: model files from memory, encoded images, checkpoints. They
+// exist only when NNRT_FUZZ is set, because they link only with `--sanitize=fuzzer` (libFuzzer
+// supplies `main`); an ordinary `swift build` or `swift test` never sees them.
+if Context.environment["NNRT_FUZZ"] != nil {
+    package.targets += [
+        .target(name: "FuzzSupport", dependencies: ["NNRuntime", "NNModel", "NNImaging"], path: "fuzz/Sources/FuzzSupport"),
+        .executableTarget(name: "fuzz-model", dependencies: ["FuzzSupport", "NNRuntime", "NNModel", "NNImaging"],
+                          path: "fuzz/Sources/fuzz-model"),
+        .executableTarget(name: "fuzz-image", dependencies: ["FuzzSupport", "NNRuntime", "NNModel", "NNImaging", "CImageCodecs"],
+                          path: "fuzz/Sources/fuzz-image"),
+        .executableTarget(name: "fuzz-checkpoint", dependencies: ["FuzzSupport", "NNTrainer", "NNModel", "CZlib"],
+                          path: "fuzz/Sources/fuzz-checkpoint"),
+    ]
+}

@@ -134,6 +134,11 @@ typedef int32_t nnrt_voting;
 /* Loads a model file. On success *out_model is a new handle, to be released with
  * nnrt_model_free; on failure it is set to NULL. The whole file is validated (every count and
  * shape, the format version) before this returns.
+ * Size limits: a layer may take and produce at most 2^24 (16,777,216) values per example, and a
+ * convolution's unrolled input, (C x KH x KW) x (OH x OW) values, may hold at most 2^26
+ * (67,108,864); a model over them gives UNSUPPORTED. (A file of a hundred bytes can declare a
+ * pooling layer over 60000x60000 pixels; within the limits a prediction's scratch memory stays
+ * under a few hundred MiB.)
  * Errors: INVALID_ARGUMENT (NULL path or out_model), IO (missing, unreadable, an empty path, a
  * directory or device, over 1 GiB), BAD_MODEL, UNSUPPORTED_VERSION, UNSUPPORTED, OUT_OF_MEMORY.
  * Thread-safe. */

@@ -6,7 +6,8 @@
 # random moments, SIGINT, SIGTERM), the Swift tests again under AddressSanitizer (+UBSan for C) and
 # the C tests under valgrind, a ThreadSanitizer run of the concurrent C API paths, the Python
 # binding's tests in a fresh virtual environment (the same three kinds of robustness test), and a
-# check that the CLI, the C example and the Python example predict exactly the same labels.
+# check that the CLI, the C example and the Python example predict exactly the same labels, and
+# the fuzzing harnesses (kept regression inputs, then 30 s each).
 #
 # Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
 # MNIST_DIR if set, else the download cache (fetched and verified on first use).
@@ -73,6 +74,9 @@ stage "Python binding (fresh venv, pytest)" scripts/test-python.sh "$model"
 stage "CLI, C and Python predict the same labels" scripts/check-agreement.sh "$model"
 # ThreadSanitizer over the runtime's concurrent paths (its own instrumented build, .build-tsan).
 stage "ThreadSanitizer: concurrent C API calls (swift test --sanitize=thread)" scripts/test-tsan.sh
+# libFuzzer harnesses (own instrumented build in .build-fuzz): the kept crash inputs of
+# fuzz/regressions, then a bounded run of each harness (README "Fuzzing").
+stage "fuzzing: kept regressions, then 30 s per harness" scripts/fuzz.sh --time 30
 
 echo
 echo "test.sh summary: $passed stages passed, $failed failed"

@@ -2,6 +2,19 @@
 // it before encoding and after decoding, so a model that passes can be run without further
 // checks. All shape arithmetic is overflow-checked; nothing here traps.
 
+/// How much memory a model may ask of a runtime, per example. A layer's shapes are not bounded by
+/// the file's size (a pooling layer has no weights, a convolution's few weights slide over its
+/// whole input), so without these a file of a few hundred bytes could declare activations of
+/// gigabytes. `validateModel` refuses larger models with `.unsupported`.
+public enum ModelLimits {
+    /// The most values a layer may take or produce per example: 2^24 = 16,777,216 floats
+    /// (64 MiB; MNIST's largest layer holds 11,520).
+    public static let maxLayerElements = 1 << 24
+    /// The most values of a convolution's unrolled input per example, (C x KH x KW) x (OH x OW)
+    /// floats (the im2col matrix the runtime multiplies): 2^26 = 67,108,864 (256 MiB).
+    public static let maxConvolutionPatchElements = 1 << 26
+}
+
 /// Checks that a model is complete and consistent enough to run.
 ///
 /// Checks the format version; that there is at least one layer; each layer by kind:
@@ -16,7 +29,8 @@
 /// input contract's shape has as many elements as the first layer takes (and equals a conv or
 /// pool first layer's input shape) and its scale and offset are finite; that a version-1 file uses
 /// no version-2 feature; and for an ensemble that it has members which agree on input size and
-/// class labels. All shape arithmetic is overflow-checked.
+/// class labels. All shape arithmetic is overflow-checked. Each layer must stay within
+/// `ModelLimits` (its input, its output and a convolution's unrolled input).
 /// - Throws: `ModelError` with `.unsupportedVersion`, `.badModel` or
 ///   `.unsupported`; messages name the member and layer ("layer 2 'fc2': ...").
 public func validateModel(_ file: ModelFile) throws(ModelError) {
@@ -62,6 +76,7 @@ func validateNetwork(_ n: NetworkModel, context: String, formatVersion: UInt32) 
                              "\(what): \(feature) needs format version 2, but the file says version \(formatVersion)")
         }
         let (inputs, outputs) = try validateLayer(layer, what: what)
+        try checkLimits(layer, inputs: inputs, outputs: outputs, what: what)
         if let previousOutput, previousOutput != inputs {
             throw ModelError(.badModel,
                              "\(what): takes \(inputs) inputs but layer \(index) '\(n.layers[index - 1].name)' produces \(previousOutput)")
@@ -105,6 +120,27 @@ func validateNetwork(_ n: NetworkModel, context: String, formatVersion: UInt32) 
         guard image.boxSize >= 1, image.boxSize <= side else {
             throw ModelError(.badModel,
                              "\(context)input contract: image box size \(image.boxSize) must be between 1 and the field's smaller side \(side)")
+        }
+    }
+}
+
+/// Checks a layer whose shapes are consistent against `ModelLimits`.
+private func checkLimits(_ layer: Layer, inputs: Int, outputs: Int, what: String) throws(ModelError) {
+    let limit = ModelLimits.maxLayerElements
+    for (count, shape, side) in [(inputs, layer.inputShape, "input"), (outputs, layer.outputShape, "output")] where count > limit {
+        throw ModelError(.unsupported,
+                         "\(what): its \(side) \(shape) holds \(count) values per example, over this library's limit of \(limit) (2^24) per layer")
+    }
+    if layer.kind == .conv2d {
+        // Shapes are validated: input [C, H, W], weights [M, C, KH, KW], output [M, OH, OW].
+        let w = layer.weights.shape, o = layer.outputShape
+        let patch = checkedProduct([w[1], w[2], w[3]]) ?? Int.max
+        let positions = checkedProduct([o[1], o[2]]) ?? Int.max
+        let (unrolled, overflow) = patch.multipliedReportingOverflow(by: positions)
+        let patchLimit = ModelLimits.maxConvolutionPatchElements
+        if overflow || unrolled > patchLimit {
+            throw ModelError(.unsupported,
+                             "\(what): its \(w[2])x\(w[3]) kernels over \(w[1]) channel\(w[1] == 1 ? "" : "s") at \(o[1])x\(o[2]) positions unroll to \(overflow ? "more than \(Int.max)" : String(unrolled)) values per example, over this library's limit of \(patchLimit) (2^26)")
         }
     }
 }

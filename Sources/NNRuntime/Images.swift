@@ -137,6 +137,13 @@ extension Session {
     /// as one batch. Bounds the memory of a long list (256 * 784 floats = 784 KiB for MNIST).
     static let imageBlock = 256
 
+    /// The images of `count` that one block holds: at most `imageBlock`, and no more rows than
+    /// `scratchBudget` floats hold (at least one), so a model with a large input field (up to
+    /// `ModelLimits.maxLayerElements` values) does not make a block of gigabytes.
+    static func imageBlockRows(count: Int, inputSize: Int) -> Int {
+        max(1, min(count, imageBlock, scratchBudget / max(inputSize, 1)))
+    }
+
     /// Classifies `count` images, image i produced by `load(i)` (reading and decoding a file,
     /// typically). Loading and preprocessing run on the session's threads in parallel, each
     /// thread taking the next image as it finishes one, so slow files do not hold up the
@@ -164,7 +171,7 @@ extension Session {
             throw ModelError(.bufferTooSmall, "inputs holds \(inputs.count) floats; \(count) images need \(count) x \(inputSize)")
         }
         guard count > 0 else { return }
-        let block = min(count, Self.imageBlock)
+        let block = Self.imageBlockRows(count: count, inputSize: inputSize)
         var rows = [Float](repeating: 0, count: block * inputSize)
         var labels = [Int32](repeating: 0, count: block)
         var blockOutputs = [Float](repeating: 0, count: block * classes)

@@ -243,7 +243,14 @@ public struct Checkpoint: Sendable {
         guard case .network(let model) = modelFile.body else {
             throw TrainerError(.format, "its network section holds an ensemble")
         }
-        let network = try Network(model: model)
+        // A network the trainer cannot rebuild (a cost its output layer does not allow, ...) is a
+        // damaged checkpoint too: the trainer wrote only networks it trains.
+        let network: Network
+        do {
+            network = try Network(model: model)
+        } catch {
+            throw TrainerError(.format, "its network: \(error.message)")
+        }
         let velocity = try floats(try section("VELO"), what: "VELO")
         guard velocity.isEmpty || velocity.count == network.parameters.count else {
             throw TrainerError(.format, "VELO holds \(velocity.count) velocities for \(network.parameters.count) parameters")

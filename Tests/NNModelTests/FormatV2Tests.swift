@@ -262,3 +262,67 @@ private func rejects(_ n: NetworkModel, _ code: StatusCode, _ fragment: String,
         }
     }
 }
+
+/// `ModelLimits`: shapes a few bytes can declare but no runtime should allocate (found by design
+/// review for fuzzing, issue 6; the files are kept in fuzz/regressions/model).
+@Suite struct ModelSizeLimits {
+    func network(_ layers: [Layer], input: [Int]) -> NetworkModel {
+        NetworkModel(name: "big", layers: layers, classLabels: ["0"],
+                     input: InputContract(shape: input, scale: 1.0 / 255.0, offset: 0, polarity: .lightOnDark),
+                     cost: .quadratic)
+    }
+
+    @Test func poolingOverAHugeInput() throws {
+        // 3.6e9 floats per example from a file of about 100 bytes.
+        let n = network([.maxPool2d(name: "pool", input: [1, 60000, 60000], pool: [60000, 60000])], input: [1, 60000, 60000])
+        try rejects(n, .unsupported,
+                    "layer 1 'pool': its input [1, 60000, 60000] holds 3600000000 values per example, over this library's limit of 16777216 (2^24) per layer")
+    }
+
+    @Test func oneByOneConvolutionOverAHugeInput() throws {
+        let n = network([
+            .conv2d(name: "conv", input: [1, 60000, 60000], maps: 1, kernel: [1, 1], activation: .linear, weights: [0.5], bias: [0]),
+            .maxPool2d(name: "pool", input: [1, 60000, 60000], pool: [60000, 60000]),
+        ], input: [1, 60000, 60000])
+        try rejects(n, .unsupported, "layer 1 'conv': its input [1, 60000, 60000] holds 3600000000 values")
+    }
+
+    @Test func aLayerOutputOverTheLimit() throws {
+        // Input within the limit, output (maps x positions) over it.
+        let maps = 300
+        let n = network([
+            .conv2d(name: "conv", input: [1, 300, 300], maps: maps, kernel: [1, 1], activation: .relu,
+                    weights: [Float](repeating: 0.5, count: maps), bias: [Float](repeating: 0, count: maps)),
+            .maxPool2d(name: "pool", input: [maps, 300, 300], pool: [300, 300]),
+            .dense(name: "out", inputs: maps, outputs: 1, activation: .sigmoid,
+                   weights: [Float](repeating: 0, count: maps), bias: [0]),
+        ], input: [1, 300, 300])
+        try rejects(n, .unsupported, "layer 1 'conv': its output [300, 300, 300] holds 27000000 values per example")
+    }
+
+    @Test func aConvolutionThatUnrollsTooFar() throws {
+        // Activations within 2^24, but 16x16 kernels at 3985x3985 positions unroll to 4.07e9 floats.
+        let n = network([
+            .conv2d(name: "conv", input: [1, 4000, 4000], maps: 1, kernel: [16, 16], activation: .linear,
+                    weights: [Float](repeating: 0.01, count: 256), bias: [0]),
+            .maxPool2d(name: "pool", input: [1, 3985, 3985], pool: [3985, 3985]),
+        ], input: [1, 4000, 4000])
+        try rejects(n, .unsupported,
+                    "layer 1 'conv': its 16x16 kernels over 1 channel at 3985x3985 positions unroll to 4065337600 values per example, over this library's limit of 67108864 (2^26)")
+    }
+
+    @Test func layersAtTheLimitsAreValid() throws {
+        let side = 4096                                   // 4096^2 = 2^24 values
+        let pool = network([.maxPool2d(name: "pool", input: [1, side, side], pool: [side, side])], input: [1, side, side])
+        try validateModel(v2(pool))
+        #expect(try decodeModel(encodeModel(v2(pool))) == v2(pool))
+        // 4 x 4 kernels at 2048 x 2048 positions: exactly 2^26 unrolled values.
+        let conv = network([
+            .conv2d(name: "conv", input: [1, 2051, 2051], maps: 1, kernel: [4, 4], activation: .linear,
+                    weights: [Float](repeating: 0.1, count: 16), bias: [0]),
+            .maxPool2d(name: "pool", input: [1, 2048, 2048], pool: [2048, 2048]),
+        ], input: [1, 2051, 2051])
+        try validateModel(v2(conv))
+        #expect(ModelLimits.maxLayerElements == 1 << 24 && ModelLimits.maxConvolutionPatchElements == 1 << 26)
+    }
+}
