@@ -113,13 +113,13 @@ for h in "${harnesses[@]}"; do
   set -e
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+  cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
   files=$(find "$corpus" -type f | wc -l)
   line="fuzz-$h: ${runs:-?} runs, ${rate:-?} exec/s, ${cov:-cov: ?}, corpus $files files"
   if [ $status -ne 0 ]; then
-    grep -E '^==[0-9]+==ERROR|^SUMMARY|ERROR: libFuzzer|invariant broken|deadly signal|Test unit written' "$log" | head -12 >&2 || true
+    grep -aE '^==[0-9]+==ERROR|^SUMMARY|ERROR: libFuzzer|invariant broken|deadly signal|Test unit written' "$log" | head -12 >&2 || true
     echo "FAIL: fuzz-$h stopped with status $status; input(s) in $artifacts/, full log $log" >&2
-    echo "  reproduce: SWIFT_BACKTRACE=enable=no $exe $artifacts/<file>  ($(grep -m1 -o 'Seed: [0-9]*' "$log" || echo 'seed unknown'))" >&2
+    echo "  reproduce: SWIFT_BACKTRACE=enable=no $exe $artifacts/<file>  ($(grep -a -m1 -o 'Seed: [0-9]*' "$log" || echo 'seed unknown'))" >&2
     failures=$((failures + 1))
     line="$line: FAILED (status $status)"
   fi
