@@ -79,10 +79,15 @@ public struct Checkpoint: Sendable {
     /// The checkpoint's bytes.
     /// - Throws: `TrainerError.internal` if the network cannot be encoded as a model.
     public func encode() throws(TrainerError) -> [UInt8] {
+        Checkpoint.assemble(version: Checkpoint.version, sections: try sections())
+    }
+
+    /// A checkpoint file of `sections` (tag, payload) under `version`: magic, version, section
+    /// count, the sections, and the CRC-32 of all that.
+    static func assemble(version: UInt32, sections: [(String, [UInt8])]) -> [UInt8] {
         var out = ByteWriter()
         out.bytes += Checkpoint.magic
-        out.u32(Checkpoint.version)
-        let sections = try self.sections()
+        out.u32(version)
         out.u32(UInt32(sections.count))
         for (tag, payload) in sections {
             out.bytes += Array(tag.utf8)

@@ -5,31 +5,18 @@ import NNModel
 
 /// Checkpoints: an interrupted run resumes to bit-identical weights; damage is detected.
 @Suite struct CheckpointTests {
-    /// Everything that carries state between epochs: momentum, dropout, a schedule, keep-best,
-    /// per-epoch distortions.
-    func statefulConfig() -> TrainingConfig {
-        var c = TrainingConfig(sizes: [784, 10], cost: .logLikelihood, eta: 0.2, lambda: 0.5, miniBatchSize: 10,
-                               epochs: 4, seed: 21, evaluationSet: .validation)
-        c.architecture = "fc12:relu:drop0.5,softmax10"
-        c.momentum = 0.6
-        c.schedulePatience = 1
-        c.keepBest = true
-        c.expansion = "rotate:5"
-        c.monitorTest = true
-        return c
-    }
 
     @Test func resumingAfterTwoEpochsGivesTheSameWeightsAsFour() throws {
         let dir = makeTempDir()
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 80, noise: 1)
         let path = dir + "/run.checkpoint", atTwo = dir + "/two.checkpoint"
-        let full = try train(statefulConfig(), data: data, checkpointPath: path, observer: { e in
+        let full = try train(statefulCheckpointConfig(), data: data, checkpointPath: path, observer: { e in
             if case .checkpointWritten(2, let p) = e { try? FileManager.default.copyItem(atPath: p, toPath: atTwo) }
         })
         let partial = try Checkpoint.read(path: atTwo)
         #expect(partial.epochsDone == 2 && !partial.isFinished)
-        #expect(partial.config == statefulConfig())
+        #expect(partial.config == statefulCheckpointConfig())
         let resumed = try resumeTraining(from: atTwo, data: data)
         #expect(resumed.network.parameters == full.network.parameters)
         #expect(resumed.network.history.map(\.eta) == full.network.history.map(\.eta))
@@ -50,7 +37,7 @@ import NNModel
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 30)
         let path = dir + "/c.checkpoint"
-        _ = try train(statefulConfig(), data: data, checkpointPath: path)
+        _ = try train(statefulCheckpointConfig(), data: data, checkpointPath: path)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(Array(bytes.prefix(8)) == Array("NNRTCKPT".utf8))
         let c = try Checkpoint.decode(bytes)
@@ -65,7 +52,7 @@ import NNModel
         let dir = makeTempDir()
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 30)
-        var config = statefulConfig()
+        var config = statefulCheckpointConfig()
         config.epochs = 1
         let path = dir + "/c.checkpoint"
         _ = try train(config, data: data, checkpointPath: path)

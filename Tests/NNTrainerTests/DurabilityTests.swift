@@ -37,20 +37,6 @@ enum CheckpointBytes {
         return (version, sections)
     }
 
-    static func join(version: UInt32, sections: [(String, [UInt8])]) -> [UInt8] {
-        var w = ByteWriter()
-        w.bytes += Checkpoint.magic
-        w.u32(version)
-        w.u32(UInt32(sections.count))
-        for (tag, payload) in sections {
-            w.bytes += Array(tag.utf8)
-            w.u64(UInt64(payload.count))
-            w.bytes += payload
-        }
-        w.u32(crc32Of(w.bytes[...]))
-        return w.bytes
-    }
-
     /// `bytes` with STAT's lines passed through `edit` (and the CRC recomputed).
     static func editingSTAT(_ bytes: [UInt8], version: UInt32? = nil,
                             _ edit: ([String]) -> [String]) throws -> [UInt8] {
@@ -60,27 +46,13 @@ enum CheckpointBytes {
             let lines = String(decoding: payload, as: UTF8.self).split(separator: "\n").map(String.init)
             return (tag, Array(edit(lines).map { $0 + "\n" }.joined().utf8))
         }
-        return join(version: version ?? v, sections: edited)
+        return Checkpoint.assemble(version: version ?? v, sections: edited)
     }
 }
 
 /// Durability: checkpoints within epochs, stopping through the `shouldStop` hook at any
 /// mini-batch boundary, and resuming to bit-identical weights and history.
 @Suite struct DurabilityTests {
-    /// 80 examples in mini-batches of 10 (8 per epoch), 4 epochs, with everything that carries
-    /// state: momentum, dropout masks, per-epoch rotations, the learning-rate schedule, keep-best.
-    func statefulConfig() -> TrainingConfig {
-        var c = TrainingConfig(sizes: [784, 10], cost: .logLikelihood, eta: 0.2, lambda: 0.5, miniBatchSize: 10,
-                               epochs: 4, seed: 21, evaluationSet: .validation)
-        c.architecture = "fc12:relu:drop0.5,softmax10"
-        c.momentum = 0.6
-        c.schedulePatience = 1
-        c.keepBest = true
-        c.expansion = "rotate:5"
-        c.monitorTest = true
-        return c
-    }
-
     func expectSameRun(_ a: TrainingOutcome, _ b: TrainingOutcome, _ note: Comment) {
         #expect(a.network.parameters == b.network.parameters, note)
         #expect(historyWithoutTimes(a.network) == historyWithoutTimes(b.network), note)
@@ -96,11 +68,11 @@ enum CheckpointBytes {
         let dir = makeTempDir()
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 80, noise: 1)
-        let full = try train(statefulConfig(), data: data)
+        let full = try train(statefulCheckpointConfig(), data: data)
         let path = dir + "/run.checkpoint"
         let stop = StopAfterPolls(stopAt)
         #expect {
-            _ = try train(statefulConfig(), data: data, checkpointPath: path, checkpointSchedule: .whenStopped,
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointPath: path, checkpointSchedule: .whenStopped,
                           shouldStop: stop.hook)
         } throws: { error in
             guard let e = error as? TrainerError else { return false }
@@ -127,11 +99,11 @@ enum CheckpointBytes {
         let dir = makeTempDir()
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 80, noise: 1)
-        let full = try train(statefulConfig(), data: data)
+        let full = try train(statefulCheckpointConfig(), data: data)
         let path = dir + "/run.checkpoint"
         // Poll 4: after mini-batch 3 of epoch 1.
         do throws(TrainerError) {
-            _ = try train(statefulConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(4).hook)
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(4).hook)
             Issue.record("the first run was not stopped")
         } catch { #expect(error.kind == .interrupted) }
         // Resumed: poll 1 first, 2...5 after mini-batches 4...7 of epoch 1, 6 after it, 7...13
@@ -152,7 +124,7 @@ enum CheckpointBytes {
         let path = dir + "/run.checkpoint", copy = dir + "/epoch2-batch6.checkpoint"
         var within: [TrainingProgress] = []
         var after: [Int] = []
-        let full = try train(statefulConfig(), data: data, checkpointPath: path,
+        let full = try train(statefulCheckpointConfig(), data: data, checkpointPath: path,
                              checkpointSchedule: CheckpointSchedule(everyMiniBatches: 3), observer: { event in
             switch event {
             case .checkpointWrittenWithinEpoch(let p, let written):
@@ -170,12 +142,12 @@ enum CheckpointBytes {
         expectSameRun(try resumeTraining(from: copy, data: data), full, "from epoch 2, mini-batch 6")
 
         // Pausing for checkpoints changes nothing.
-        let plain = try train(statefulConfig(), data: data)
+        let plain = try train(statefulCheckpointConfig(), data: data)
         expectSameRun(full, plain, "every 3 mini-batches")
 
         // By time: with a tiny interval, a checkpoint at every mini-batch boundary.
         var timed = 0
-        let everyBatch = try train(statefulConfig(), data: data, checkpointPath: path,
+        let everyBatch = try train(statefulCheckpointConfig(), data: data, checkpointPath: path,
                       checkpointSchedule: CheckpointSchedule(afterEveryEpoch: false, everySeconds: 1e-9), observer: { event in
             if case .checkpointWrittenWithinEpoch = event { timed += 1 }
             if case .checkpointWritten = event { Issue.record("an epoch checkpoint without afterEveryEpoch") }
@@ -183,10 +155,10 @@ enum CheckpointBytes {
         #expect(timed == 4 * 7)
         expectSameRun(everyBatch, plain, "after every mini-batch")
         #expect(throws: TrainerError.self) {
-            _ = try train(statefulConfig(), data: data, checkpointSchedule: CheckpointSchedule(everyMiniBatches: 0))
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointSchedule: CheckpointSchedule(everyMiniBatches: 0))
         }
         #expect(throws: TrainerError.self) {
-            _ = try train(statefulConfig(), data: data, checkpointSchedule: CheckpointSchedule(everySeconds: -1))
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointSchedule: CheckpointSchedule(everySeconds: -1))
         }
     }
 
@@ -196,7 +168,7 @@ enum CheckpointBytes {
         let data = try toyMNIST(training: 80, noise: 1)
         let path = dir + "/run.checkpoint"
         #expect(throws: TrainerError.self) {
-            _ = try train(statefulConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(13).hook)
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(13).hook)
         }
         let bytes = try readFileBytes(path: path, limit: 1 << 30)
         let c = try Checkpoint.decode(bytes)
@@ -212,10 +184,10 @@ enum CheckpointBytes {
         let dir = makeTempDir()
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 80, noise: 1)
-        let full = try train(statefulConfig(), data: data)
+        let full = try train(statefulCheckpointConfig(), data: data)
         let path = dir + "/run.checkpoint"
         #expect(throws: TrainerError.self) {
-            _ = try train(statefulConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(17).hook)
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(17).hook)
         }
         // Version 2 is version 3 between epochs without the two position fields.
         let v3 = try readFileBytes(path: path, limit: 1 << 30)
@@ -245,7 +217,7 @@ enum CheckpointBytes {
         let data = try toyMNIST(training: 80, noise: 1)
         let path = dir + "/run.checkpoint"
         #expect(throws: TrainerError.self) {
-            _ = try train(statefulConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(12).hook)
+            _ = try train(statefulCheckpointConfig(), data: data, checkpointPath: path, shouldStop: StopAfterPolls(12).hook)
         }
         let bytes = try readFileBytes(path: path, limit: 1 << 30)
         func rejected(_ bad: [UInt8], _ message: String) -> Bool {
@@ -298,7 +270,7 @@ enum CheckpointBytes {
         let dir = makeTempDir()
         defer { removeTemp(dir) }
         let data = try toyMNIST(training: 40)
-        var config = statefulConfig()
+        var config = statefulCheckpointConfig()
         config.epochs = 1
         #expect {
             _ = try train(config, data: data, checkpointPath: dir + "/missing/run.checkpoint")

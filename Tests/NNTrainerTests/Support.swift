@@ -55,3 +55,18 @@ func referenceCost(sizes: [Int], cost: CostKind, p: [Double], data: Dataset, ind
     }
     return total
 }
+
+/// A small run with everything that carries state between mini-batches and epochs: momentum,
+/// dropout masks, per-epoch rotations, the learning-rate schedule, keep-best. 4 epochs; with 80
+/// training examples in mini-batches of 10, 8 mini-batches an epoch.
+func statefulCheckpointConfig() -> TrainingConfig {
+    var c = TrainingConfig(sizes: [784, 10], cost: .logLikelihood, eta: 0.2, lambda: 0.5, miniBatchSize: 10,
+                           epochs: 4, seed: 21, evaluationSet: .validation)
+    c.architecture = "fc12:relu:drop0.5,softmax10"
+    c.momentum = 0.6
+    c.schedulePatience = 1
+    c.keepBest = true
+    c.expansion = "rotate:5"
+    c.monitorTest = true
+    return c
+}
