@@ -391,8 +391,8 @@ private func dims(_ p: UnsafeMutablePointer<UInt32>?, _ n: Int) -> [Int] {
     return (0..<n).map { Int(p[$0]) }
 }
 
-/// Product of dimensions with overflow checking; nil on overflow.
-func checkedProduct(_ dims: [Int]) -> Int? {
+/// The product of `dims` (1 for none); nil if one is negative or the product overflows.
+public func checkedProduct(_ dims: [Int]) -> Int? {
     var product = 1
     for d in dims {
         guard d >= 0 else { return nil }

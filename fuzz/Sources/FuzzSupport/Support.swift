@@ -106,18 +106,6 @@ public struct SeedRNG {
     public mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
 }
 
-/// The product of `dims` (1 for none), nil if one is negative or the product overflows.
-public func product(_ dims: [Int]) -> Int? {
-    var p = 1
-    for d in dims {
-        guard d >= 0 else { return nil }
-        let (q, overflow) = p.multipliedReportingOverflow(by: d)
-        if overflow { return nil }
-        p = q
-    }
-    return p
-}
-
 /// a * b, or Int.max when that overflows.
 public func saturatingProduct(_ a: Int, _ b: Int) -> Int {
     let (p, overflow) = a.multipliedReportingOverflow(by: b)

@@ -62,12 +62,12 @@ func workPerExample(_ file: ModelFile) -> Int {
     var total = 0
     for n in file.networks {
         for l in n.layers {
-            let inputs = product(l.inputShape) ?? Int.max
-            let outputs = product(l.outputShape) ?? Int.max
+            let inputs = checkedProduct(l.inputShape) ?? Int.max
+            let outputs = checkedProduct(l.outputShape) ?? Int.max
             let cost: Int
             switch l.kind {
             case .dense: cost = saturatingProduct(inputs, outputs)
-            case .conv2d: cost = saturatingProduct(outputs, product(Array(l.weights.shape.dropFirst())) ?? Int.max)
+            case .conv2d: cost = saturatingProduct(outputs, checkedProduct(Array(l.weights.shape.dropFirst())) ?? Int.max)
             case .maxPool2d: cost = inputs
             }
             let (sum, overflow) = total.addingReportingOverflow(cost)
@@ -88,7 +88,7 @@ func introspect(_ model: OpaquePointer, _ file: ModelFile) -> Facts {
     var f = Facts()
     let networks = file.networks
     expect(nnrt_model_input_size(model, &f.inputSize), in: [Status.ok], "nnrt_model_input_size")
-    guard let first = networks.first, f.inputSize == product(first.input.shape) else {
+    guard let first = networks.first, f.inputSize == checkedProduct(first.input.shape) else {
         violated("input size \(f.inputSize) differs from the file's input contract")
     }
     var rank = 0
