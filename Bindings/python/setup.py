@@ -38,7 +38,7 @@ from setuptools.command.build_py import build_py as _build_py
 try:  # setuptools >= 70.1 has bdist_wheel; older ones get it from the wheel package
     from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel
 except ImportError:  # pragma: no cover
-    from wheel.bdist_wheel import bdist_wheel as _bdist_wheel  # type: ignore[no-redef]
+    from wheel.bdist_wheel import bdist_wheel as _bdist_wheel  # type: ignore
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent.parent if (HERE.parent.parent / "Include" / "nnrt.h").is_file() else None
@@ -172,7 +172,7 @@ def platform_tag(files: List[Path]) -> str:
                 if prefix in ("GLIBC", "GLIBCXX", "CXXABI", "GCC", "ZLIB"):
                     required[prefix] = max(required.get(prefix, ()), numbers)
     for name, limits in MANYLINUX_POLICIES:
-        if all(_numbers(limits[prefix]) >= numbers for prefix, numbers in required.items()):  # type: ignore[operator]
+        if all((_numbers(limits[prefix]) or ()) >= numbers for prefix, numbers in required.items()):
             return f"{name}_{arch}"
     return fallback
 
@@ -243,7 +243,8 @@ def bundle(library: Path, package_dir: Path, libs_dir: Path) -> List[Path]:
     os.chmod(target, 0o755)
     dependencies = resolved_dependencies(library)
     # Which libraries to bundle: the non-system libraries reachable from libnnrt.
-    pending, chosen = list(needed(library)), {}  # type: ignore[var-annotated]
+    pending: List[str] = list(needed(library))
+    chosen: Dict[str, Path] = {}
     while pending:
         name = pending.pop()
         if name in chosen or name in SYSTEM_LIBRARIES or LOADER.match(name):
@@ -299,7 +300,7 @@ class build_py(_build_py):
             files = bundle(library, package_dir, build_lib / LIBS_DIR)
         except BuildError as error:
             sys.exit(str(error))
-        self.distribution.nnrt_elf_files = files  # type: ignore[attr-defined]
+        setattr(self.distribution, "nnrt_elf_files", files)
         print(f"nnrt wheel: bundled {library} and {len(files) - 1} libraries it needs "
               f"({', '.join(path.name for path in files[1:]) or 'none'})", flush=True)
 

@@ -51,7 +51,7 @@ from ._session import Session
 ABI_VERSION = _capi.ABI_VERSION
 
 #: Where the loaded libnnrt came from.
-library_path: str = _capi.library_path
+library_path = _capi.library_path
 
 
 def version() -> str:
@@ -80,13 +80,14 @@ def supported_format_versions() -> Tuple[int, int]:
 def _package_version() -> str:
     """This package's version: written into built packages by setup.py (from Include/nnrt.h);
     when running from a source checkout, read from its Include/nnrt.h; else the library's."""
-    try:
-        from ._version import __version__ as built
-        return built
-    except ImportError:
-        pass
+    import importlib
     import re
     from pathlib import Path
+
+    try:
+        return str(importlib.import_module("._version", __name__).__version__)
+    except ImportError:
+        pass
 
     for parent in Path(__file__).resolve().parents:
         header = parent / "Include" / "nnrt.h"
@@ -101,7 +102,7 @@ def _package_version() -> str:
 
 
 #: This package's version (equal to :func:`version` of the library it ships with).
-__version__: str = _package_version()
+__version__ = _package_version()
 
 
 __all__ = [
