@@ -26,7 +26,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 die() { echo "package.sh: $*" >&2; exit 1; }
 bad_usage() { echo "package.sh: $*" >&2; echo "Usage: scripts/package.sh [--prefix DIR] [--libdir DIR] [--no-build] [--no-wheel] (--help)" >&2; exit 2; }
 
