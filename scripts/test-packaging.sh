@@ -30,6 +30,10 @@ ok() { checks=$((checks + 1)); echo "ok: $*"; }
 bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*" >&2; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 cannot() { echo "test-packaging.sh: $*" >&2; exit 2; }
+case "${1:-}" in
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  -*) cannot "unknown option '$1' (usage: scripts/test-packaging.sh [MODEL])" ;;
+esac
 
 for tool in cmake pkg-config patchelf readelf python3 cc; do
   command -v "$tool" >/dev/null || cannot "'$tool' is not installed (scripts/install-deps.sh installs it)"
