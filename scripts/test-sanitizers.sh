@@ -67,6 +67,8 @@ if [ "$skip" != valgrind ]; then
     else
       cp build/lib/libnnrt.so "$symlib/libnnrt.so"
     fi
+    # The programs ask the loader for the SONAME (libnnrt.so.0.MINOR), not libnnrt.so.
+    ln -sfn libnnrt.so "$symlib/$(scripts/version.sh --soname)"
     vg=(valgrind -q --error-exitcode=3 --leak-check=full --show-leak-kinds=definite
         --errors-for-leak-kinds=definite --suppressions=scripts/valgrind-swift.supp)
     run_vg() {  # run_vg NAME COMMAND...

@@ -7,7 +7,8 @@
 # the C tests under valgrind, a ThreadSanitizer run of the concurrent C API paths, the Python
 # binding's tests in a fresh virtual environment (the same three kinds of robustness test), and a
 # check that the CLI, the C example and the Python example predict exactly the same labels, and
-# the fuzzing harnesses (kept regression inputs, then 30 s each).
+# the fuzzing harnesses (kept regression inputs, then 30 s each). The release packages
+# (scripts/package.sh) are checked as C (pkg-config, CMake) and Python (wheel) users meet them.
 #
 # Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
 # MNIST_DIR if set, else the download cache (fetched and verified on first use).
@@ -67,6 +68,8 @@ stage "CLI: training survives SIGKILL, SIGINT and SIGTERM (kill and resume)" scr
 stage "exported symbols match Include/nnrt.h" scripts/check-exports.sh
 stage "C examples and C API tests" scripts/test-c.sh "$model"
 stage "image files: C API (and valgrind), C example, nnrt classify" scripts/test-images.sh "$model"
+stage "packages: install tree, tarball, pkg-config and CMake users, wheel in a fresh venv" \
+  scripts/test-packaging.sh "$model"
 stage "sanitizers: swift test under ASan+UBSan, C tests and examples under valgrind" \
   scripts/test-sanitizers.sh "$model"
 stage "kernel build follows the CPU (qemu: no AVX, AVX2)" scripts/test-cpu-dispatch.sh

@@ -46,13 +46,12 @@ from ._images import FileResult
 from ._model import Ensemble, InputContract, LayerInfo, Model, Producer
 from ._session import Session
 
-__version__ = "0.3.0"
 
 #: The ABI version this binding was written for (NNRT_ABI_VERSION).
 ABI_VERSION = _capi.ABI_VERSION
 
 #: Where the loaded libnnrt came from.
-library_path: str = _capi.library_path
+library_path = _capi.library_path
 
 
 def version() -> str:
@@ -76,6 +75,34 @@ def supported_format_versions() -> Tuple[int, int]:
     oldest, newest = c_uint32(), c_uint32()
     _capi.nnrt_supported_format_versions(byref(oldest), byref(newest))
     return oldest.value, newest.value
+
+
+def _package_version() -> str:
+    """This package's version: written into built packages by setup.py (from Include/nnrt.h);
+    when running from a source checkout, read from its Include/nnrt.h; else the library's."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    try:
+        return str(importlib.import_module("._version", __name__).__version__)
+    except ImportError:
+        pass
+
+    for parent in Path(__file__).resolve().parents:
+        header = parent / "Include" / "nnrt.h"
+        if header.is_file():
+            text = header.read_text(encoding="utf-8", errors="replace")
+            fields = [re.search(rf"^#define NNRT_VERSION_{name} (\d+)$", text, re.MULTILINE)
+                      for name in ("MAJOR", "MINOR", "PATCH")]
+            if all(fields):
+                return ".".join(match.group(1) for match in fields if match)
+            break
+    return version()
+
+
+#: This package's version (equal to :func:`version` of the library it ships with).
+__version__ = _package_version()
 
 
 __all__ = [

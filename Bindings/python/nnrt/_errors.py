@@ -47,13 +47,14 @@ class NNRTError(Exception):
     code: Optional[int] = None
 
     def __init__(self, status: int, message: str = "") -> None:
+        """The error for C status ``status`` with the library's ``message``."""
         self.status = int(status)
         self.status_name = _text(_capi.nnrt_status_string(self.status))
         self.message = message
         super().__init__(f"{self.status_name}: {message}" if message else self.status_name)
 
     @classmethod
-    def from_status(cls, status: int, message: Optional[str] = None) -> "NNRTError":
+    def from_status(cls, status: int, message: Optional[str] = None) -> NNRTError:
         """The exception for ``status``; ``message`` defaults to this thread's C error message."""
         if message is None:
             message = _text(_capi.nnrt_last_error_message())
@@ -143,6 +144,7 @@ class ClosedModelError(InvalidArgumentError):
 
     def __init__(self, status: int = _capi.NNRT_ERR_INVALID_ARGUMENT,
                  message: str = "the model is closed") -> None:
+        """The error raised when a closed model is used."""
         super().__init__(status, message)
 
 
@@ -151,6 +153,7 @@ class ClosedSessionError(InvalidArgumentError):
 
     def __init__(self, status: int = _capi.NNRT_ERR_INVALID_ARGUMENT,
                  message: str = "the session is closed") -> None:
+        """The error raised when a closed session is used."""
         super().__init__(status, message)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from ctypes import Structure, byref, c_char, c_char_p, c_float, c_int32, c_uint32
-from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 from . import _capi
 from ._errors import InvalidArgumentError, NNRTError, check
@@ -58,7 +58,7 @@ class FileResult(NamedTuple):
 
     source: str
     label: Optional[str]
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index, as documented
     confidence: float
     top: List[Tuple[str, float]]
     flags: FrozenSet[str]
@@ -78,7 +78,7 @@ def _is_pillow(item: Any) -> bool:
     return hasattr(item, "mode") and hasattr(item, "size") and hasattr(item, "getdata")
 
 
-def _pixels(item: Any) -> "np.ndarray":
+def _pixels(item: Any) -> np.ndarray:
     """A Pillow image or an array as a C-contiguous uint8 or uint16 array (H, W) or (H, W, C),
     C in 1..4 (grey, grey + alpha, RGB, RGBA)."""
     from ._model import _numpy
@@ -127,10 +127,11 @@ def _pixels(item: Any) -> "np.ndarray":
             f"an image array must be (height, width) or (height, width, channels) with 1 to 4 "
             f"channels, not {tuple(array.shape)}",
         )
-    return numpy.ascontiguousarray(array)
+    contiguous: np.ndarray = numpy.ascontiguousarray(array)
+    return contiguous
 
 
-def preprocess_item(model: Any, item: Any) -> "Tuple[np.ndarray, int]":
+def preprocess_item(model: Any, item: Any) -> Tuple[np.ndarray, int]:
     """The model's input vector (float32, input_size) for one image of any kind, and its flags."""
     from ._model import _address, _numpy, _path_bytes
 
@@ -234,7 +235,7 @@ def classify_items(model: Any, session: Any, items: Iterable[Any], top: int) -> 
     order = numpy.argsort(-outputs, axis=1, kind="stable")[:, :top]
     values = numpy.take_along_axis(outputs, order, axis=1).tolist()
     order = order.tolist()
-    flag_sets = {}
+    flag_sets: Dict[int, FrozenSet[str]] = {}
     results: List[FileResult] = []
     for i in range(count):
         bits = flag_bits[i]

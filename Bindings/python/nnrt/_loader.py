@@ -17,7 +17,7 @@ import ctypes.util
 import os
 import sys
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 __all__ = ["LibraryLoadError", "load_library", "library_filename"]
 
@@ -28,7 +28,8 @@ class LibraryLoadError(ImportError):
     ``tried`` lists ``(candidate, reason)`` for every place that was looked at.
     """
 
-    def __init__(self, message: str, tried: "List[Tuple[str, str]] | None" = None) -> None:
+    def __init__(self, message: str, tried: Optional[List[Tuple[str, str]]] = None) -> None:
+        """``message``, followed by one line per ``(candidate, reason)`` in ``tried``."""
         self.tried: List[Tuple[str, str]] = list(tried or [])
         if self.tried:
             lines = "\n".join(f"  - {candidate}: {reason}" for candidate, reason in self.tried)
@@ -45,7 +46,7 @@ def library_filename() -> str:
     return "libnnrt.so"
 
 
-def _checkout_library(start: Path) -> "Path | None":
+def _checkout_library(start: Path) -> Optional[Path]:
     """``build/lib/<libname>`` of the nnrt source checkout containing ``start``, if any."""
     for parent in start.parents:
         if (parent / "Include" / "nnrt.h").is_file():
@@ -70,7 +71,7 @@ def _candidates() -> List[Tuple[str, bool]]:
     return found
 
 
-def load_library() -> "Tuple[ctypes.CDLL, str]":
+def load_library() -> Tuple[ctypes.CDLL, str]:
     """Load libnnrt from the first candidate that works; return it and where it came from.
 
     Raises LibraryLoadError listing every candidate and why it failed.

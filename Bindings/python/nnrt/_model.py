@@ -109,7 +109,7 @@ _SIZE_1 = c_size_t(1)
 
 
 def _run_batch(function: Any, handle: Any, flat: Any, count: int, labels: bool,
-               input_size: int, class_count: int) -> "np.ndarray":
+               input_size: int, class_count: int) -> np.ndarray:
     """Calls a checked predict function (model or session, float or u8) on ``count`` examples in
     ``flat`` into a new array: labels (int32, (count,)) or outputs (float32, (count, classes))."""
     numpy = _np
@@ -155,7 +155,7 @@ def _pointer(array: Any) -> Any:
 
 
 def _examples(x: Any, shapes: FrozenSet[Tuple[int, ...]], input_size: int,
-              input_shape: Tuple[int, ...]) -> "Tuple[np.ndarray, int, bool]":
+              input_shape: Tuple[int, ...]) -> Tuple[np.ndarray, int, bool]:
     """``x`` as C-contiguous float32 or uint8 data holding N examples, N, and whether it is uint8.
 
     The array is ``x`` itself when it already is a C-contiguous float32 or uint8 ndarray of an
@@ -195,7 +195,7 @@ def _text(raw: Optional[bytes]) -> str:
     return raw.decode("utf-8", errors="replace") if raw else ""
 
 
-def _path_bytes(path: "Union[str, os.PathLike[str], bytes]") -> bytes:
+def _path_bytes(path: Union[str, os.PathLike[str], bytes]) -> bytes:
     """A path as the bytes the C library gets (``os.fsencode``: any str Python can hold, including
     names that are not UTF-8). A NUL byte would cut the path short in C, so it is refused."""
     encoded = os.fsencode(path)
@@ -232,12 +232,18 @@ class Model:
     - ``uint8`` pixels of the same shapes, scaled by the model's input contract inside the
       library (MNIST: pixel / 255). Only numpy arrays of dtype ``uint8`` take this path: lists of
       ints are read as float values.
+
+    Prediction, :meth:`preprocess` and :meth:`classify_files` need numpy (``pip install
+    'nnrt[numpy]'``); loading and every property work without it.
     """
 
-    _handle: Optional[int] = None  # class defaults, so __del__ works even if __init__ failed
-    _c_handle: Optional[c_void_p] = None
+    # Class defaults, so __del__ works even if __init__ failed (type comments: an annotation here
+    # would show in help(nnrt.Model)).
+    _handle = None  # type: Optional[int]
+    _c_handle = None  # type: Optional[c_void_p]
 
-    def __init__(self, source: ModelSource) -> None:
+    def __init__(self, source: Union[str, os.PathLike[str], bytes, bytearray, memoryview]) -> None:
+        """Loads and validates a model file from a path, or from the bytes of a model file."""
         handle = c_void_p()
         if isinstance(source, (str, os.PathLike)):
             status = _capi.nnrt_model_load(_path_bytes(source), byref(handle))
@@ -269,7 +275,7 @@ class Model:
             self.close()
             raise
         # The same facts as ctypes values, for the unchecked batch-1 calls.
-        self._c_handle: Optional[c_void_p] = c_void_p(handle)
+        self._c_handle = c_void_p(handle)
         self._c_input_size = c_size_t(self._input_size)
         self._c_class_count = c_size_t(self._class_count)
         unit_stripped = self._input_shape
@@ -305,7 +311,8 @@ class Model:
         """Whether ``close()`` has been called."""
         return self._handle is None
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
+        """Returns the model itself (``with nnrt.Model(path) as model:``); closed on exit."""
         self._ptr()
         return self
 
@@ -461,7 +468,7 @@ class Model:
 
     # --- Inference -------------------------------------------------------------------------
 
-    def _single(self, x: Any, labels: bool) -> "Optional[np.ndarray]":
+    def _single(self, x: Any, labels: bool) -> Optional[np.ndarray]:
         """The batch-1 fast path: labels (``labels``) or outputs for ``x`` if it is a C-contiguous
         float32 or uint8 ndarray holding one example, else None (then :meth:`_predict` runs).
 
@@ -497,7 +504,7 @@ class Model:
             raise NNRTError.from_status(status)
         return result
 
-    def _predict(self, x: "ArrayLike", labels: bool) -> "np.ndarray":
+    def _predict(self, x: ArrayLike, labels: bool) -> np.ndarray:
         """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
         any batch size, through the checked library function."""
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
@@ -505,7 +512,7 @@ class Model:
         function = _capi.nnrt_model_predict_u8 if u8 else _capi.nnrt_model_predict
         return _run_batch(function, self._ptr(), flat, count, labels, self._input_size, self._class_count)
 
-    def predict(self, x: "ArrayLike") -> "np.ndarray":
+    def predict(self, x: ArrayLike) -> np.ndarray:
         """Predicted class indices, an ``int32`` array of shape (N,).
 
         For an ensemble, the winner under its voting rule. Map indices to names with ``labels``.
@@ -513,7 +520,7 @@ class Model:
         result = self._single(x, True)
         return self._predict(x, True) if result is None else result
 
-    def predict_proba(self, x: "ArrayLike") -> "np.ndarray":
+    def predict_proba(self, x: ArrayLike) -> np.ndarray:
         """Outputs, a ``float32`` array of shape (N, class_count).
 
         A single network's output layer; for an ensemble the mean member output
@@ -523,7 +530,7 @@ class Model:
         result = self._single(x, False)
         return self._predict(x, False) if result is None else result
 
-    def predict_members(self, x: "ArrayLike") -> "Tuple[np.ndarray, np.ndarray]":
+    def predict_members(self, x: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
         """Each member's own predictions: labels ``int32`` (N, members) and outputs ``float32``
         (N, members, class_count).
 
@@ -550,7 +557,7 @@ class Model:
 
     # --- Images ------------------------------------------------------------------------------
 
-    def classify_files(self, items: "Iterable[Any]", top: int = 3, threads: int = 1) -> "List[FileResult]":
+    def classify_files(self, items: Iterable[Any], top: int = 3, threads: int = 1) -> List[FileResult]:
         """Classifies images: a :class:`nnrt.FileResult` per item, in order. One bad image never
         stops the others: its result carries the error.
 
@@ -573,7 +580,7 @@ class Model:
         with Session(self, threads) as session:
             return classify_items(self, session, items, top)
 
-    def preprocess(self, image: Any) -> "np.ndarray":
+    def preprocess(self, image: Any) -> np.ndarray:
         """What the network sees for ``image`` (any item :meth:`classify_files` accepts): the
         model's input as a ``float32`` array of :attr:`input_shape` (MNIST: (1, 28, 28), 0..1
         with 1 = ink). ``predict(model.preprocess(x))`` equals ``classify_files([x])``'s label.
@@ -585,7 +592,7 @@ class Model:
         row, _ = preprocess_item(self, image)
         return row.reshape(self._input_shape)
 
-    def session(self, threads: int = 1) -> "Session":
+    def session(self, threads: int = 1) -> Session:
         """A :class:`nnrt.Session` for this model: ``nnrt.Session(self, threads)``.
 
         Sessions keep their scratch memory between calls (the lean batch-1 path) and may spread a
@@ -611,6 +618,7 @@ class Ensemble(Model):
     """
 
     def __init__(self, models: Iterable[Model], voting: Union[str, int] = "majority") -> None:
+        """Builds the ensemble of ``models`` voting by ``voting`` (see the class docstring)."""
         members = list(models)
         for member in members:
             if not isinstance(member, Model):

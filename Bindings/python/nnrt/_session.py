@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from ctypes import byref, c_size_t, c_void_p
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple
 
 from . import _capi, _model
 from ._errors import ClosedSessionError, InvalidArgumentError, NNRTError, check
@@ -13,6 +13,8 @@ from ._model import _SIZE_0, _SIZE_1, Model, _address, _char_from_buffer, _examp
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from numpy.typing import ArrayLike
+
+    from ._images import FileResult
 
 __all__ = ["Session"]
 
@@ -56,11 +58,14 @@ class Session:
     are context managers, and are also released when garbage-collected.
     """
 
-    _handle: Optional[int] = None  # class defaults, so close() and __del__ work on a partial object
-    _c_handle: Optional[c_void_p] = None
-    _model: Optional[Model] = None
+    # Class defaults, so close() and __del__ work on a partial object (type comments: an
+    # annotation here would show in help(nnrt.Session)).
+    _handle = None  # type: Optional[int]
+    _c_handle = None  # type: Optional[c_void_p]
+    _model = None  # type: Optional[Model]
 
     def __init__(self, model: Model, threads: int = 1) -> None:
+        """Creates a session for ``model`` that uses ``threads`` threads (see the class docstring)."""
         self._lock = threading.Lock()
         if not isinstance(model, Model):
             raise TypeError(f"Session() takes an nnrt.Model, not {type(model).__name__}")
@@ -128,7 +133,8 @@ class Session:
             raise ClosedSessionError()
         return handle
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
+        """Returns the session itself (``with model.session() as session:``); closed on exit."""
         self._check_open()
         return self
 
@@ -174,7 +180,7 @@ class Session:
         self._buffers = buffers
         return buffers
 
-    def _single(self, x: Any, labels: bool) -> "Optional[np.ndarray]":
+    def _single(self, x: Any, labels: bool) -> Optional[np.ndarray]:
         """The batch-1 fast path: labels (``labels``) or outputs for ``x`` if it is a C-contiguous
         float32 or uint8 ndarray holding one example, else None (then :meth:`_predict` runs).
 
@@ -218,7 +224,7 @@ class Session:
         finally:
             lock.release()
 
-    def _predict(self, x: "ArrayLike", labels: bool) -> "np.ndarray":
+    def _predict(self, x: ArrayLike, labels: bool) -> np.ndarray:
         """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
         any batch size, through the checked library function, into a new array."""
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
@@ -230,7 +236,7 @@ class Session:
             function = _capi.nnrt_session_predict_u8 if u8 else _capi.nnrt_session_predict
             return _run_batch(function, handle, flat, count, labels, self._input_size, self._class_count)
 
-    def classify_files(self, items: Any, top: int = 3) -> Any:
+    def classify_files(self, items: Iterable[Any], top: int = 3) -> List[FileResult]:
         """As :meth:`nnrt.Model.classify_files`, on this session's threads and memory: a list of
         :class:`nnrt.FileResult`, one per item."""
         from ._images import classify_items
@@ -238,13 +244,13 @@ class Session:
         self._check_open()
         return classify_items(self._model, self, items, top)
 
-    def predict(self, x: "ArrayLike") -> "np.ndarray":
+    def predict(self, x: ArrayLike) -> np.ndarray:
         """Predicted class indices, an ``int32`` array of shape (N,), exactly as
         :meth:`Model.predict` gives them."""
         result = self._single(x, True)
         return self._predict(x, True) if result is None else result
 
-    def predict_proba(self, x: "ArrayLike") -> "np.ndarray":
+    def predict_proba(self, x: ArrayLike) -> np.ndarray:
         """Outputs, a ``float32`` array of shape (N, class_count), exactly (bit for bit) as
         :meth:`Model.predict_proba` gives them."""
         result = self._single(x, False)
