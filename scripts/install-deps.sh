@@ -7,10 +7,11 @@
 #   without AVX2; scripts/test-cpu-dispatch.sh). libpng-dev, libjpeg62-turbo-dev: PNG and JPEG
 #   decoding and encoding (Sources/CImageCodecs); a machine that only runs libnnrt.so or the CLI
 #   needs their run-time packages, libpng16-16 and libjpeg62-turbo. valgrind: the image tests run
-#   the C API under it (no leaks, no invalid accesses; scripts/test-images.sh).
+#   the C API under it (no leaks, no invalid accesses; scripts/test-images.sh). chromium: the HTML
+#   report is rendered headless in the tests (Tests/report/test-report.sh).
 # The Swift toolchain (6.x) is expected on PATH: see README.md.
 set -euo pipefail
-packages=(libprotobuf-c-dev libprotobuf-c1 protobuf-c-compiler zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config binutils make gcc g++ python3 python3-venv qemu-user valgrind)
+packages=(libprotobuf-c-dev libprotobuf-c1 protobuf-c-compiler zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config binutils make gcc g++ python3 python3-venv qemu-user valgrind chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
