@@ -103,7 +103,9 @@ struct LineChart {
             legendRows[legendRows.count - 1].append((s, cursor))
             cursor += w
         }
-        let top = 14 + 18 * Double(legendRows.count) + 10
+        // Room under the legend for the marked epoch's label, which sits above the plot so that
+        // it never hides a curve.
+        let top = 14 + 18 * Double(legendRows.count) + (marker == nil ? 10 : 24)
         let height = top + Self.plotHeight + Self.bottom
         let plotLeft = Self.left, plotRight = width - Self.right
         let plotTop = top, plotBottom = top + Self.plotHeight
@@ -189,18 +191,15 @@ struct LineChart {
         let shownMarker = marker.flatMap { $0.x >= xMin && $0.x <= xMax ? $0 : nil }
         if let marker = shownMarker {
             let x = px(marker.x)
-            s += "<line class=\"marker\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(plotTop))\" y2=\"\(n(plotBottom))\" stroke=\"#6b4fbb\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
+            s += "<line class=\"marker\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(plotTop - 2))\" y2=\"\(n(plotBottom))\" stroke=\"#6b4fbb\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
         }
         var markerLabel = ""
         if let marker = shownMarker {
             let x = px(marker.x)
             let anchor = x > (plotLeft + plotRight) / 2 ? "end" : "start"
             let tx = anchor == "end" ? x - 5 : x + 5
-            // The label on a light plate, so that a curve under it does not hide it.
-            let plate = 6.2 * Double(marker.label.count) + 6
-            let plateX = anchor == "end" ? tx - plate + 3 : tx - 3
-            markerLabel = "<g class=\"marker-label\"><rect x=\"\(n(plateX))\" y=\"\(n(plotTop + 3))\" width=\"\(n(plate))\" height=\"14\" rx=\"3\" fill=\"#fff\" fill-opacity=\"0.9\"/>"
-                + "<text x=\"\(n(tx))\" y=\"\(n(plotTop + 13.5))\" font-size=\"11\" font-weight=\"600\" fill=\"#6b4fbb\" text-anchor=\"\(anchor)\">\(htmlEscaped(marker.label))</text></g>"
+            markerLabel = "<text class=\"marker-label\" x=\"\(n(tx))\" y=\"\(n(plotTop - 5))\" font-size=\"11\" font-weight=\"600\" "
+                + "fill=\"#6b4fbb\" text-anchor=\"\(anchor)\">\(htmlEscaped(marker.label))</text>"
         }
 
         // The series.

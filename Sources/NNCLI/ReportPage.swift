@@ -376,12 +376,19 @@ struct ReportPage {
         if dropped > 0 {
             all.append("\(dropped) value\(dropped == 1 ? " is" : "s are") not finite\(chart.logY ? " or not positive" : "") and not drawn.")
         }
-        for note in all { h += "<p class=\"note\">\(htmlEscaped(note))</p>\n" }
+        for note in all { h += "<p class=\"note\">\(Self.noteHTML(note))</p>\n" }
         return h + "</figure>\n"
     }
 
     func missing(_ id: String, _ text: String) -> String {
-        "<div class=\"missing\" id=\"missing-\(id)\">\(htmlEscaped(text))</div>\n"
+        "<div class=\"missing\" id=\"missing-\(id)\">\(Self.noteHTML(text))</div>\n"
+    }
+
+    /// A note of the generator's own (it may quote a model file's text): escaped, with the
+    /// command-line flags it names set as code that does not break across lines.
+    static func noteHTML(_ text: String) -> String {
+        htmlEscaped(text).replacingOccurrences(of: "(--[a-z0-9][a-z0-9-]*)", with: "<code class=\"flag\">$1</code>",
+                                               options: .regularExpression)
     }
 
     func curveSection() -> String {
@@ -399,7 +406,7 @@ struct ReportPage {
             h += networkAccuracy() + networkCost()
         }
         h += "</div>\n"
-        for note in notes { h += "<p class=\"note\">\(htmlEscaped(note))</p>\n" }
+        for note in notes { h += "<p class=\"note\">\(Self.noteHTML(note))</p>\n" }
         return h + "</section>\n"
     }
 
@@ -850,6 +857,7 @@ extension ReportPage {
         main{max-width:1100px;margin:0 auto;padding:32px 32px 40px}
         code,pre{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace}
         code{font-size:12.5px;background:#f1f4f8;border-radius:4px;padding:1px 5px;word-break:break-all}
+        code.flag{font-size:12px;white-space:nowrap;word-break:normal;padding:0 3px}
         header.top{border-bottom:1px solid var(--line);padding-bottom:16px;margin-bottom:20px}
         .kicker{text-transform:uppercase;letter-spacing:.09em;font-size:11px;font-weight:700;color:var(--accent)}
         h1{font-size:28px;line-height:1.2;margin:4px 0 10px;letter-spacing:-.01em;word-break:break-word}

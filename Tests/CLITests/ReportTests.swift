@@ -184,7 +184,7 @@ private func makeTempDirectory() -> String {
                     EpochMetrics(epoch: 2, evaluation: SplitMetrics(total: 10000, correct: 9100), seconds: 1)]
         let html = try render(ModelFile(body: .network(pixelNetwork(provenance: p))))
         #expect(html.contains("id=\"chart-accuracy\""))
-        #expect(html.contains("Not recorded: training accuracy (--monitor-training-accuracy)"))
+        #expect(html.contains("Not recorded: training accuracy (<code class=\"flag\">--monitor-training-accuracy</code>)"))
         #expect(html.contains("id=\"missing-cost\"") && !html.contains("id=\"chart-cost\""))
         #expect(html.contains("id=\"missing-gradient-norms\"") && !html.contains("id=\"chart-gradient-norms\""))
         #expect(html.contains("id=\"missing-hyperparameters\""))
