@@ -81,12 +81,14 @@ struct LineChart {
     static let plotHeight = 220.0
     static let left = 62.0, right = 18.0, bottom = 46.0
 
-    /// How many drawable y values the chart would drop (NaN, infinities, or <= 0 on a log axis).
+    /// How many y values the chart does not draw (NaN, infinities, beyond 1e15, or <= 0 on a log axis).
     var undrawableCount: Int {
         series.reduce(0) { $0 + $1.points.filter { !drawable($0.y) }.count }
     }
 
-    private func drawable(_ y: Double) -> Bool { y.isFinite && (!logY || y > 0) }
+    /// Whether a value can be drawn: finite, within 1e15 (a larger cost or norm means a run that
+    /// diverged, and would flatten every other point), and positive on a log axis.
+    private func drawable(_ y: Double) -> Bool { y.isFinite && abs(y) < 1e15 && (!logY || y > 1e-300) }
 
     func svg() -> String {
         let width = Self.width
@@ -124,7 +126,9 @@ struct LineChart {
             yLow = pow(10, lo); yHigh = pow(10, hi)
             var ticks: [Double] = []
             let decades = Int(hi - lo)
-            for k in Int(lo)...Int(hi) {
+            // Every decade up to 10 of them, else every few (at most about 10 ticks).
+            let every = max(1, (decades + 9) / 10)
+            for k in stride(from: Int(lo), through: Int(hi), by: every) {
                 let base = pow(10, Double(k))
                 ticks.append(base)
                 if decades <= 2, k < Int(hi) { ticks.append(2 * base); ticks.append(5 * base) }
@@ -142,7 +146,8 @@ struct LineChart {
             if let ceiling = yCeiling, yHigh > ceiling, hi <= ceiling { yHigh = ceiling }
             if yHigh <= yLow { yHigh = yLow + step }
             // By index, not by repeated addition (which can stall on a tiny step of a large value).
-            let count = min(Int(((yHigh - yLow) / step).rounded()), 50)
+            let steps = ((yHigh - yLow) / step).rounded()
+            let count = steps.isFinite && steps >= 0 && steps < 50 ? Int(steps) : 50
             yTicks = (0...max(count, 1)).map { i in
                 let t = yLow + Double(i) * step
                 return abs(t) < step * 1e-9 ? 0 : t

@@ -374,7 +374,8 @@ struct ReportPage {
         var all = notes
         let dropped = chart.undrawableCount
         if dropped > 0 {
-            all.append("\(dropped) value\(dropped == 1 ? " is" : "s are") not finite\(chart.logY ? " or not positive" : "") and not drawn.")
+            all.append("\(dropped) value\(dropped == 1 ? " is" : "s are") not finite, beyond 1e15\(chart.logY ? " or not positive" : "") "
+                       + "and not drawn (see the history).")
         }
         for note in all { h += "<p class=\"note\">\(Self.noteHTML(note))</p>\n" }
         return h + "</figure>\n"
@@ -712,13 +713,15 @@ struct ReportPage {
     var shownMistakes: [TestMeasurement.Mistake] {
         let all = test.mistakes
         guard all.count > input.galleryLimit else { return all }
+        func key(_ m: TestMeasurement.Mistake) -> Float { m.confidence.isNaN ? -.infinity : m.confidence }
         let ranked = all.enumerated().sorted { a, b in
-            a.element.confidence != b.element.confidence ? a.element.confidence > b.element.confidence : a.offset < b.offset
+            key(a.element) != key(b.element) ? key(a.element) > key(b.element) : a.offset < b.offset
         }
         return ranked.prefix(max(input.galleryLimit, 0)).map(\.element)
     }
 
     func confidenceText(_ value: Float) -> String {
+        guard value.isFinite, abs(value) < 1e6 else { return "–" }
         switch test.confidence {
         case .probability, .meanOutput(_, true): return trimmedDecimal(100 * Double(value), 1) + "%"
         case .output, .meanOutput(_, false): return String(format: "%.2f", value)
@@ -831,6 +834,7 @@ struct ReportPage {
     /// "12.3 s", "4 min 05 s", "2 h 03 min".
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "–" }
+        if seconds >= 1e9 { return String(format: "%.3g s", seconds) }
         if seconds < 60 { return decimal(seconds, 1) + " s" }
         let s = Int(seconds.rounded())
         if s < 3600 { return String(format: "%d min %02d s", s / 60, s % 60) }

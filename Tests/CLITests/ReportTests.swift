@@ -192,6 +192,28 @@ private func makeTempDirectory() -> String {
         #expect(html.contains("Test at best epoch</div><div class=\"value\">91.00%"))
     }
 
+    @Test func absurdFiguresFromAFileAreNotDrawnAndDoNotTrap() throws {
+        var p = fullProvenance()
+        p.epochs[0].training?.cost = .nan
+        p.epochs[1].training?.cost = .infinity
+        p.epochs[2].training?.cost = 1e300
+        p.epochs[0].evaluation?.cost = -1e308
+        p.epochs[0].seconds = 1e300
+        p.epochs[1].seconds = .nan
+        p.epochs[2].seconds = -5
+        p.initialGradientNorms = [0]
+        p.epochs[1].gradientNorms = [Double.leastNonzeroMagnitude]
+        p.epochs[2].gradientNorms = [.infinity]
+        let html = try render(ModelFile(body: .network(pixelNetwork(provenance: p))))
+        // The cost chart: the three training costs and one validation cost; gradient norms: three.
+        #expect(html.contains("4 values are not finite, beyond 1e15 and not drawn"))
+        #expect(html.contains("3 values are not finite, beyond 1e15 or not positive and not drawn"))
+        #expect(html.contains("id=\"chart-cost\"") && html.contains("id=\"chart-gradient-norms\""))
+        let wide = LineChart(id: "w", title: "t", xLabel: "Epoch", yLabel: "y",
+                             series: [ChartSeries(label: "s", color: "#000", points: [(1, 1e-290), (4_000_000_000, 1e14)])], logY: true)
+        #expect(occurrences("<text x=", in: wide.svg()) < 40)
+    }
+
     @Test func aModelWithoutHistory() throws {
         let html = try render(ModelFile(body: .network(pixelNetwork())))
         for id in ["missing-accuracy", "missing-cost", "missing-gradient-norms", "missing-history", "missing-hyperparameters"] {
