@@ -540,8 +540,11 @@ struct ReportPage {
                 : "No member recorded a cost per epoch: train with --monitor-training-cost and --monitor-evaluation-cost.")
         }
         if !missingSplits.isEmpty {
-            notes.append("Not recorded: \(missingSplits.joined(separator: " and ")) \(what)"
-                         + (accuracy ? "." : " (--monitor-training-cost, --monitor-evaluation-cost)."))
+            let flags = missingSplits.map { split in
+                split == "training" ? (accuracy ? "--monitor-training-accuracy" : "--monitor-training-cost")
+                    : (accuracy ? "--evaluate-on" : "--monitor-evaluation-cost")
+            }
+            notes.append("Not recorded: \(missingSplits.joined(separator: " and ")) \(what) (\(flags.joined(separator: ", "))).")
         }
         return h
     }
