@@ -125,7 +125,7 @@ struct ReportPage {
         if let created = p?.createdAt, !created.isEmpty { badges.append("trained " + created) }
         var h = "<header id=\"report-header\" class=\"top\">\n<div class=\"kicker\">nnrt training report</div>\n"
         h += "<h1>\(htmlEscaped(displayName))</h1>\n<div class=\"badges\">"
-        h += badges.map { "<span>\(htmlEscaped($0))</span>" }.joined()
+        h += badges.map { "<span>\(htmlEscaped($0).replacingOccurrences(of: ",", with: ",<wbr>"))</span>" }.joined()
         h += "</div>\n<p class=\"path\">model file <code>\(htmlEscaped(input.modelPath))</code></p>\n"
         if let command = p?.command, !command.isEmpty {
             h += "<pre class=\"command\" id=\"command\">\(htmlEscaped(command))</pre>\n"
@@ -189,7 +189,7 @@ struct ReportPage {
         let seconds = networks.reduce(0.0) { $0 + ($1.provenance?.epochs.reduce(0) { $0 + $1.seconds } ?? 0) }
         let epochs = networks.reduce(0) { $0 + ($1.provenance?.epochs.count ?? 0) }
         if epochs > 0 {
-            let what = isEnsemble ? "SGD of \(epochs) member epochs, without monitoring" : "SGD of \(epochs) epochs, without monitoring"
+            let what = isEnsemble ? "SGD summed over \(epochs) member epochs, without monitoring" : "SGD of \(epochs) epochs, without monitoring"
             cards.append(card("Training time", Self.duration(seconds), what, id: "card-training-time"))
         }
         if let wall = input.runWallSeconds {
@@ -826,7 +826,9 @@ struct ReportPage {
     }
 
     static func keyValues(_ rows: [(String, String)]) -> String {
-        "<dl class=\"kv\">" + rows.map { "<dt>\(htmlEscaped($0.0))</dt><dd>\(htmlEscaped($0.1))</dd>" }.joined() + "</dl>\n"
+        // Values may break after their commas (long layer specs) and keep flags whole.
+        "<dl class=\"kv\">" + rows.map { "<dt>\(htmlEscaped($0.0))</dt><dd>\(noteHTML($0.1).replacingOccurrences(of: ",", with: ",<wbr>"))</dd>" }.joined()
+            + "</dl>\n"
     }
 
     /// "95.42%".
