@@ -6,9 +6,10 @@
 # random moments, SIGINT, SIGTERM), the Swift tests again under AddressSanitizer (+UBSan for C) and
 # the C tests under valgrind, a ThreadSanitizer run of the concurrent C API paths, the Python
 # binding's tests in a fresh virtual environment (the same three kinds of robustness test), and a
-# check that the CLI, the C example and the Python example predict exactly the same labels, and
-# the fuzzing harnesses (kept regression inputs, then 30 s each). The release packages
-# (scripts/package.sh) are checked as C (pkg-config, CMake) and Python (wheel) users meet them.
+# check that the CLI, the C example and the Python example predict exactly the same labels, the
+# HTML training report rendered in headless Chromium, and the fuzzing harnesses (kept regression
+# inputs, then 30 s each). The release packages (scripts/package.sh) are checked as C (pkg-config,
+# CMake) and Python (wheel) users meet them.
 #
 # Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
 # MNIST_DIR if set, else the download cache (fetched and verified on first use).
@@ -75,6 +76,7 @@ stage "sanitizers: swift test under ASan+UBSan, C tests and examples under valgr
 stage "kernel build follows the CPU (qemu: no AVX, AVX2)" scripts/test-cpu-dispatch.sh
 stage "Python binding (fresh venv, pytest)" scripts/test-python.sh "$model"
 stage "CLI, C and Python predict the same labels" scripts/check-agreement.sh "$model"
+stage "HTML training report in headless Chromium" Tests/report/test-report.sh "$model"
 # ThreadSanitizer over the runtime's concurrent paths (its own instrumented build, .build-tsan).
 stage "ThreadSanitizer: concurrent C API calls (swift test --sanitize=thread)" scripts/test-tsan.sh
 # libFuzzer harnesses (own instrumented build in .build-fuzz): the kept crash inputs of

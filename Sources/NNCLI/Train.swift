@@ -41,6 +41,11 @@ struct Train: ParsableCommand {
             continue and exits with status 130 (SIGINT) or 143 (SIGTERM). A second Ctrl-C while \
             it saves is ignored; SIGKILL at any moment leaves the previous checkpoint intact.
 
+            --report DIR writes DIR/index.html once MODEL is written (also for --ensemble): the \
+            learning curves, gradient norms, layers and hyper-parameters, and the confusion matrix \
+            and misclassified digits measured on the test set, as `nnrt report MODEL --out DIR` \
+            does (not after a stop by a signal).
+
             Examples:
               nnrt train --preset ch1 --out ch1.nnrt
               nnrt train --preset ch3-l2-100 --epochs 10 --out l2.nnrt
@@ -48,6 +53,7 @@ struct Train: ParsableCommand {
               nnrt train --layers convpool20x5,fc100,softmax10 --cost log-likelihood --init network3 \\
                   --eta 0.1 --evaluate-on validation --monitor-test --out conv.nnrt
               nnrt train --preset ch6-dropout --ensemble 5 --threads 2 --out ens.nnrt
+              nnrt train --preset ch3-overfit --report overfit-report --out overfit.nnrt
               nnrt train --preset ch6-expanded --checkpoint --out big.nnrt;  nnrt train --resume --out big.nnrt
               nnrt train --from m.nnrt --epochs 5 --out m2.nnrt      (continue training)
 
@@ -168,6 +174,10 @@ struct Train: ParsableCommand {
 
     @Option(help: "Where to write the model file.")
     var out: String
+
+    @Option(help: ArgumentHelp("After training, write an HTML report into this directory (DIR/index.html; see `nnrt report`).",
+                               valueName: "dir"))
+    var report: String?
 
     @Flag(help: "Print only the final summary (no per-epoch lines or progress bar).")
     var quiet = false
@@ -444,6 +454,13 @@ struct Train: ParsableCommand {
             }
             let schedule = try checkpointSchedule()
             try checkWritable(out)
+            if let report {
+                guard URL(fileURLWithPath: report).standardizedFileURL != URL(fileURLWithPath: out).standardizedFileURL else {
+                    throw CLIError("--report \(report) is the model file's path: give a directory for the report, e.g. --report \(defaultReportDirectory(forModel: out))",
+                                   status: Exit.usage)
+                }
+                try checkReportDirectory(report)
+            }
             removeStaleTemporaryFiles(forOutput: out)
             if !resume {
                 // Starting afresh over the checkpoint of an interrupted run replaces it once this
@@ -482,27 +499,48 @@ struct Train: ParsableCommand {
                 if resumed != nil { line += "; resuming after epoch \(resumed?.epochsDone ?? 0)" }
                 say(line)
             }
-            // From here on SIGINT and SIGTERM stop training gracefully (see Signals.swift), until
-            // the model is written.
-            StopSignals.install()
-            defer { StopSignals.uninstall() }
-            if memberCount > 1 {
-                try runEnsemble(config: config, members: memberCount, mnist: mnist, command: command, checkpointBase: ckptPath,
-                                schedule: schedule)
-            } else {
-                try runSingle(config: config, mnist: mnist, continuing: continuing, resumed: resumed, command: command,
-                              checkpointPath: ckptPath, schedule: schedule)
+            let started = Date()
+            let written: ModelFile
+            do {
+                // From here on SIGINT and SIGTERM stop training gracefully (see Signals.swift), until
+                // the model is written.
+                StopSignals.install()
+                defer { StopSignals.uninstall() }
+                if memberCount > 1 {
+                    written = try runEnsemble(config: config, members: memberCount, mnist: mnist, command: command,
+                                              checkpointBase: ckptPath, schedule: schedule)
+                } else {
+                    written = try runSingle(config: config, mnist: mnist, continuing: continuing, resumed: resumed, command: command,
+                                            checkpointPath: ckptPath, schedule: schedule)
+                }
+                if StopSignals.received != 0 {
+                    FileHandle.standardError.write(Data(
+                        "nnrt: \(StopSignals.name(StopSignals.received)) came after the last mini-batch: the run was complete and \(out) is written\n".utf8))
+                    if let report {
+                        FileHandle.standardError.write(Data(
+                            "nnrt: the report is not written; to write it: nnrt report \(shellQuoted(out)) --out \(shellQuoted(report))\n".utf8))
+                    }
+                    return
+                }
             }
-            if StopSignals.received != 0 {
-                FileHandle.standardError.write(Data(
-                    "nnrt: \(StopSignals.name(StopSignals.received)) came after the last mini-batch: the run was complete and \(out) is written\n".utf8))
+            if let report {
+                // The model is written; the report measures it on the test set (an ordinary Ctrl-C
+                // stops this: the page is written atomically, so nothing half-written is left).
+                do {
+                    let page = try writeReport(file: written, modelPath: out, directory: report, data: data,
+                                               runWallSeconds: Date().timeIntervalSince(started))
+                    say(page.summaryLine)
+                } catch let error as CLIError {
+                    throw CLIError(error.message + " (the model \(out) is written; to retry the report: nnrt report "
+                                   + "\(shellQuoted(out)) --out \(shellQuoted(report)))", status: error.status)
+                }
             }
         }
     }
 
     /// Trains one network, writes it, prints the summary.
     func runSingle(config: TrainingConfig, mnist: MNISTData, continuing: NetworkModel?, resumed: Checkpoint?,
-                   command: String, checkpointPath ckptPath: String, schedule: CheckpointSchedule) throws {
+                   command: String, checkpointPath ckptPath: String, schedule: CheckpointSchedule) throws -> ModelFile {
         var bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
         let observer: (TrainingEvent) -> Void = { event in
             switch event {
@@ -564,6 +602,7 @@ struct Train: ParsableCommand {
         if let selected = outcome.selectedEpoch { say("kept the weights of epoch \(selected)") }
         say("test accuracy: " + accuracyText(correct: test.correct, total: test.total))
         say("wrote \(out)")
+        return file
     }
 
     /// The error to leave with when training failed: for a stop by a signal, the line saying
@@ -580,7 +619,7 @@ struct Train: ParsableCommand {
     /// Trains the members of an ensemble, writes the ensemble file, prints each member's and the
     /// ensemble's test accuracy under both voting rules.
     func runEnsemble(config: TrainingConfig, members: Int, mnist: MNISTData, command: String,
-                     checkpointBase: String, schedule: CheckpointSchedule) throws {
+                     checkpointBase: String, schedule: CheckpointSchedule) throws -> ModelFile {
         let printLock = NSLock()
         let quiet = self.quiet
         let observer: @Sendable (Int, TrainingEvent) -> Void = { member, event in
@@ -596,6 +635,7 @@ struct Train: ParsableCommand {
             printLock.unlock()
         }
         let outcomes: [TrainingOutcome]
+        let written: ModelFile
         do throws(TrainerError) {
             outcomes = try trainEnsemble(config, members: members, data: mnist, threads: threads, command: command,
                                          checkpointBase: checkpointBase, resume: resume, checkpointSchedule: schedule,
@@ -638,8 +678,9 @@ struct Train: ParsableCommand {
             var ensembleModel = EnsembleModel(name: name, members: memberModels, voting: rule)
             ensembleModel.evaluations = [Evaluation(dataset: "mnist:t10k",
                                                     metrics: SplitMetrics(total: labels.count, correct: ensembleFigures[rule]))]
+            written = ModelFile(body: .ensemble(ensembleModel))
             do {
-                try writeModelFile(ModelFile(body: .ensemble(ensembleModel)), to: out)
+                try writeModelFile(written, to: out)
             } catch {
                 throw CLIError("cannot write \(out): \(error)", status: Exit.cannotCreate)
             }
@@ -650,6 +691,7 @@ struct Train: ParsableCommand {
             for k in 0..<members { removeCheckpoint(at: ensembleCheckpointPath(base: checkpointBase, member: k)) }
         }
         say("wrote \(out) (ensemble of \(members), \(votingRule.name) vote)")
+        return written
     }
 
     /// "best validation: epoch N, 99.06% (9906/10000); test accuracy at that epoch: 99.01% (...)".

@@ -14,6 +14,7 @@ struct NNRT: ParsableCommand {
               nnrt classify ch1.nnrt scans/              label image files (PNG, JPEG, PGM)
               nnrt inspect ch1.nnrt                      what the model file holds
               nnrt ensemble a.nnrt b.nnrt c.nnrt --out abc.nnrt   members that vote
+              nnrt report ch1.nnrt                       HTML report: curves, confusion matrix, errors
 
             MNIST comes from --data DIR, else $MNIST_DIR, else a cache that nnrt fills from the \
             public mirrors on first use, verifying each file's SHA-256.
@@ -21,7 +22,7 @@ struct NNRT: ParsableCommand {
             \(Exit.helpText)
             """,
         version: "nnrt \(NNRTVersion.string) (kernels: \(Kernels.active.name))",
-        subcommands: [Train.self, Eval.self, Classify.self, Inspect.self, Import.self, EnsembleCommand.self, PresetsCommand.self, Mnist.self]
+        subcommands: [Train.self, Eval.self, Classify.self, Inspect.self, Import.self, EnsembleCommand.self, ReportCommand.self, PresetsCommand.self, Mnist.self]
     )
 }
 
