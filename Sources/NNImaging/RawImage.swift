@@ -65,7 +65,13 @@ public struct ImageLimits: Sendable, Equatable {
         self.maxFileBytes = maxFileBytes
     }
 
+    #if NNRT_FUZZ_IMAGE_LIMITS
+    /// The fuzzing build's limits (scripts/fuzz.sh): 1 megapixel, so that every input runs in
+    /// milliseconds under AddressSanitizer; the checks and the paths past them are the same.
+    public static let `default` = ImageLimits(maxPixels: 1 << 20)
+    #else
     public static let `default` = ImageLimits()
+    #endif
 }
 
 /// Why an image could not be read. `message` is a full sentence for the user, naming what was
