@@ -5,19 +5,21 @@
 - nnrt loads the libnnrt bundled in the package, not a checkout's or the system's, and the
   libraries bundled with it (nnrt.libs/: libprotobuf-c, libpng16, libjpeg) are the ones mapped;
 - the package, the library and the expected version agree;
-- the MNIST test set is classified through the raw ctypes layer (nnrt._capi, as
-  Examples/c/classify_idx.c does through C), the predicted labels are written one per line and the
-  last line is classify_idx's: "accuracy: 91.23% (9123/10000)";
-- 200 test digits written as PNG files in memory are classified (decoded by the bundled libpng);
-- the object layer loads and describes the model without numpy, and its predict says that it
-  needs numpy.
+- the MNIST test set is classified by nnrt.Model.predict without numpy, in batches of 1000 images
+  passed as the bytes of the IDX file (uint8 pixels, as Examples/c/classify_idx.c passes them to
+  nnrt_model_predict_u8); the labels come back as lists of ints; the predicted labels are written
+  one per line and the last line is classify_idx's: "accuracy: 91.23% (9123/10000)";
+- predict_proba, a Session and nested lists of floats (the pixels scaled by the model's input
+  contract) agree with those labels;
+- 200 test digits written as PNG files in memory are classified by Model.classify_files
+  (decoded by the bundled libpng);
+- numpy was never imported.
 Exit status 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gzip
 import importlib.util
 import os
@@ -71,7 +73,6 @@ def main() -> int:
         fail("NNRT_LIBRARY is set: the bundled library would not be the one loaded")
 
     import nnrt
-    from nnrt import _capi
 
     package = Path(nnrt.__file__).resolve().parent
     if Path(sys.prefix).resolve() not in package.parents:
@@ -94,59 +95,58 @@ def main() -> int:
                 fail(f"{path} is mapped: not the copy bundled in {bundled}")
         print(f"mapped: {', '.join(copies)}")
 
-    # The test set through the raw layer, in batches of 1000, as classify_idx does.
+    # The test set through the object layer, in batches of 1000 uint8 images, as classify_idx does.
     count, size, pixels = read_idx(args.images, 3)
     label_count, _, truth = read_idx(args.labels, 1)
     if count != label_count:
         fail(f"{count} images but {label_count} labels")
-    handle = ctypes.c_void_p()
-    status = _capi.nnrt_model_load(os.fsencode(args.model), ctypes.byref(handle))
-    if status != 0:
-        fail(f"nnrt_model_load: {_capi.nnrt_last_error_message().decode()}")
-    classes = ctypes.c_size_t()
-    _capi.nnrt_model_class_count(handle, ctypes.byref(classes))
-    names: List[str] = []
-    for index in range(classes.value):
-        name = ctypes.c_char_p()
-        _capi.nnrt_model_class_label(handle, index, ctypes.byref(name))
-        names.append((name.value or b"").decode())
-    predicted: List[str] = []
+    try:
+        model = nnrt.Model(args.model)
+    except nnrt.NNRTError as error:
+        fail(f"nnrt.Model({args.model!r}): {error}")
+    print(f"object layer: {model!r}, labels {model.labels}")
+    if model.input_size != size:
+        fail(f"the model takes {model.input_size} values, the images have {size}")
+    names = model.labels
+    indices: List[int] = []
     for first in range(0, count, 1000):
         n = min(1000, count - first)
-        batch = (ctypes.c_uint8 * (n * size)).from_buffer_copy(pixels, first * size)
-        out = (ctypes.c_int32 * n)()
-        status = _capi.nnrt_model_predict_u8(handle, batch, n, n * size, out, n, None, 0)
-        if status != 0:
-            fail(f"nnrt_model_predict_u8: {_capi.nnrt_last_error_message().decode()}")
-        predicted.extend(names[label] for label in out)
+        batch = model.predict(pixels[first * size:(first + n) * size])
+        if type(batch) is not list or len(batch) != n or not all(type(label) is int for label in batch):
+            fail(f"predict without numpy returned {type(batch).__name__}, not a list of {n} ints")
+        indices.extend(batch)
+    predicted = [names[index] for index in indices]
     correct = sum(1 for i in range(count) if predicted[i] == str(truth[i]))
     Path(args.labels_out).write_text("".join(f"{label}\n" for label in predicted), encoding="utf-8")
 
+    # The other ways in, on the first 100 images: the same labels.
+    first = pixels[:100 * size]
+    outputs = model.predict_proba(first)
+    if [max(range(len(row)), key=row.__getitem__) for row in outputs] != indices[:100]:
+        fail("predict_proba's largest outputs are not predict's labels")
+    scale, offset, _ = model.input_contract
+    rows = [[value * scale + offset for value in first[i * size:(i + 1) * size]] for i in range(100)]
+    with model.session(threads=2) as session:
+        if session.predict(first) != indices[:100]:
+            fail("a Session's labels differ from the model's")
+    floats = model.predict(rows)
+    agree = sum(1 for a, b in zip(floats, indices) if a == b)
+    print(f"nested lists of floats (pixel * {scale:.6g} + {offset:g}): {agree}/100 labels as from uint8 pixels")
+    if agree < 98:
+        fail("nested lists of floats disagree with uint8 pixels on more than 2 of 100 images")
+
     # PNG files, decoded by the bundled libpng.
-    png_correct = 0
-    for i in range(200):
-        data = png(28, 28, pixels[i * size:(i + 1) * size])
-        label, flags = ctypes.c_int32(-1), ctypes.c_uint32()
-        status = _capi.nnrt_model_classify_image(handle, data, len(data), ctypes.byref(label), None, 0,
-                                                 ctypes.byref(flags))
-        if status != 0:
-            fail(f"nnrt_model_classify_image: {_capi.nnrt_last_error_message().decode()}")
-        png_correct += names[label.value] == str(truth[i])
-    _capi.nnrt_model_free(handle)
+    results = model.classify_files([png(28, 28, pixels[i * size:(i + 1) * size]) for i in range(200)])
+    for result in results:
+        if not result.ok:
+            fail(f"classify_files: {result.source}: {result.error}")
+    png_correct = sum(1 for i, result in enumerate(results) if result.label == str(truth[i]))
+    model.close()
     print(f"PNG: {png_correct}/200 test digits written as PNG classified correctly")
     if png_correct < 160:
         fail("fewer than 80% of the PNG digits classified correctly")
-
-    # The object layer without numpy.
-    with nnrt.Model(args.model) as model:
-        print(f"object layer: {model!r}, labels {model.labels}")
-        try:
-            model.predict([0.0] * model.input_size)
-        except ImportError as error:
-            if "numpy" not in str(error):
-                fail(f"predict without numpy raised an unhelpful ImportError: {error}")
-        else:
-            fail("predict without numpy did not raise ImportError")
+    if "numpy" in sys.modules:
+        fail("numpy was imported")
 
     print(f"accuracy: {100.0 * correct / count if count else 0.0:.2f}% ({correct}/{count})")
     return 0

@@ -13,8 +13,9 @@
 #     packages (so without numpy), imported from outside the source tree: it loads its bundled
 #     libnnrt and the libraries bundled with it (also with the system's libprotobuf-c, libpng and
 #     libjpeg hidden, in a mount namespace, when unshare is allowed), classifies the MNIST test set
-#     through the raw ctypes layer exactly as the C program does, and decodes PNG files; then
-#     with numpy, Examples/python/classify.py on the bundled library agrees too.
+#     with nnrt.Model.predict (uint8 pixels as bytes, labels as lists) exactly as the C program
+#     does, and PNG files with Model.classify_files; then with numpy,
+#     Examples/python/classify.py on the bundled library agrees too.
 #
 # Usage: scripts/test-packaging.sh [MODEL]
 #   MODEL  a trained MNIST model (default: build/bin/nnrt train --preset ch1 --epochs 1)
@@ -241,7 +242,7 @@ if python3 -m venv "$venv" > "$work/venv.log" 2>&1 \
   status=$?
   cat "$work/py.log"
   [ $status -eq 0 ] && ok "the wheel's checks (scripts/check-wheel.py)" || bad "the wheel's checks (scripts/check-wheel.py, status $status)"
-  check "Python (raw layer, no numpy) and C give the same labels" cmp -s "$work/c-pc.labels" "$work/py.labels"
+  check "Python (nnrt.Model.predict, no numpy) and C give the same labels" cmp -s "$work/c-pc.labels" "$work/py.labels"
   check "and the same accuracy line" test "$(tail -1 "$work/c-pc.log")" = "$(grep '^accuracy:' "$work/py.log" | tail -1)"
 else
   cat "$work/venv.log" >&2; bad "fresh venv and pip install --no-index of the wheel"

@@ -6,8 +6,8 @@
 libnnrt brings each image to the network's input itself (grey levels, polarity, crop to the ink,
 MNIST's 20x20 box, centre of mass in 28x28), so scans, photos and drawings of digits need no
 preparation. Prints one line per file; exit status 1 if any file could not be classified.
-numpy is required; Pillow is not (pass Pillow images or numpy arrays to
-``model.classify_files`` just like paths).
+Neither numpy nor Pillow is required (Pillow images, numpy arrays and nested lists of pixels
+may be passed to ``model.classify_files`` just like paths).
 """
 
 from __future__ import annotations

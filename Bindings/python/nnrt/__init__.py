@@ -11,6 +11,9 @@ A ctypes binding of libnnrt (Include/nnrt.h)::
         for result in model.classify_files(["scan.jpg", "drawing.png"]):   # image files
             print(result.source, result.label if result.ok else result.error)
 
+numpy is optional: without it, prediction takes ``bytes`` of uint8 pixels, ``array.array('f')``
+or nested lists and returns lists (what the arrays' ``.tolist()`` would be); see :class:`Model`.
+
 See :class:`Model`, :class:`Ensemble`, :class:`Session` and :class:`NNRTError`. Importing this
 package loads libnnrt (``NNRT_LIBRARY``, a bundled copy, a source checkout's ``build/lib``, then
 the system loader) and raises :class:`LibraryLoadError` (an ImportError) if it cannot, or if the

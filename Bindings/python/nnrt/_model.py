@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from array import array
+from collections.abc import Sequence
 from ctypes import addressof, byref, c_char, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_void_p
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple, Union
+from itertools import chain
+from typing import (TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple, Union,
+                    overload)
 
 from . import _capi
 from ._errors import (ClosedModelError, InvalidArgumentError, NNRTError, NotFoundError, ShapeMismatchError,
@@ -16,6 +21,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._session import Session
     from ._images import FileResult
+
+    #: What prediction takes: numpy arrays and anything numpy.asarray takes, and (without numpy
+    #: too) uint8 or float32 buffers and nested sequences of numbers.
+    ModelInput = Union[ArrayLike, bytes, bytearray, memoryview, "array[Any]"]
+    #: Labels: an int32 ndarray (N,) with numpy, else a list of N ints.
+    Labels = Union[np.ndarray, List[int]]
+    #: Outputs: a float32 ndarray (N, class_count) with numpy, else N lists of class_count floats.
+    Outputs = Union[np.ndarray, List[List[float]]]
+    #: predict_members: ndarrays (N, members) and (N, members, class_count), else nested lists.
+    MemberResults = Union[Tuple[np.ndarray, np.ndarray], Tuple[List[List[int]], List[List[List[float]]]]]
 
 __all__ = ["Model", "Ensemble", "InputContract", "Producer", "LayerInfo"]
 
@@ -79,23 +94,25 @@ class Producer(NamedTuple):
     version: str
 
 
-# numpy, imported at the first prediction (loading and introspection work without it), and the
-# dtypes the per-call path compares against by identity.
+# numpy, imported at the first prediction (loading and introspection never need it), and the
+# dtypes the per-call path compares against by identity. Without numpy (_NO_NUMPY once an import
+# failed), prediction takes buffers and sequences and returns lists (the "plain" path below).
 _np: Any = None
+_NO_NUMPY = False
 _FLOAT32: Any = None
 _UINT8: Any = None
 _INT32: Any = None
 
 
 def _numpy() -> Any:
-    global _np, _FLOAT32, _UINT8, _INT32
-    if _np is None:
+    """numpy, imported at the first call, or None if it cannot be imported (tried once)."""
+    global _np, _NO_NUMPY, _FLOAT32, _UINT8, _INT32
+    if _np is None and not _NO_NUMPY:
         try:
             import numpy
         except ImportError:
-            raise ImportError(
-                "nnrt needs numpy for prediction: pip install numpy (or 'nnrt[numpy]')"
-            ) from None
+            _NO_NUMPY = True
+            return None
         _FLOAT32, _UINT8 = numpy.dtype(numpy.float32), numpy.dtype(numpy.uint8)
         _INT32 = numpy.dtype(numpy.int32)
         _np = numpy  # last: another thread seeing _np set also sees the dtypes
@@ -106,13 +123,23 @@ _char_from_buffer = c_char.from_buffer
 #: c_size_t constants for the unchecked batch-1 calls (read only, shared by every thread).
 _SIZE_0 = c_size_t(0)
 _SIZE_1 = c_size_t(1)
+#: The array.array type code of int32_t (the library's labels).
+_INT32_CODE = next(code for code in "ilh" if array(code).itemsize == 4)
+#: Struct byte-order prefixes that mean this machine's order for a float32 buffer.
+_NATIVE_ORDERS = ("", "@", "=", "<") if sys.byteorder == "little" else ("", "@", "=", ">", "!")
 
 
 def _run_batch(function: Any, handle: Any, flat: Any, count: int, labels: bool,
-               input_size: int, class_count: int) -> np.ndarray:
+               input_size: int, class_count: int) -> Any:
     """Calls a checked predict function (model or session, float or u8) on ``count`` examples in
-    ``flat`` into a new array: labels (int32, (count,)) or outputs (float32, (count, classes))."""
+    ``flat`` into a new array: labels (int32, (count,)) or outputs (float32, (count, classes)).
+
+    Without numpy ``flat`` is what :func:`_plain_examples` returns, and so is the result: a list
+    of ints or a list of rows (lists of floats).
+    """
     numpy = _np
+    if numpy is None:
+        return _run_batch_plain(function, handle, flat, count, labels, input_size, class_count)
     result: "np.ndarray"
     if labels:
         result = numpy.empty(count, _INT32)
@@ -129,6 +156,37 @@ def _run_batch(function: Any, handle: Any, flat: Any, count: int, labels: bool,
     if status:
         raise NNRTError.from_status(status)
     return result
+
+
+def _run_batch_plain(function: Any, handle: Any, data: Any, count: int, labels: bool,
+                     input_size: int, class_count: int) -> Union[List[int], List[List[float]]]:
+    """:func:`_run_batch` without numpy: results in array.array buffers, returned as lists."""
+    if count == 0:
+        return []
+    size = count if labels else count * class_count
+    result = array(_INT32_CODE if labels else "f", bytes(4 * size))
+    address = result.buffer_info()[0]
+    status = function(
+        handle, data, count, count * input_size,
+        address if labels else None, size if labels else 0,
+        None if labels else address, 0 if labels else size,
+    )
+    if status:
+        raise NNRTError.from_status(status)
+    values = result.tolist()
+    return values if labels else _rows(values, class_count)
+
+
+def _rows(values: List[Any], width: int) -> List[Any]:
+    """``values`` cut into consecutive lists of ``width``."""
+    return [values[start:start + width] for start in range(0, len(values), width)]
+
+
+def _nest(values: List[Any], shape: Tuple[int, ...]) -> List[Any]:
+    """Flat ``values`` as nested lists of ``shape`` (what ndarray.tolist() gives)."""
+    for width in reversed(shape[1:]):
+        values = _rows(values, width)
+    return values
 
 
 def _address(array: Any) -> int:
@@ -154,15 +212,60 @@ def _pointer(array: Any) -> Any:
         return c_void_p(array.ctypes.data)
 
 
+def _shape_error(shape: Tuple[int, ...], input_size: int, input_shape: Tuple[int, ...]) -> ShapeMismatchError:
+    return ShapeMismatchError(
+        _capi.NNRT_ERR_SHAPE_MISMATCH,
+        f"input of shape {shape} does not fit the model's examples of shape "
+        f"{input_shape} ({input_size} values): expected (N, {input_size}), "
+        f"(N, *{input_shape}) or a single example",
+    )
+
+
+def _shape_count(shape: Tuple[int, ...], shapes: FrozenSet[Tuple[int, ...]], input_size: int,
+                 input_shape: Tuple[int, ...]) -> int:
+    """How many examples input of ``shape`` holds: one if it is an example's shape, N if it is
+    (N, *example shape); anything else raises ShapeMismatchError."""
+    if shape in shapes:
+        return 1
+    if len(shape) >= 2 and shape[1:] in shapes:
+        return shape[0]
+    raise _shape_error(shape, input_size, input_shape)
+
+
+def _flat_count(values: int, input_size: int, input_shape: Tuple[int, ...]) -> int:
+    """How many examples a one-dimensional buffer of ``values`` values holds (any whole number)."""
+    count, rest = divmod(values, input_size)
+    if rest:
+        raise ShapeMismatchError(
+            _capi.NNRT_ERR_SHAPE_MISMATCH,
+            f"a flat buffer of {values} values does not hold whole examples of the model's "
+            f"{input_size} values (shape {input_shape}): expected N * {input_size} values",
+        )
+    return count
+
+
+def _buffer(x: Any) -> Optional[memoryview]:
+    """A memoryview of ``x`` if it has the buffer protocol (bytes, bytearray, memoryview,
+    array.array, ctypes arrays, ...), else None."""
+    try:
+        return memoryview(x)
+    except TypeError:
+        return None
+
+
 def _examples(x: Any, shapes: FrozenSet[Tuple[int, ...]], input_size: int,
-              input_shape: Tuple[int, ...]) -> Tuple[np.ndarray, int, bool]:
+              input_shape: Tuple[int, ...]) -> Tuple[Any, int, bool]:
     """``x`` as C-contiguous float32 or uint8 data holding N examples, N, and whether it is uint8.
 
     The array is ``x`` itself when it already is a C-contiguous float32 or uint8 ndarray of an
     accepted shape (then it is not even reshaped: the library reads N * input_size values from
-    its address); anything else is converted once to (N, input_size).
+    its address); anything else is converted once to (N, input_size). A one-dimensional buffer
+    that is not an ndarray (bytes, array.array, ...) holds any whole number of examples, flat.
+    Without numpy, :func:`_plain_examples` does this instead.
     """
     numpy = _np if _np is not None else _numpy()
+    if numpy is None:
+        return _plain_examples(x, shapes, input_size, input_shape)
     if type(x) is numpy.ndarray:  # the per-call fast path: no conversion, no reshape
         dtype = x.dtype
         if (dtype is _FLOAT32 or dtype is _UINT8) and x.flags.c_contiguous:
@@ -171,24 +274,142 @@ def _examples(x: Any, shapes: FrozenSet[Tuple[int, ...]], input_size: int,
                 return x, 1, dtype is _UINT8
             if len(shape) >= 2 and shape[1:] in shapes:
                 return x, shape[0], dtype is _UINT8
-    array = x if isinstance(x, numpy.ndarray) else numpy.asarray(x)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"model input must be numeric, not {array.dtype}")
-    u8 = bool(array.dtype == numpy.uint8)
-    shape = tuple(array.shape)
-    if shape in shapes:
-        count = 1
-    elif len(shape) >= 2 and shape[1:] in shapes:
-        count = shape[0]
+    flat_buffer = False
+    if isinstance(x, numpy.ndarray):
+        values = x
     else:
-        raise ShapeMismatchError(
-            _capi.NNRT_ERR_SHAPE_MISMATCH,
-            f"input of shape {shape} does not fit the model's examples of shape "
-            f"{input_shape} ({input_size} values): expected (N, {input_size}), "
-            f"(N, *{input_shape}) or a single example",
-        )
-    flat = numpy.ascontiguousarray(array, dtype=_UINT8 if u8 else _FLOAT32).reshape(count, input_size)
+        view = _buffer(x)
+        try:
+            values = numpy.asarray(x if view is None else view)  # a memoryview of bytes is uint8
+        except ValueError as error:  # ragged nested sequences
+            raise ShapeMismatchError(_capi.NNRT_ERR_SHAPE_MISMATCH,
+                                     f"input is not a regular array of numbers: {error}") from None
+        if view is not None:
+            if values.dtype.kind == "S" and values.dtype.itemsize == 1:  # format 'c': bytes
+                values = values.view(numpy.uint8)
+            flat_buffer = values.ndim == 1
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"model input must be numeric, not {values.dtype}")
+    u8 = bool(values.dtype == numpy.uint8)
+    if flat_buffer:
+        count = _flat_count(values.size, input_size, input_shape)
+    else:
+        count = _shape_count(tuple(values.shape), shapes, input_size, input_shape)
+    flat = numpy.ascontiguousarray(values, dtype=_UINT8 if u8 else _FLOAT32).reshape(count, input_size)
     return flat, count, u8
+
+
+# --- Without numpy ------------------------------------------------------------------------------
+
+def _buffer_is_u8(view: memoryview) -> bool:
+    """Whether a buffer holds uint8 pixels (format 'B' or 'c') or native float32 values ('f');
+    TypeError for anything else."""
+    fmt = view.format
+    order, code = (fmt[0], fmt[1:]) if fmt[:1] in ("@", "=", "<", ">", "!") else ("", fmt)
+    if code in ("B", "c"):
+        return True
+    if code == "f" and view.itemsize == 4:
+        if order in _NATIVE_ORDERS:
+            return False
+        raise TypeError(f"model input buffers of float32 must be in this machine's byte order, not "
+                        f"format {fmt!r}: byteswap them first (array.array('f', data).byteswap())")
+    raise TypeError(
+        f"model input buffers must hold uint8 pixels (format 'B') or float32 values (format 'f'), "
+        f"not format {fmt!r}: pass float32 (e.g. array.array('f', values)); with numpy installed, "
+        f"other types are converted"
+    )
+
+
+def _plain_data(x: Any, view: memoryview) -> Any:
+    """The data of a buffer as something a ``c_void_p`` argument takes, without a copy where
+    possible: ``bytes`` itself (ctypes passes its address), a ctypes array over a writable
+    buffer; a read-only or non-contiguous buffer is copied once into ``bytes``."""
+    if view.nbytes == 0:
+        return None
+    if view.c_contiguous:
+        base = view.obj
+        if type(base) is bytes and view.nbytes == len(base):  # the whole of a bytes object
+            return base
+        if not view.readonly:
+            return (c_char * view.nbytes).from_buffer(view)
+    return view.tobytes()
+
+
+def _is_sequence(value: Any) -> bool:
+    """Whether ``value`` is a level of nested input (lists, tuples, other sequences); text and
+    buffers are not (a bytes row inside a list is an error, not 784 numbers)."""
+    if type(value) is list or type(value) is tuple:
+        return True
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray, memoryview, array))
+
+
+def _nested(x: Any, what: str = "input") -> Tuple[Tuple[int, ...], List[Any]]:
+    """The shape of (nested) sequences ``x`` and their leaves in order (C order); a leaf ``x``
+    has shape (). Sequences of unequal lengths raise ShapeMismatchError ("{what} is not ...")."""
+    if not _is_sequence(x):
+        return (), [x]
+    shape = [len(x)]
+    level = list(x)
+    while level and _is_sequence(level[0]):
+        width = len(level[0])
+        for item in level:
+            if not _is_sequence(item) or len(item) != width:
+                raise ShapeMismatchError(
+                    _capi.NNRT_ERR_SHAPE_MISMATCH,
+                    f"{what} is not a regular array of numbers: sequences of different lengths or "
+                    f"depths at depth {len(shape)} (the first has {width} items)",
+                )
+        shape.append(width)
+        level = list(chain.from_iterable(level))
+    return tuple(shape), level
+
+
+def _float32(values: List[Any]) -> "array[float]":
+    """The leaves of nested input as an array of float32; TypeError for non-numbers."""
+    try:
+        return array("f", values)
+    except (TypeError, OverflowError) as error:
+        for value in values:
+            if _is_sequence(value):
+                raise ShapeMismatchError(
+                    _capi.NNRT_ERR_SHAPE_MISMATCH,
+                    "input is not a regular array of numbers: numbers and sequences at the same depth",
+                ) from None
+        for value in values:
+            if not isinstance(value, (int, float)):
+                raise TypeError(f"model input must be numeric, not {type(value).__name__}") from None
+        raise TypeError(f"model input must be numbers float32 can hold: {error}") from None  # a huge int
+
+
+def _plain_examples(x: Any, shapes: FrozenSet[Tuple[int, ...]], input_size: int,
+                    input_shape: Tuple[int, ...]) -> Tuple[Any, int, bool]:
+    """:func:`_examples` without numpy: (data for a ``c_void_p`` argument, N, uint8?).
+
+    A buffer of uint8 (bytes, bytearray, array('B'), memoryview 'B') or float32 (array('f'),
+    memoryview 'f') is passed as it is when it is writable or ``bytes`` (a read-only or strided
+    one is copied once); one-dimensional buffers hold any whole number of examples, others follow
+    the shape rules of arrays. Nested sequences of numbers are converted to float32 once.
+    """
+    view = _buffer(x)
+    if view is not None:
+        u8 = _buffer_is_u8(view)
+        if view.ndim == 1:
+            count = _flat_count(len(view), input_size, input_shape)
+        else:
+            count = _shape_count(tuple(view.shape or ()), shapes, input_size, input_shape)
+        return _plain_data(x, view), count, u8
+    shape, leaves = _nested(x)
+    values = _float32(leaves)
+    count = _shape_count(shape, shapes, input_size, input_shape)
+    return _plain_data(values, memoryview(values)), count, False
+
+
+def _plain_scaled(data: Any, scale: float, offset: float) -> "array[float]":
+    """uint8 pixels as float32 ``pixel * scale + offset``, rounded as numpy's float32 arithmetic
+    rounds it (each product and sum to float32), for the members' float-only function."""
+    products = array("f", [pixel * scale for pixel in range(256)])  # exact in double, then rounded
+    table = array("f", [product + offset for product in products])
+    return array("f", [table[pixel] for pixel in bytes(data)])
 
 
 def _text(raw: Optional[bytes]) -> str:
@@ -227,14 +448,24 @@ class Model:
 
     - float data, ``(N, input_size)`` or ``(N, *input_shape)`` (e.g. ``(N, 784)`` or
       ``(N, 28, 28)`` for MNIST, values 0..1), or a single example (``(784,)``, ``(28, 28)``),
-      which counts as N = 1. A C-contiguous ``float32`` array is passed to the library without
-      a copy; any other array or a plain Python sequence is converted once.
+      which counts as N = 1: a numpy array, or (nested) lists or tuples of numbers. A
+      C-contiguous ``float32`` array is passed to the library without a copy; any other array
+      or a sequence is converted once.
     - ``uint8`` pixels of the same shapes, scaled by the model's input contract inside the
-      library (MNIST: pixel / 255). Only numpy arrays of dtype ``uint8`` take this path: lists of
-      ints are read as float values.
+      library (MNIST: pixel / 255): numpy arrays of dtype ``uint8``. Lists of ints are read as
+      float values, not as pixels.
+    - a buffer: ``bytes``, ``bytearray``, ``array.array('B')`` or a memoryview of format ``'B'``
+      hold ``uint8`` pixels (as a ``uint8`` array does); ``array.array('f')`` or a memoryview of
+      format ``'f'`` hold ``float32`` values. A one-dimensional buffer holds N examples one after
+      the other (N * input_size values, any N, 0 included); a memoryview of more dimensions
+      follows the shapes above. ``bytes`` and writable buffers are passed without a copy.
 
-    Prediction, :meth:`preprocess` and :meth:`classify_files` need numpy (``pip install
-    'nnrt[numpy]'``); loading and every property work without it.
+    **Results are numpy arrays if numpy can be imported, else plain Python lists**, exactly what
+    the array's ``.tolist()`` gives: :meth:`predict` a list of N ints, :meth:`predict_proba` N
+    lists of ``class_count`` floats (one example: a list of one). Which one depends only on
+    whether numpy is installed, never on the input. Without numpy every input above but numpy
+    arrays works, except buffers of other types than ``uint8`` and ``float32`` (``TypeError``:
+    numpy converts them). Loading and every property never need numpy.
     """
 
     # Class defaults, so __del__ works even if __init__ failed (type comments: an annotation here
@@ -504,24 +735,36 @@ class Model:
             raise NNRTError.from_status(status)
         return result
 
-    def _predict(self, x: ArrayLike, labels: bool) -> np.ndarray:
+    def _predict(self, x: ModelInput, labels: bool) -> Any:
         """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
-        any batch size, through the checked library function."""
+        any batch size, through the checked library function (arrays, or lists without numpy)."""
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
         # Looked up per call (not bound once) so that tests can spy on the raw functions.
         function = _capi.nnrt_model_predict_u8 if u8 else _capi.nnrt_model_predict
         return _run_batch(function, self._ptr(), flat, count, labels, self._input_size, self._class_count)
 
-    def predict(self, x: ArrayLike) -> np.ndarray:
-        """Predicted class indices, an ``int32`` array of shape (N,).
+    @overload
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+    @overload
+    def predict(self, x: ModelInput) -> Labels: ...
+
+    def predict(self, x: ModelInput) -> Labels:
+        """Predicted class indices: an ``int32`` array of shape (N,), or without numpy a list
+        of N ints (one example: N = 1).
 
         For an ensemble, the winner under its voting rule. Map indices to names with ``labels``.
         """
         result = self._single(x, True)
         return self._predict(x, True) if result is None else result
 
-    def predict_proba(self, x: ArrayLike) -> np.ndarray:
-        """Outputs, a ``float32`` array of shape (N, class_count).
+    @overload
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+    @overload
+    def predict_proba(self, x: ModelInput) -> Outputs: ...
+
+    def predict_proba(self, x: ModelInput) -> Outputs:
+        """Outputs: a ``float32`` array of shape (N, class_count), or without numpy N lists of
+        ``class_count`` floats (the float32 values; one example: N = 1).
 
         A single network's output layer; for an ensemble the mean member output
         (``"mean-probability"``) or the fraction of members voting for each class
@@ -530,15 +773,23 @@ class Model:
         result = self._single(x, False)
         return self._predict(x, False) if result is None else result
 
-    def predict_members(self, x: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
-        """Each member's own predictions: labels ``int32`` (N, members) and outputs ``float32``
-        (N, members, class_count).
+    @overload
+    def predict_members(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]: ...
+    @overload
+    def predict_members(self, x: ModelInput) -> MemberResults: ...
 
-        ``uint8`` input is scaled by the input contract in numpy first (the library's member
-        function takes floats only), so it is copied once.
+    def predict_members(self, x: ModelInput) -> MemberResults:
+        """Each member's own predictions: labels ``int32`` (N, members) and outputs ``float32``
+        (N, members, class_count); without numpy the same as nested lists (N lists of
+        ``members`` ints, N lists of ``members`` lists of ``class_count`` floats).
+
+        ``uint8`` input is scaled by the input contract first (the library's member function
+        takes floats only), so it is copied once, rounded as float32 arithmetic rounds it.
         """
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
         numpy = _np
+        if numpy is None:
+            return self._predict_members_plain(flat, count, u8)
         if u8:
             contract = self.input_contract
             flat = flat.astype(numpy.float32) * numpy.float32(contract.scale) + numpy.float32(contract.offset)
@@ -555,6 +806,26 @@ class Model:
         ))
         return label_buffer, output_buffer
 
+    def _predict_members_plain(self, data: Any, count: int, u8: bool
+                               ) -> Tuple[List[List[int]], List[List[List[float]]]]:
+        """predict_members without numpy, on what :func:`_plain_examples` gives."""
+        if u8 and count:
+            contract = self.input_contract
+            scaled = _plain_scaled(data, contract.scale, contract.offset)
+            data = _plain_data(scaled, memoryview(scaled))
+        handle = self._ptr()
+        members, classes = self._member_count, self._class_count
+        if count == 0:
+            return [], []
+        label_buffer = array(_INT32_CODE, bytes(4 * count * members))
+        output_buffer = array("f", bytes(4 * count * members * classes))
+        check(_capi.nnrt_model_predict_members(
+            handle, data, count, count * self._input_size,
+            label_buffer.buffer_info()[0], len(label_buffer),
+            output_buffer.buffer_info()[0], len(output_buffer),
+        ))
+        return _rows(label_buffer.tolist(), members), _nest(output_buffer.tolist(), (count, members, classes))
+
     # --- Images ------------------------------------------------------------------------------
 
     def classify_files(self, items: Iterable[Any], top: int = 3, threads: int = 1) -> List[FileResult]:
@@ -562,9 +833,11 @@ class Model:
         stops the others: its result carries the error.
 
         Each item may be a path (``str`` or ``pathlib.Path``) to a PNG, JPEG or PGM/PPM file, the
-        bytes of such a file, a Pillow image, or a numpy array of pixels of any size: (H, W) grey
+        bytes of such a file, a Pillow image, or an array of pixels of any size: (H, W) grey
         or (H, W, C) with C = 2 (grey, alpha), 3 (RGB) or 4 (RGBA), ``uint8``, ``uint16`` or
-        floats in 0..1 (1 = white). libnnrt preprocesses every one the same way, as MNIST was
+        floats in 0..1 (1 = white); a numpy array, or nested lists (ints are 8-bit levels,
+        clipped to 0..255; floats 0..1). None of these needs numpy but numpy arrays.
+        libnnrt preprocesses every one the same way, as MNIST was
         made: grey levels (alpha over white), polarity from the image, cropped to the ink,
         scaled to fit 20x20, centre of mass at the centre of 28x28. Paths are read and decoded
         on ``threads`` threads in parallel (0: one per core).
@@ -580,17 +853,26 @@ class Model:
         with Session(self, threads) as session:
             return classify_items(self, session, items, top)
 
-    def preprocess(self, image: Any) -> np.ndarray:
+    @overload
+    def preprocess(self, image: np.ndarray) -> np.ndarray: ...
+    @overload
+    def preprocess(self, image: Any) -> Union[np.ndarray, List[Any]]: ...
+
+    def preprocess(self, image: Any) -> Union[np.ndarray, List[Any]]:
         """What the network sees for ``image`` (any item :meth:`classify_files` accepts): the
         model's input as a ``float32`` array of :attr:`input_shape` (MNIST: (1, 28, 28), 0..1
-        with 1 = ink). ``predict(model.preprocess(x))`` equals ``classify_files([x])``'s label.
+        with 1 = ink), or without numpy the same as nested lists of floats (its ``.tolist()``).
+        ``predict(model.preprocess(x))`` equals ``classify_files([x])``'s label.
 
         Raises the error of a bad image (e.g. :class:`nnrt.ImageDecodeError`).
         """
         from ._images import preprocess_item
 
         row, _ = preprocess_item(self, image)
-        return row.reshape(self._input_shape)
+        if isinstance(row, array):
+            return _nest(row.tolist(), self._input_shape)
+        reshaped: "np.ndarray" = row.reshape(self._input_shape)
+        return reshaped
 
     def session(self, threads: int = 1) -> Session:
         """A :class:`nnrt.Session` for this model: ``nnrt.Session(self, threads)``.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from ctypes import byref, c_size_t, c_void_p
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple, overload
 
 from . import _capi, _model
 from ._errors import ClosedSessionError, InvalidArgumentError, NNRTError, check
@@ -12,9 +12,9 @@ from ._model import _SIZE_0, _SIZE_1, Model, _address, _char_from_buffer, _examp
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
-    from numpy.typing import ArrayLike
 
     from ._images import FileResult
+    from ._model import Labels, ModelInput, Outputs
 
 __all__ = ["Session"]
 
@@ -47,9 +47,10 @@ class Session:
     the GIL while it computes, so sessions in different threads run in parallel.
 
     Prediction takes exactly what :meth:`Model.predict` and :meth:`Model.predict_proba` take
-    (float data or ``uint8`` pixels, one example or a batch of N) and returns the same types and
-    shapes; errors are the same (:class:`nnrt.ShapeMismatchError` for input that does not fit).
-    There is no ``predict_members``: use the model's.
+    (float data or ``uint8`` pixels, one example or a batch of N: arrays, buffers, sequences) and
+    returns the same types and shapes (numpy arrays, or lists without numpy); errors are the same
+    (:class:`nnrt.ShapeMismatchError` for input that does not fit). There is no
+    ``predict_members``: use the model's.
 
     Lifetime: the session keeps its model alive, in C (the library holds the model for the
     session) and in Python (``session.model``), so the model may be closed or garbage-collected
@@ -224,9 +225,10 @@ class Session:
         finally:
             lock.release()
 
-    def _predict(self, x: ArrayLike, labels: bool) -> np.ndarray:
+    def _predict(self, x: ModelInput, labels: bool) -> Any:
         """Labels (``labels``) or outputs for any accepted input (converted once if needed) and
-        any batch size, through the checked library function, into a new array."""
+        any batch size, through the checked library function, into a new array (or new lists,
+        without numpy)."""
         flat, count, u8 = _examples(x, self._example_shapes, self._input_size, self._input_shape)
         with self._lock:
             handle = self._handle
@@ -244,14 +246,24 @@ class Session:
         self._check_open()
         return classify_items(self._model, self, items, top)
 
-    def predict(self, x: ArrayLike) -> np.ndarray:
-        """Predicted class indices, an ``int32`` array of shape (N,), exactly as
-        :meth:`Model.predict` gives them."""
+    @overload
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+    @overload
+    def predict(self, x: ModelInput) -> Labels: ...
+
+    def predict(self, x: ModelInput) -> Labels:
+        """Predicted class indices, an ``int32`` array of shape (N,) (without numpy a list of N
+        ints), exactly as :meth:`Model.predict` gives them."""
         result = self._single(x, True)
         return self._predict(x, True) if result is None else result
 
-    def predict_proba(self, x: ArrayLike) -> np.ndarray:
-        """Outputs, a ``float32`` array of shape (N, class_count), exactly (bit for bit) as
-        :meth:`Model.predict_proba` gives them."""
+    @overload
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+    @overload
+    def predict_proba(self, x: ModelInput) -> Outputs: ...
+
+    def predict_proba(self, x: ModelInput) -> Outputs:
+        """Outputs, a ``float32`` array of shape (N, class_count) (without numpy N lists of
+        ``class_count`` floats), exactly (bit for bit) as :meth:`Model.predict_proba` gives them."""
         result = self._single(x, False)
         return self._predict(x, False) if result is None else result
