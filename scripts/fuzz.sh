@@ -4,9 +4,11 @@
 #   image       nnrt_model_classify_image / nnrt_model_preprocess_image (PNG, JPEG + EXIF, PGM/PPM)
 #   checkpoint  Checkpoint.decode (nnrt train --resume), with the CRC-32 fixed up
 #
-# Usage: scripts/fuzz.sh [--time SECONDS | --runs N] [--replay] [--no-build] [harness...]
+# Usage: scripts/fuzz.sh [--time SECONDS | --runs N] [--jobs J] [--replay] [--no-build] [harness...]
 #   --time S    fuzz each harness for S seconds (default 60)
-#   --runs N    fuzz each harness for N executions instead
+#   --runs N    fuzz each harness for N executions instead (split between the jobs)
+#   --jobs J    J fuzzing processes per harness at once (default 1; one per core), sharing the
+#               corpus (each picks up what the others find); runs and rates are their sums
 #   --replay    only run fuzz/regressions/<harness>/* once each (no fuzzing)
 #   --no-build  use the harnesses already built in .build-fuzz
 #   harness     model, image, checkpoint (default: all three, one after the other)
@@ -26,20 +28,22 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 all=(model image checkpoint)
-mode=time limit=60 replay_only=0 build=1 harnesses=()
+mode=time limit=60 jobs=1 replay_only=0 build=1 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) mode=time; limit=${2:?--time needs seconds}; shift ;;
     --runs) mode=runs; limit=${2:?--runs needs a count}; shift ;;
+    --jobs) jobs=${2:?--jobs needs a count}; shift ;;
     --replay) replay_only=1 ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     model|image|checkpoint) harnesses+=("$1") ;;
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [[ "$limit" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --time/--runs needs a whole number, got '$limit'" >&2; exit 2; }
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --jobs needs a whole number of at least 1, got '$jobs'" >&2; exit 2; }
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 nice=${NICE:-5}
 
@@ -109,19 +113,37 @@ for h in "${harnesses[@]}"; do
 
   rm -rf "$seeds"; mkdir -p "$seeds"
   NNRT_FUZZ_WRITE_SEEDS="$seeds" "$exe" > /dev/null
-  if [ $mode = time ]; then budget=(-max_total_time="$limit"); else budget=(-runs="$limit"); fi
-  echo "== fuzz-$h: ${mode} ${limit} (corpus $corpus, log $log)"
+  if [ $mode = time ]; then budget=(-max_total_time="$limit"); else budget=(-runs="$(( (limit + jobs - 1) / jobs ))"); fi
+  echo "== fuzz-$h: ${mode} ${limit}, $jobs job(s) (corpus $corpus, log $log)"
+  # One log per job ($log for one job, $log.1 ... $log.J for several); each job its own seed.
+  logs=()
+  pids=()
+  for j in $(seq 1 "$jobs"); do
+    if [ "$jobs" = 1 ]; then jlog=$log; else jlog=$log.$j; fi
+    logs+=("$jlog")
+    # shellcheck disable=SC2086  # FUZZ_FLAGS is a list of flags
+    nice -n "$nice" "$exe" "${budget[@]}" -max_len="$(max_len "$h")" -timeout=$timeout_s \
+      -rss_limit_mb=$rss_mb -malloc_limit_mb="$(malloc_mb "$h")" -dict="fuzz/dict/$h.dict" \
+      -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_FLAGS:-} \
+      "$corpus" "$seeds" ${kept[0]:+"$regressions"} > "$jlog" 2>&1 &
+    pids+=($!)
+  done
+  status=0
   set +e
-  # shellcheck disable=SC2086  # FUZZ_FLAGS is a list of flags
-  nice -n "$nice" "$exe" "${budget[@]}" -max_len="$(max_len "$h")" -timeout=$timeout_s \
-    -rss_limit_mb=$rss_mb -malloc_limit_mb="$(malloc_mb "$h")" -dict="fuzz/dict/$h.dict" \
-    -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_FLAGS:-} \
-    "$corpus" "$seeds" ${kept[0]:+"$regressions"} > "$log" 2>&1
-  status=$?
+  for p in "${pids[@]}"; do
+    wait "$p"; job_status=$?
+    [ $job_status -ne 0 ] && [ $status -eq 0 ] && status=$job_status
+  done
   set -e
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+  runs=0 rate=0
+  for jlog in "${logs[@]}"; do
+    r=$(sed -n 's/^stat::number_of_executed_units: *//p' "$jlog" | tail -1)
+    e=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$jlog" | tail -1)
+    runs=$((runs + ${r:-0})); rate=$((rate + ${e:-0}))
+  done
+  cov=$(cat "${logs[@]}" | grep -aoE 'cov: [0-9]+ ft: [0-9]+' | sort -t' ' -k2,2n -k4,4n | tail -1)
+  log=${logs[0]}
+  for jlog in "${logs[@]}"; do grep -qa 'ERROR\|Test unit written\|deadly signal' "$jlog" && log=$jlog; done
   files=$(find "$corpus" -type f | wc -l)
   line="fuzz-$h: ${runs:-?} runs, ${rate:-?} exec/s, ${cov:-cov: ?}, corpus $files files"
   if [ $status -ne 0 ]; then
