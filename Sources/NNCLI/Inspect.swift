@@ -17,6 +17,13 @@ struct Inspect: ParsableCommand {
             file (CRC-32 and every section) and describes the interrupted run: where it stopped \
             (between epochs or within one), its network and history so far.
 
+            --quiet prints nothing: the exit status says whether the file is valid (0) or not \
+            (65, 66). --json prints the description as one JSON object (the weights themselves \
+            left out): {"format_version", "producer", "metadata", and "network" or "ensemble"}; \
+            a network has "name", "cost", "class_labels", "input", "parameters", \
+            "weights_sha256", "layers", "evaluations" and "provenance". For a checkpoint: \
+            {"checkpoint", "network"}.
+
             Example:
               nnrt inspect ch1.nnrt
               nnrt inspect big.nnrt.checkpoint
@@ -25,7 +32,7 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file (or checkpoint) to describe.")
+    @Argument(help: "The model file (or checkpoint) to describe.", completion: .file())
     var model: String
 
     @Flag(name: .long, help: "Also list every epoch of the training history (default: first and last few).")
@@ -34,11 +41,15 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print the description as one JSON object (for scripts), without the weights.")
     var json = false
 
+    @Flag(name: [.customShort("q"), .long], help: "Print nothing; only check the file (exit status 0 if it is valid).")
+    var quiet = false
+
     func run() throws {
         try reportingErrors {
             if isCheckpointFile(model) {
                 let checkpoint: Checkpoint
                 do { checkpoint = try Checkpoint.read(path: model) } catch { throw CLIError(any: error) }
+                if quiet && !json { return }
                 if json {
                     let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(checkpoint), options: [.sortedKeys])
                     say(String(decoding: data, as: UTF8.self))
@@ -48,6 +59,7 @@ struct Inspect: ParsableCommand {
                 return
             }
             let file = try loadModelFile(model)
+            if quiet && !json { return }
             if json {
                 let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(file), options: [.sortedKeys])
                 say(String(decoding: data, as: UTF8.self))
@@ -127,26 +139,36 @@ struct Inspect: ParsableCommand {
         out.append("images:         " + ModelJSON.imageDescription(input))
         out.append("weights:        sha256 " + ModelJSON.weightsDigest(network))
         out.append("")
-        var rows: [[String]] = [["#", "layer", "kind", "input", "output", "activation", "weights", "bias", "notes", "parameters"]]
+        // The model summary: one row per layer (the input first), its output shape, weights,
+        // parameters and multiply-adds per image, then the totals.
         func dims(_ shape: [Int]) -> String { shape.isEmpty ? "-" : shape.map(String.init).joined(separator: "x") }
+        let withDropout = network.layers.contains { $0.dropout > 0 }
+        var header = ["#", "layer", "type", "output", "activation", "weights"]
+        if withDropout { header.append("dropout") }
+        header += ["parameters", "mult-adds"]
+        var rows: [[String]] = [header]
+        var inputRow = ["0", "input", "", dims(network.input.shape), "", ""]
+        if withDropout { inputRow.append("") }
+        rows.append(inputRow + ["", ""])
+        var totalMultAdds = 0
         for (i, layer) in network.layers.enumerated() {
-            var notes: [String] = []
-            if layer.kind == .maxPool2d { notes.append("pool " + dims(layer.poolShape)) }
-            if layer.kind == .conv2d, layer.weights.shape.count == 4 {
-                notes.append("kernel \(layer.weights.shape[2])x\(layer.weights.shape[3])")
-            }
-            if layer.dropout > 0 { notes.append("dropout \(layer.dropout)") }
-            rows.append([
-                "\(i + 1)", layer.name, layer.kind.name,
-                dims(layer.inputShape), dims(layer.outputShape),
+            let multAdds = ModelJSON.multiplyAdds(layer)
+            totalMultAdds += multAdds
+            var row = [
+                "\(i + 1)", layer.name, layer.kind.name, dims(layer.outputShape),
                 layer.activation.name,
-                dims(layer.weights.shape), dims(layer.bias.shape),
-                notes.isEmpty ? "" : notes.joined(separator: ", "),
-                "\(layer.weights.data.count + layer.bias.data.count)",
-            ])
+                layer.kind == .maxPool2d ? "pool " + dims(layer.poolShape) : dims(layer.weights.shape),
+            ]
+            if withDropout { row.append(layer.dropout > 0 ? "\(layer.dropout)" : "") }
+            row += [groupedCount(layer.weights.data.count + layer.bias.data.count), groupedCount(multAdds)]
+            rows.append(row)
         }
-        rows.append(["", "total", "", "", "", "", "", "", "", "\(network.parameterCount)"])
-        out.append(contentsOf: table(rows, rightAlign: [0, 9]).split(separator: "\n").map(String.init))
+        let columns = header.count
+        out.append(contentsOf: table(rows, rightAlign: [0, columns - 2, columns - 1]).split(separator: "\n").map(String.init))
+        let bytes = Double(network.parameterCount * MemoryLayout<Float>.stride)
+        let size = bytes >= 1_048_576 ? String(format: "%.1f MiB", bytes / Double(1 << 20)) : String(format: "%.1f KiB", bytes / 1024)
+        out.append("total:          \(groupedCount(network.parameterCount)) parameters (\(size) of float32), "
+                   + "\(groupedCount(totalMultAdds)) multiply-adds per image, \(network.layers.count) layers")
         for evaluation in network.evaluations { out.append("evaluation:     \(describe(evaluation))") }
         if let p = network.provenance {
             out.append("")
@@ -253,6 +275,18 @@ enum ModelJSON {
         return SHA256.hex(hash.finalize())
     }
 
+    /// Multiply-adds of one layer per example: a dense layer's weights, a convolution's weights
+    /// per output map times the output values; 0 for pooling.
+    static func multiplyAdds(_ layer: Layer) -> Int {
+        switch layer.kind {
+        case .dense: return layer.weights.data.count
+        case .conv2d:
+            let maps = layer.weights.shape.first ?? 1
+            return layer.outputShape.reduce(1, *) * (layer.weights.data.count / max(maps, 1))
+        case .maxPool2d: return 0
+        }
+    }
+
     /// The network a checkpoint holds, as a model with its history so far.
     static func model(_ checkpoint: Checkpoint) -> NetworkModel {
         var provenance = Provenance()
@@ -354,6 +388,8 @@ enum ModelJSON {
                     "input_shape": l.inputShape, "output_shape": l.outputShape,
                     "weights_shape": l.weights.shape, "bias_shape": l.bias.shape,
                 ]
+                layer["parameters"] = l.weights.data.count + l.bias.data.count
+                layer["mult_adds"] = multiplyAdds(l)
                 if !l.poolShape.isEmpty { layer["pool_shape"] = l.poolShape }
                 if l.dropout != 0 { layer["dropout"] = Double(l.dropout) }
                 return layer
