@@ -41,6 +41,34 @@ struct Train: ParsableCommand {
             continue and exits with status 130 (SIGINT) or 143 (SIGTERM). A second Ctrl-C while \
             it saves is ignored; SIGKILL at any moment leaves the previous checkpoint intact.
 
+            Output: a line saying what trains, the per-epoch lines and a summary, on standard \
+            output. On a terminal, standard error shows a progress line: the epoch's bar, images \
+            per second and the time left in the epoch and in the run (for an ensemble: the whole \
+            run's bar, each running member's epoch, how many wait). Piped, there are only the \
+            plain lines, one per epoch. --quiet prints only the summary.
+
+            --json writes JSON lines instead, one object per line, "event" first:
+              {"event": "start", "network", "cost", "eta", "lambda",
+                "regularization", "mini_batch_size", "epochs", "weight_init",
+                "seed", "training_images", "expansion", "members",
+                "resumed_after_epoch", "output"}
+              {"event": "epoch", "member" (ensembles only), "epoch", "seconds",
+                "eta", "evaluation", "test", "training", "gradient_norms"}
+              {"event": "eta_changed", "stopping", "checkpoint" or
+                "initial_gradient_norms", ...}
+              {"event": "result", "output", "kind": "network", "epochs_trained",
+                "seconds", "seconds_per_epoch", "test", "best": {"set", "epoch",
+                "evaluation", "test"}, "selected_epoch", "stop_reason",
+                "weights_sha256"}
+              {"event": "result", "output", "kind": "ensemble", "voting",
+                "members": [{"member", "seed", "epochs_trained", "seconds",
+                "test", "best", "selected_epoch", "stop_reason",
+                "weights_sha256"}], "test": {"majority", "mean-probability"}}
+              {"event": "interrupted", "signal", "status", "message", "resume"}
+                (then exit status 130 or 143)
+            Figures are {"correct", "total", "accuracy" (a fraction), "cost"}, null when not \
+            measured. With --json --quiet only the result object is printed.
+
             Examples:
               nnrt train --preset ch1 --out ch1.nnrt
               nnrt train --preset ch3-l2-100 --epochs 10 --out l2.nnrt
