@@ -47,8 +47,8 @@ struct Classify: ParsableCommand {
     @Argument(help: "Image files, directories, or - for a list of paths on standard input.", completion: .file())
     var paths: [String] = []
 
-    @Option(help: "Output format: table, csv (path,label,confidence,top,flags,error with a header line) or json (one object per line).")
-    var format: Format = .table
+    @Option(help: "Output format: table (the default), csv (path,label,confidence,top,flags,error with a header line) or json (one object per line).")
+    var format: Format?
 
     @Option(parsing: .unconditional, help: "How many of the most likely classes to list per file.")
     var top: Int = 3
@@ -67,6 +67,9 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if json, let format, format != .json {
+                throw CLIError("--json and --format \(format.rawValue) ask for different outputs: give one of them", status: Exit.usage)
+            }
             guard !paths.isEmpty else { throw CLIError("give at least one image file, directory, or - for a list on standard input", status: Exit.usage) }
             guard top >= 1 else { throw CLIError("--top must be at least 1, got \(top)", status: Exit.usage) }
             guard threads >= 0, threads <= 256 else { throw CLIError("--threads must be between 0 (one per core) and 256, got \(threads)", status: Exit.usage) }
@@ -87,7 +90,7 @@ struct Classify: ParsableCommand {
                 throw CLIError("no image files found in \(paths.joined(separator: ", ")): give image files, or directories holding "
                                + ".png, .jpg, .jpeg, .pgm, .ppm or .pnm files", status: Exit.noInput)
             }
-            let printer = ResultPrinter(format: json ? .json : format, labels: runtime.classLabels, top: min(top, runtime.classCount))
+            let printer = ResultPrinter(format: json ? .json : format ?? .table, labels: runtime.classLabels, top: min(top, runtime.classCount))
             printer.header()
             let progress = ItemProgress(total: files.count, unit: "files", enabled: !quiet)
             var failures = 0

@@ -178,16 +178,19 @@ final class LiveLine: @unchecked Sendable {
         if LiveLine.current === self { LiveLine.current = nil }
     }
 
-    /// Prints `lines` on standard output above the progress line (when both are on the terminal).
+    /// Prints `lines` on standard output above the progress line. The line is cleared first even
+    /// when standard output is not the terminal (`nnrt train | tee log` echoes the lines there);
+    /// it is drawn again at once only when standard output is the terminal, else at the next
+    /// update, after the echo.
     func printAbove(_ lines: [String]) {
-        guard enabled, Console.stdoutIsTerminal else { for line in lines { writeLine(line) }; return }
+        guard enabled else { for line in lines { writeLine(line) }; return }
         lock.lock(); defer { lock.unlock() }
         if shownWidth > 0 {
             FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: shownWidth) + "\r").utf8))
             shownWidth = 0
         }
         for line in lines { writeLine(line) }
-        if !segments.isEmpty { drawLocked() }
+        if Console.stdoutIsTerminal, !segments.isEmpty { drawLocked() }
     }
 
     private func drawLocked() {

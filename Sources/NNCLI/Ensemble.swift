@@ -38,7 +38,7 @@ struct EnsembleCommand: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "Print nothing on success.")
     var quiet = false
 
-    @Flag(help: "Print what was written as one JSON object (fields below).")
+    @Flag(help: "Print what was written as one JSON object (fields above).")
     var json = false
 
     func run() throws {

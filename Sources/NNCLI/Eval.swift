@@ -45,7 +45,7 @@ struct Eval: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "No progress bar and no table: print only the accuracy line.")
     var quiet = false
 
-    @Flag(help: "Print the results as one JSON object (fields below) instead of text.")
+    @Flag(help: "Print the results as one JSON object (fields above) instead of text.")
     var json = false
 
     func run() throws {
@@ -189,7 +189,7 @@ struct Import: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "Print nothing on success.")
     var quiet = false
 
-    @Flag(help: "Print what was written as one JSON object (fields below).")
+    @Flag(help: "Print what was written as one JSON object (fields above).")
     var json = false
 
     func run() throws {
@@ -236,7 +236,7 @@ struct PresetsCommand: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "Print only the preset names, one per line.")
     var quiet = false
 
-    @Flag(help: "Print one JSON object per preset (fields below) for scripts.")
+    @Flag(help: "Print one JSON object per preset (fields above) for scripts.")
     var json = false
 
     /// The network a preset trains, as a layer spec or the book's sizes.

@@ -20,7 +20,7 @@ struct Inspect: ParsableCommand {
             --quiet prints nothing: the exit status says whether the file is valid (0) or not \
             (65, 66). --json prints the description as one JSON object (the weights themselves \
             left out): {"format_version", "producer", "metadata", and "network" or "ensemble"}; \
-            a network has "name", "cost", "class_labels", "input", "parameters", \
+            a network has "name", "cost", "class_labels", "input", "parameters", "mult_adds", \
             "weights_sha256", "layers", "evaluations" and "provenance". For a checkpoint: \
             {"checkpoint", "network"}.
 
@@ -82,6 +82,10 @@ struct Inspect: ParsableCommand {
         case .ensemble(let ensemble):
             out.append("kind:           ensemble of \(ensemble.members.count) networks '\(ensemble.name)'")
             out.append("voting:         \(ensemble.voting.name)")
+            let parameters = ensemble.members.reduce(0) { $0 + $1.parameterCount }
+            let multAdds = ensemble.members.reduce(0) { sum, m in sum + m.layers.reduce(0) { $0 + ModelJSON.multiplyAdds($1) } }
+            out.append("total:          \(groupedCount(parameters)) parameters in \(ensemble.members.count) members "
+                       + "(\(byteSize(parameters * MemoryLayout<Float>.stride)) of float32), \(groupedCount(multAdds)) multiply-adds per image")
             for evaluation in ensemble.evaluations { out.append("evaluation:     \(describe(evaluation))") }
             for (i, member) in ensemble.members.enumerated() {
                 out.append("")
@@ -165,8 +169,7 @@ struct Inspect: ParsableCommand {
         }
         let columns = header.count
         out.append(contentsOf: table(rows, rightAlign: [0, columns - 2, columns - 1]).split(separator: "\n").map(String.init))
-        let bytes = Double(network.parameterCount * MemoryLayout<Float>.stride)
-        let size = bytes >= 1_048_576 ? String(format: "%.1f MiB", bytes / Double(1 << 20)) : String(format: "%.1f KiB", bytes / 1024)
+        let size = byteSize(network.parameterCount * MemoryLayout<Float>.stride)
         out.append("total:          \(groupedCount(network.parameterCount)) parameters (\(size) of float32), "
                    + "\(groupedCount(totalMultAdds)) multiply-adds per image, \(network.layers.count) layers")
         for evaluation in network.evaluations { out.append("evaluation:     \(describe(evaluation))") }
@@ -205,6 +208,12 @@ struct Inspect: ParsableCommand {
             }
         }
         return out
+    }
+
+    /// "93.2 KiB", "6.4 MiB".
+    func byteSize(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        return b >= 1_048_576 ? String(format: "%.1f MiB", b / 1_048_576) : String(format: "%.1f KiB", b / 1024)
     }
 
     func norms(_ values: [Double]) -> String {
@@ -381,6 +390,7 @@ enum ModelJSON {
                       "polarity": n.input.polarity == .lightOnDark ? "light-on-dark" : "dark-on-light",
                       "image": imageJSON(n.input)] as [String: Any],
             "parameters": n.parameterCount,
+            "mult_adds": n.layers.reduce(0) { $0 + multiplyAdds($1) },
             "weights_sha256": weightsDigest(n),
             "layers": n.layers.map { l -> [String: Any] in
                 var layer: [String: Any] = [

@@ -207,7 +207,7 @@ struct Train: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "No progress bar and no per-epoch lines: print only the final summary (with --json: only the result object).")
     var quiet = false
 
-    @Flag(help: "Write JSON lines on standard output instead of text: a start object, one per epoch (and event), and a final result object (schema below).")
+    @Flag(help: "Write JSON lines on standard output instead of text: a start object, one per epoch (and event), and a final result object (schema above).")
     var json = false
 
     /// The configuration: preset, then the flags on top.

@@ -210,6 +210,7 @@ for args in "train --out $tmp/x.nnrt" "eval $model" "classify $model x.png" "ins
 done
 expect 64 "^nnrt: error: Missing expected argument '--out" "$nnrt" train --preset ch1
 expect 64 "^nnrt: error: Unexpected argument 'trian'" "$nnrt" trian
+expect 64 '^nnrt: error: --json and --format csv ask for different outputs' "$nnrt" classify "$model" x.png --json --format csv
 expect 66 '^nnrt: error: .*missing.nnrt' "$nnrt" eval "$tmp/missing.nnrt"
 expect 66 '^nnrt: error: .*missing.nnrt' "$nnrt" classify "$tmp/missing.nnrt" x.png
 expect 66 '^nnrt: error: .*missing.nnrt' "$nnrt" ensemble "$tmp/missing.nnrt" --out "$tmp/x.nnrt"
