@@ -31,7 +31,7 @@ struct Classify: ParsableCommand {
             Examples:
               nnrt classify ch6.nnrt scans/
               nnrt classify ch6.nnrt digit.jpg --top 3
-              find photos -name '*.jpg' | nnrt classify ch6.nnrt - --format csv > labels.csv
+              find scans -name '*.jpg' | nnrt classify ch6.nnrt - --format csv > out.csv
 
             \(Exit.helpText)
             """

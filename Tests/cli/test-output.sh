@@ -43,10 +43,12 @@ for l in lines:
     assert isinstance(json.loads(l), dict), l' "$1" "${2:-1}"
 }
 
-# Slow enough work that a bar shows (it appears after 0.25 s): a small conv net, 8,000 images.
+# Slow enough work that a bar shows (it appears after 0.25 s, and is redrawn at most every 0.1 s):
+# a small conv net on 8,000 images, an ensemble of six of it for eval, classify on one thread.
 conv=(--layers convpool20x5,fc100,softmax10 --train-limit 8000 --seed 4)
 "$nnrt" train "${conv[@]}" --epochs 1 --quiet --out "$tmp/conv.nnrt" >/dev/null || { echo "FAIL cannot train the conv net"; exit 1; }
-"$nnrt" ensemble "$tmp/conv.nnrt" "$tmp/conv.nnrt" "$tmp/conv.nnrt" --quiet --out "$tmp/conv3.nnrt" || { echo "FAIL cannot build an ensemble"; exit 1; }
+"$nnrt" ensemble "$tmp/conv.nnrt" "$tmp/conv.nnrt" "$tmp/conv.nnrt" "$tmp/conv.nnrt" "$tmp/conv.nnrt" "$tmp/conv.nnrt" \
+  --quiet --out "$tmp/conv6.nnrt" || { echo "FAIL cannot build an ensemble"; exit 1; }
 "$root/build/bin/nnrt-testimages" --out "$tmp/images" --count 600 >/dev/null 2>&1 || { echo "FAIL nnrt-testimages"; exit 1; }
 
 # --- Piped: plain lines ----------------------------------------------------------------------
@@ -55,7 +57,7 @@ if [ "$(status piped)" = 0 ] && ! grep -q "[$CR$ESC]" "$tmp/piped.out" "$tmp/pip
   ok "train piped: no carriage return or escape on stdout or stderr"
 else bad "train piped: status $(status piped), control characters: $(grep -c "[$CR$ESC]" "$tmp/piped.out" "$tmp/piped.err")"; fi
 [ "$(grep -c '^Epoch [0-9]*: ' "$tmp/piped.out")" = 2 ] && ok "train piped: one line per epoch" || bad "train piped: $(cat "$tmp/piped.out")"
-run piped-eval "$nnrt" eval "$tmp/conv3.nnrt"
+run piped-eval "$nnrt" eval "$tmp/conv6.nnrt"
 ! grep -q "[$CR$ESC]" "$tmp/piped-eval.out" "$tmp/piped-eval.err" && ok "eval piped: plain" || bad "eval piped has control characters"
 run piped-cls "$nnrt" classify "$tmp/conv.nnrt" "$tmp/images/scanned"
 ! grep -q "[$CR$ESC]" "$tmp/piped-cls.out" "$tmp/piped-cls.err" && ok "classify piped: plain" || bad "classify piped has control characters"
@@ -86,10 +88,10 @@ grep -qE 'Ensemble of 3 .* (m[0-9] e1|[0-9] running)' "$tmp/tty-ens.tty" && grep
   && tr '\r' '\n' < "$tmp/tty-ens.tty" | grep -q '^member 3: Epoch 1: ' \
   && ok "ensemble on a terminal: one combined bar (running and waiting members), member lines" \
   || bad "ensemble on a terminal: $(tr '\r' '\n' < "$tmp/tty-ens.tty" | head -c 600)"
-on_tty tty-eval -- "$nnrt" eval "$tmp/conv3.nnrt"
+on_tty tty-eval -- "$nnrt" eval "$tmp/conv6.nnrt"
 grep -qE '[0-9,]+/10,000 images +[0-9.]+k? images/s +ETA' "$tmp/tty-eval.tty" && tr '\r' '\n' < "$tmp/tty-eval.tty" | grep -q '^accuracy: ' \
   && ok "eval on a terminal: a bar with images/s and ETA" || bad "eval on a terminal: $(tr '\r' '\n' < "$tmp/tty-eval.tty" | head -c 400)"
-on_tty tty-cls -- "$nnrt" classify "$tmp/conv.nnrt" "$tmp/images/scanned"
+on_tty tty-cls -- "$nnrt" classify "$tmp/conv.nnrt" "$tmp/images/scanned" --threads 1
 grep -qE '[0-9,]+/[0-9,]+ files +[0-9.]+k? files/s +ETA' "$tmp/tty-cls.tty" \
   && ok "classify on a terminal: a bar with files/s and ETA" || bad "classify on a terminal: $(tr '\r' '\n' < "$tmp/tty-cls.tty" | head -c 400)"
 on_tty tty-cls-q -- "$nnrt" classify "$tmp/conv.nnrt" "$tmp/images/scanned" -q
@@ -143,7 +145,7 @@ PY
 then ok "eval --json: one object, confusion matrix agrees with the count"; else bad "eval --json: $(head -c 300 "$tmp/j-eval.out")"; fi
 acc=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print("%.2f%% (%d/%d)" % (100*e["accuracy"], e["correct"], e["images"]))' "$tmp/j-eval.out")
 [ "$("$nnrt" eval "$model" -q)" = "accuracy: $acc" ] && ok "eval -q: only the accuracy line, the same figure as --json" || bad "eval -q: $("$nnrt" eval "$model" -q)"
-for cmd in "inspect $model" "inspect $tmp/conv3.nnrt" "ensemble $model $model --out $tmp/j2.nnrt" "mnist"; do
+for cmd in "inspect $model" "inspect $tmp/conv6.nnrt" "ensemble $model $model --out $tmp/j2.nnrt" "mnist"; do
   # shellcheck disable=SC2086
   run j-one "$nnrt" $cmd --json
   [ "$(status j-one)" = 0 ] && [ "$(wc -l < "$tmp/j-one.out")" = 1 ] && python3 -m json.tool "$tmp/j-one.out" >/dev/null \
