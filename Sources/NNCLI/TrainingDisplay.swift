@@ -40,6 +40,8 @@ final class TrainingDisplay: @unchecked Sendable {
         var referenceDone = 0
         /// Images of this run's finished epochs and wall time of its finished epochs.
         var images = 0
+        /// Mini-batches of the first epoch that a resumed run had done before it started.
+        var skipped = 0
         var epochWallTimes: [Double] = []
         var epochStartedAt = 0.0
     }
@@ -92,11 +94,16 @@ final class TrainingDisplay: @unchecked Sendable {
         lock.lock()
         var s = state[k]
         if !s.started || s.epoch != p.epoch {
+            // The first report of a fresh epoch comes after 1% of it; a later one means the run
+            // resumed within the epoch, and those mini-batches are not this run's work.
+            if !s.started, p.miniBatchesDone > max(1, p.miniBatchesTotal / 100) { s.skipped = p.miniBatchesDone }
             s.started = true
             s.epoch = p.epoch
             s.referenceTime = now
             s.referenceDone = p.miniBatchesDone
-            if s.offset == nil { s.offset = p.epoch - 1 - (members == 1 ? epochsDoneBefore : 0) }
+            // Ensemble members always count from their first epoch (they cannot continue a model);
+            // a single network may continue one (--from) or a checkpoint (--resume).
+            if s.offset == nil { s.offset = members == 1 ? p.epoch - 1 - epochsDoneBefore : 0 }
         }
         s.done = p.miniBatchesDone
         s.total = p.miniBatchesTotal
@@ -110,8 +117,9 @@ final class TrainingDisplay: @unchecked Sendable {
         let now = monotonicSeconds()
         lock.lock()
         var s = state[k]
-        s.images += examplesPerEpoch
-        s.epochWallTimes.append(now - s.epochStartedAt)
+        s.images += max(0, examplesPerEpoch - s.skipped * batch)
+        if s.skipped == 0 { s.epochWallTimes.append(now - s.epochStartedAt) }   // a whole epoch's time
+        s.skipped = 0
         s.epochStartedAt = now
         s.done = s.total
         if let offset = s.offset, m.epoch - offset >= epochs { s.finished = true }
@@ -171,7 +179,7 @@ final class TrainingDisplay: @unchecked Sendable {
             }
             images += s.images
             if !s.finished, s.started {
-                images += min(examplesPerEpoch, s.done * batch)
+                images += max(0, min(examplesPerEpoch, s.done * batch) - s.skipped * batch)
             }
         }
         fraction /= Double(members)
