@@ -2,14 +2,16 @@
 # Runs every nnrt test: generated-code drift check, Swift unit tests, the release build of
 # libnnrt.so and the CLI, exported-symbol check, C examples and C API tests (also with the Swift
 # toolchain hidden; with the malformed-input table, the thread stress test and the 100,000-iteration
-# memory loop), the CLI's malformed-input table, the kill-and-resume test of training (SIGKILL at
+# memory loop), the CLI's malformed-input table, its output checks (progress bars, --json, --quiet,
+# exit statuses) and shell completions, the kill-and-resume test of training (SIGKILL at
 # random moments, SIGINT, SIGTERM), the Swift tests again under AddressSanitizer (+UBSan for C) and
 # the C tests under valgrind, a ThreadSanitizer run of the concurrent C API paths, the Python
-# binding's tests in a fresh virtual environment (the same three kinds of robustness test), and a
+# binding's tests in a fresh virtual environment (the same three kinds of robustness test), a
 # check that the CLI, the C example and the Python example predict exactly the same labels, the
-# HTML training report rendered in headless Chromium, and the fuzzing harnesses (kept regression
-# inputs, then 30 s each). The release packages (scripts/package.sh) are checked as C (pkg-config,
-# CMake) and Python (wheel) users meet them.
+# HTML training report rendered in headless Chromium, the documentation's code blocks
+# (scripts/test-docs.sh), and the fuzzing harnesses (kept regression inputs, then 30 s each). The
+# release packages (scripts/package.sh) are checked as C (pkg-config, CMake) and Python (wheel)
+# users meet them.
 #
 # Needs the system packages from scripts/install-deps.sh and a Swift toolchain. MNIST comes from
 # MNIST_DIR if set, else the download cache (fetched and verified on first use).
@@ -65,6 +67,9 @@ train_quick() {
 stage "CLI: train a quick ch1 model" train_quick
 stage "CLI: end-to-end checks" Tests/cli/test-cli.sh "$model"
 stage "CLI: malformed input (table)" Tests/cli/test-bad-input.sh "$model"
+stage "CLI: output for people and scripts (progress bars, plain pipes, --json, --quiet, exit statuses)" \
+  Tests/cli/test-output.sh "$model"
+stage "CLI: shell completion (bash; zsh and fish when installed)" Tests/cli/test-completions.sh
 stage "CLI: training survives SIGKILL, SIGINT and SIGTERM (kill and resume)" scripts/test-kill-resume.sh build/bin/nnrt
 stage "exported symbols match Include/nnrt.h" scripts/check-exports.sh
 stage "C examples and C API tests" scripts/test-c.sh "$model"
@@ -77,6 +82,7 @@ stage "kernel build follows the CPU (qemu: no AVX, AVX2)" scripts/test-cpu-dispa
 stage "Python binding (fresh venv, pytest)" scripts/test-python.sh "$model"
 stage "CLI, C and Python predict the same labels" scripts/check-agreement.sh "$model"
 stage "HTML training report in headless Chromium" Tests/report/test-report.sh "$model"
+stage "documentation: the tested code blocks of README.md and docs/" scripts/test-docs.sh "$model"
 # ThreadSanitizer over the runtime's concurrent paths (its own instrumented build, .build-tsan).
 stage "ThreadSanitizer: concurrent C API calls (swift test --sanitize=thread)" scripts/test-tsan.sh
 # libFuzzer harnesses (own instrumented build in .build-fuzz): the kept crash inputs of

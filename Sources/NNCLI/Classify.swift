@@ -22,14 +22,18 @@ struct Classify: ParsableCommand {
             One bad file never stops the others: it is reported (in the table, the CSV's error \
             column or the JSON's "error") and the exit status is 1.
 
+            Output: one line per file, on standard output, in the order given. --json (the same \
+            as --format json) writes one object per file: {"path", "label", "index", \
+            "confidence", "top": [{"label", "confidence"}], "flags"} or, for a file that failed, \
+            {"path", "error", "status"}. On a terminal a progress bar (files per second, time \
+            left) shows on standard error; --quiet turns it off.
+
             Examples:
               nnrt classify ch6.nnrt scans/
               nnrt classify ch6.nnrt digit.jpg --top 3
-              find photos -name '*.jpg' | nnrt classify ch6.nnrt - --format csv > labels.csv
+              find scans -name '*.jpg' | nnrt classify ch6.nnrt - --format csv > out.csv
 
-            Exit status: 0 every file classified; 1 some files could not be classified; \
-            64 bad command line; 65 invalid model; 66 model or list missing or unreadable; \
-            70 internal error; 73 --show directory cannot be written.
+            \(Exit.helpText)
             """
     )
 
@@ -37,14 +41,14 @@ struct Classify: ParsableCommand {
         case table, csv, json
     }
 
-    @Argument(help: "The model file (a network or an ensemble).")
+    @Argument(help: "The model file (a network or an ensemble).", completion: .file(extensions: ["nnrt"]))
     var model: String
 
-    @Argument(help: "Image files, directories, or - for a list of paths on standard input.")
+    @Argument(help: "Image files, directories, or - for a list of paths on standard input.", completion: .file())
     var paths: [String] = []
 
-    @Option(help: "Output format: table, csv (path,label,confidence,top,flags,error with a header line) or json (one object per line).")
-    var format: Format = .table
+    @Option(help: "Output format: table (the default), csv (path,label,confidence,top,flags,error with a header line) or json (one object per line).")
+    var format: Format?
 
     @Option(parsing: .unconditional, help: "How many of the most likely classes to list per file.")
     var top: Int = 3
@@ -52,14 +56,20 @@ struct Classify: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for decoding and prediction (default: one per core).")
     var threads: Int = 0
 
-    @Option(help: "Write each preprocessed 28x28 input as a PNG into this directory (FILE-INDEX.png).")
+    @Option(help: "Write each preprocessed 28x28 input as a PNG into this directory (FILE-INDEX.png).", completion: .directory)
     var show: String?
 
-    @Flag(help: "No progress bar, even on a terminal.")
+    @Flag(name: [.customShort("q"), .long], help: "No progress bar, even on a terminal (the results are printed all the same).")
     var quiet = false
+
+    @Flag(help: "The same as --format json: one JSON object per file.")
+    var json = false
 
     func run() throws {
         try reportingErrors {
+            if json, let format, format != .json {
+                throw CLIError("--json and --format \(format.rawValue) ask for different outputs: give one of them", status: Exit.usage)
+            }
             guard !paths.isEmpty else { throw CLIError("give at least one image file, directory, or - for a list on standard input", status: Exit.usage) }
             guard top >= 1 else { throw CLIError("--top must be at least 1, got \(top)", status: Exit.usage) }
             guard threads >= 0, threads <= 256 else { throw CLIError("--threads must be between 0 (one per core) and 256, got \(threads)", status: Exit.usage) }
@@ -80,9 +90,9 @@ struct Classify: ParsableCommand {
                 throw CLIError("no image files found in \(paths.joined(separator: ", ")): give image files, or directories holding "
                                + ".png, .jpg, .jpeg, .pgm, .ppm or .pnm files", status: Exit.noInput)
             }
-            let printer = ResultPrinter(format: format, labels: runtime.classLabels, top: min(top, runtime.classCount))
+            let printer = ResultPrinter(format: json ? .json : format ?? .table, labels: runtime.classLabels, top: min(top, runtime.classCount))
             printer.header()
-            let progress = Progress(total: files.count, enabled: !quiet && isatty(STDERR_FILENO) != 0 && files.count >= 50)
+            let progress = ItemProgress(total: files.count, unit: "files", enabled: !quiet)
             var failures = 0
             let classes = runtime.classCount
             var start = 0
@@ -108,21 +118,26 @@ struct Classify: ParsableCommand {
                 } catch let error as ModelError {
                     throw CLIError(error)
                 }
+                var lines: [String] = []
+                lines.reserveCapacity(n)
                 for i in 0..<n {
                     let r = results[i]
                     if r.error != nil { failures += 1 }
-                    printer.row(path: chunk[i], result: r, outputs: Array(outputs[(i * classes)..<((i + 1) * classes)]))
+                    if let line = printer.row(path: chunk[i], result: r, outputs: Array(outputs[(i * classes)..<((i + 1) * classes)])) {
+                        lines.append(line)
+                    }
                     if let show, r.error == nil {
                         try writeShown(chunk[i], index: start + i, input: Array(seen[(i * runtime.inputSize)..<((i + 1) * runtime.inputSize)]),
                                        model: runtime, into: show)
                     }
                 }
+                if let live = LiveLine.current { live.printAbove(lines) } else { for line in lines { writeLine(line) } }
                 start += n
                 progress.update(start)
             }
             progress.finish()
             if failures > 0 {
-                FileHandle.standardError.write(Data("nnrt: \(failures) of \(files.count) files could not be classified\n".utf8))
+                Console.note("nnrt: \(failures) of \(files.count) files could not be classified")
                 throw ExitCode(Exit.someFilesFailed)
             }
         }
@@ -222,23 +237,24 @@ final class ResultPrinter {
         return names
     }
 
-    func row(path: String, result r: ImageClassification, outputs: [Float]) {
+    /// The line for one file (nil only if JSON encoding failed).
+    func row(path: String, result r: ImageClassification, outputs: [Float]) -> String? {
         let ranked = outputs.indices.sorted { outputs[$0] > outputs[$1] || (outputs[$0] == outputs[$1] && $0 < $1) }.prefix(top)
         let label = r.error == nil && r.label >= 0 && Int(r.label) < labels.count ? labels[Int(r.label)] : ""
         let confidence = String(format: "%.4f", r.confidence)
         switch format {
         case .table:
             if let error = r.error {
-                say("\(path)  error: \(error.message)")
+                return "\(path)  error: \(error.message)"
             } else {
                 let topText = ranked.map { "\(labels[$0])=\(String(format: "%.3f", outputs[$0]))" }.joined(separator: " ")
                 let flags = Self.flagNames(r.flags).filter { $0 != "resized" }
-                say("\(path)  \(label)  \(confidence)  top: \(topText)" + (flags.isEmpty ? "" : "  [\(flags.joined(separator: ", "))]"))
+                return "\(path)  \(label)  \(confidence)  top: \(topText)" + (flags.isEmpty ? "" : "  [\(flags.joined(separator: ", "))]")
             }
         case .csv:
             let topText = r.error == nil ? ranked.map { "\(labels[$0]):\(String(format: "%.4f", outputs[$0]))" }.joined(separator: " ") : ""
-            say([path, label, r.error == nil ? confidence : "", topText, Self.flagNames(r.flags).joined(separator: " "),
-                 r.error?.message ?? ""].map(csvField).joined(separator: ","))
+            return [path, label, r.error == nil ? confidence : "", topText, Self.flagNames(r.flags).joined(separator: " "),
+                    r.error?.message ?? ""].map(csvField).joined(separator: ",")
         case .json:
             var object: [String: Any] = ["path": path]
             if let error = r.error {
@@ -251,10 +267,10 @@ final class ResultPrinter {
                 object["top"] = ranked.map { ["label": labels[$0], "confidence": Double(outputs[$0])] as [String: Any] }
                 object["flags"] = Self.flagNames(r.flags)
             }
-            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
-               let text = String(data: data, encoding: .utf8) {
-                say(text)
+            guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+                return nil
             }
+            return String(decoding: data, as: UTF8.self)
         }
     }
 
@@ -262,39 +278,5 @@ final class ResultPrinter {
     func csvField(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-}
-
-/// A progress bar on standard error (a terminal only): done/total, rate and time left.
-final class Progress {
-    let total: Int
-    let enabled: Bool
-    let started = Date()
-
-    init(total: Int, enabled: Bool) {
-        self.total = total
-        self.enabled = enabled
-    }
-
-    func update(_ done: Int) {
-        guard enabled, total > 0 else { return }
-        let elapsed = Date().timeIntervalSince(started)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let left = rate > 0 ? Double(total - done) / rate : 0
-        let width = 30
-        let filled = width * done / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = String(format: "\r[%@] %d/%d  %.0f files/s  %@ left ", bar, done, total, rate, Progress.duration(left))
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }

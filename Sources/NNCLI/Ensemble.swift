@@ -12,6 +12,9 @@ struct EnsembleCommand: ParsableCommand {
             votes for its label; a tie goes to the tied label with the largest summed output, \
             then to the smallest index) or mean-probability (argmax of the mean output).
 
+            --quiet prints nothing on success; --json prints one object: {"output", "name", \
+            "members" (networks in the file), "voting"}.
+
             Example:
               nnrt ensemble a.nnrt b.nnrt c.nnrt --voting majority --out abc.nnrt
               nnrt eval abc.nnrt
@@ -20,17 +23,23 @@ struct EnsembleCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The member model files.")
+    @Argument(help: "The member model files.", completion: .file(extensions: ["nnrt"]))
     var members: [String]
 
-    @Option(help: "Voting rule: majority or mean-probability.")
+    @Option(help: "Voting rule: majority or mean-probability.", completion: .list(["majority", "mean-probability"]))
     var voting: String = "majority"
 
     @Option(help: "A name for the ensemble (default: from the output file name).")
     var name: String?
 
-    @Option(help: "Where to write the ensemble model file.")
+    @Option(help: "Where to write the ensemble model file.", completion: .file(extensions: ["nnrt"]))
     var out: String
+
+    @Flag(name: [.customShort("q"), .long], help: "Print nothing on success.")
+    var quiet = false
+
+    @Flag(help: "Print what was written as one JSON object (fields above).")
+    var json = false
 
     func run() throws {
         try reportingErrors {
@@ -55,6 +64,12 @@ struct EnsembleCommand: ParsableCommand {
             } catch {
                 throw CLIError("cannot write \(out): \(error)", status: Exit.cannotCreate)
             }
+            if json {
+                JSON.object([("output", .string(out)), ("name", .string(ensembleName)), ("members", .int(networks.count)),
+                             ("voting", .string(rule.name))]).emit()
+                return
+            }
+            if quiet { return }
             say("ensemble of \(networks.count) networks, \(rule.name) vote")
             say("wrote \(out)")
         }

@@ -17,6 +17,13 @@ struct Inspect: ParsableCommand {
             file (CRC-32 and every section) and describes the interrupted run: where it stopped \
             (between epochs or within one), its network and history so far.
 
+            --quiet prints nothing: the exit status says whether the file is valid (0) or not \
+            (65, 66). --json prints the description as one JSON object (the weights themselves \
+            left out): {"format_version", "producer", "metadata", and "network" or "ensemble"}; \
+            a network has "name", "cost", "class_labels", "input", "parameters", "mult_adds", \
+            "weights_sha256", "layers", "evaluations" and "provenance". For a checkpoint: \
+            {"checkpoint", "network"}.
+
             Example:
               nnrt inspect ch1.nnrt
               nnrt inspect big.nnrt.checkpoint
@@ -25,7 +32,7 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file (or checkpoint) to describe.")
+    @Argument(help: "The model file (or checkpoint) to describe.", completion: .file())
     var model: String
 
     @Flag(name: .long, help: "Also list every epoch of the training history (default: first and last few).")
@@ -34,11 +41,15 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print the description as one JSON object (for scripts), without the weights.")
     var json = false
 
+    @Flag(name: [.customShort("q"), .long], help: "Print nothing; only check the file (exit status 0 if it is valid).")
+    var quiet = false
+
     func run() throws {
         try reportingErrors {
             if isCheckpointFile(model) {
                 let checkpoint: Checkpoint
                 do { checkpoint = try Checkpoint.read(path: model) } catch { throw CLIError(any: error) }
+                if quiet && !json { return }
                 if json {
                     let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(checkpoint), options: [.sortedKeys])
                     say(String(decoding: data, as: UTF8.self))
@@ -48,6 +59,7 @@ struct Inspect: ParsableCommand {
                 return
             }
             let file = try loadModelFile(model)
+            if quiet && !json { return }
             if json {
                 let data = try JSONSerialization.data(withJSONObject: ModelJSON.object(file), options: [.sortedKeys])
                 say(String(decoding: data, as: UTF8.self))
@@ -70,6 +82,10 @@ struct Inspect: ParsableCommand {
         case .ensemble(let ensemble):
             out.append("kind:           ensemble of \(ensemble.members.count) networks '\(ensemble.name)'")
             out.append("voting:         \(ensemble.voting.name)")
+            let parameters = ensemble.members.reduce(0) { $0 + $1.parameterCount }
+            let multAdds = ensemble.members.reduce(0) { sum, m in sum + m.layers.reduce(0) { $0 + ModelJSON.multiplyAdds($1) } }
+            out.append("total:          \(groupedCount(parameters)) parameters in \(ensemble.members.count) members "
+                       + "(\(byteSize(parameters * MemoryLayout<Float>.stride)) of float32), \(groupedCount(multAdds)) multiply-adds per image")
             for evaluation in ensemble.evaluations { out.append("evaluation:     \(describe(evaluation))") }
             for (i, member) in ensemble.members.enumerated() {
                 out.append("")
@@ -127,26 +143,35 @@ struct Inspect: ParsableCommand {
         out.append("images:         " + ModelJSON.imageDescription(input))
         out.append("weights:        sha256 " + ModelJSON.weightsDigest(network))
         out.append("")
-        var rows: [[String]] = [["#", "layer", "kind", "input", "output", "activation", "weights", "bias", "notes", "parameters"]]
+        // The model summary: one row per layer (the input first), its output shape, weights,
+        // parameters and multiply-adds per image, then the totals.
         func dims(_ shape: [Int]) -> String { shape.isEmpty ? "-" : shape.map(String.init).joined(separator: "x") }
+        let withDropout = network.layers.contains { $0.dropout > 0 }
+        var header = ["#", "layer", "type", "output", "activation", "weights"]
+        if withDropout { header.append("dropout") }
+        header += ["parameters", "mult-adds"]
+        var rows: [[String]] = [header]
+        var inputRow = ["0", "input", "", dims(network.input.shape), "", ""]
+        if withDropout { inputRow.append("") }
+        rows.append(inputRow + ["", ""])
+        var totalMultAdds = 0
         for (i, layer) in network.layers.enumerated() {
-            var notes: [String] = []
-            if layer.kind == .maxPool2d { notes.append("pool " + dims(layer.poolShape)) }
-            if layer.kind == .conv2d, layer.weights.shape.count == 4 {
-                notes.append("kernel \(layer.weights.shape[2])x\(layer.weights.shape[3])")
-            }
-            if layer.dropout > 0 { notes.append("dropout \(layer.dropout)") }
-            rows.append([
-                "\(i + 1)", layer.name, layer.kind.name,
-                dims(layer.inputShape), dims(layer.outputShape),
+            let multAdds = ModelJSON.multiplyAdds(layer)
+            totalMultAdds += multAdds
+            var row = [
+                "\(i + 1)", layer.name, layer.kind.name, dims(layer.outputShape),
                 layer.activation.name,
-                dims(layer.weights.shape), dims(layer.bias.shape),
-                notes.isEmpty ? "" : notes.joined(separator: ", "),
-                "\(layer.weights.data.count + layer.bias.data.count)",
-            ])
+                layer.kind == .maxPool2d ? "pool " + dims(layer.poolShape) : dims(layer.weights.shape),
+            ]
+            if withDropout { row.append(layer.dropout > 0 ? "\(layer.dropout)" : "") }
+            row += [groupedCount(layer.weights.data.count + layer.bias.data.count), groupedCount(multAdds)]
+            rows.append(row)
         }
-        rows.append(["", "total", "", "", "", "", "", "", "", "\(network.parameterCount)"])
-        out.append(contentsOf: table(rows, rightAlign: [0, 9]).split(separator: "\n").map(String.init))
+        let columns = header.count
+        out.append(contentsOf: table(rows, rightAlign: [0, columns - 2, columns - 1]).split(separator: "\n").map(String.init))
+        let size = byteSize(network.parameterCount * MemoryLayout<Float>.stride)
+        out.append("total:          \(groupedCount(network.parameterCount)) parameters (\(size) of float32), "
+                   + "\(groupedCount(totalMultAdds)) multiply-adds per image, \(network.layers.count) layers")
         for evaluation in network.evaluations { out.append("evaluation:     \(describe(evaluation))") }
         if let p = network.provenance {
             out.append("")
@@ -183,6 +208,12 @@ struct Inspect: ParsableCommand {
             }
         }
         return out
+    }
+
+    /// "93.2 KiB", "6.4 MiB".
+    func byteSize(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        return b >= 1_048_576 ? String(format: "%.1f MiB", b / 1_048_576) : String(format: "%.1f KiB", b / 1024)
     }
 
     func norms(_ values: [Double]) -> String {
@@ -251,6 +282,18 @@ enum ModelJSON {
             }
         }
         return SHA256.hex(hash.finalize())
+    }
+
+    /// Multiply-adds of one layer per example: a dense layer's weights, a convolution's weights
+    /// per output map times the output values; 0 for pooling.
+    static func multiplyAdds(_ layer: Layer) -> Int {
+        switch layer.kind {
+        case .dense: return layer.weights.data.count
+        case .conv2d:
+            let maps = layer.weights.shape.first ?? 1
+            return layer.outputShape.reduce(1, *) * (layer.weights.data.count / max(maps, 1))
+        case .maxPool2d: return 0
+        }
     }
 
     /// The network a checkpoint holds, as a model with its history so far.
@@ -347,6 +390,7 @@ enum ModelJSON {
                       "polarity": n.input.polarity == .lightOnDark ? "light-on-dark" : "dark-on-light",
                       "image": imageJSON(n.input)] as [String: Any],
             "parameters": n.parameterCount,
+            "mult_adds": n.layers.reduce(0) { $0 + multiplyAdds($1) },
             "weights_sha256": weightsDigest(n),
             "layers": n.layers.map { l -> [String: Any] in
                 var layer: [String: Any] = [
@@ -354,6 +398,8 @@ enum ModelJSON {
                     "input_shape": l.inputShape, "output_shape": l.outputShape,
                     "weights_shape": l.weights.shape, "bias_shape": l.bias.shape,
                 ]
+                layer["parameters"] = l.weights.data.count + l.bias.data.count
+                layer["mult_adds"] = multiplyAdds(l)
                 if !l.poolShape.isEmpty { layer["pool_shape"] = l.poolShape }
                 if l.dropout != 0 { layer["dropout"] = Double(l.dropout) }
                 return layer

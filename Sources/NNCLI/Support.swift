@@ -14,11 +14,19 @@ enum Exit {
     static let interrupted: Int32 = 130 // train: stopped by SIGINT (Ctrl-C), checkpoint saved (128 + 2)
     static let terminated: Int32 = 143  // train: stopped by SIGTERM, checkpoint saved (128 + 15)
 
+    /// The table in every command's --help (the same statuses mean the same on every command).
     static let helpText = """
-        Exit status: 0 success; 1 some files could not be classified (classify); 64 bad command line; 65 invalid model or data file; \
-        66 input file missing or unreadable; 69 MNIST unavailable (download failed); \
-        70 internal error; 73 output file cannot be written; \
-        130 / 143 training stopped by SIGINT / SIGTERM after saving a checkpoint (train).
+        Exit status (the same on every command):
+          0    success
+          1    classify: some files could not be classified (the others were)
+          64   bad command line
+          65   invalid model, checkpoint or data file
+          66   input file missing or unreadable
+          69   MNIST unavailable (download failed)
+          70   internal error
+          73   output file cannot be written
+          130  train: stopped by SIGINT (Ctrl-C) after saving a checkpoint
+          143  train: stopped by SIGTERM after saving a checkpoint
         """
 }
 
@@ -53,61 +61,37 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as CLIError {
-        FileHandle.standardError.write(Data("nnrt: error: \(error.message)\n".utf8))
+        LiveLine.current?.finish()
+        Console.error(error.message)
         throw ExitCode(error.status)
     } catch let error as ModelError {
+        LiveLine.current?.finish()
         let e = CLIError(error)
-        FileHandle.standardError.write(Data("nnrt: error: \(e.message)\n".utf8))
+        Console.error(e.message)
         throw ExitCode(e.status)
     } catch let error as ExitCode {
+        LiveLine.current?.finish()
         throw error
     } catch {
-        FileHandle.standardError.write(Data("nnrt: error: \(error)\n".utf8))
+        LiveLine.current?.finish()
+        Console.error("\(error)")
         throw ExitCode(Exit.software)
     }
 }
 
-/// Standard output, flushed per line so progress shows when piped.
+/// One line on standard output, written at once (not buffered) so that progress shows when
+/// piped; printed above the progress line when one is shown.
 func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    if let live = LiveLine.current {
+        live.printAbove([line])
+    } else {
+        writeLine(line)
+    }
 }
 
-/// True when standard error is a terminal (progress bars go there).
-let stderrIsTerminal = isatty(STDERR_FILENO) != 0
-
-/// A one-line progress indicator on a terminal (redrawn in place); silent when not a terminal.
-struct ProgressLine {
-    var label: String
-    var enabled: Bool
-    private var lastDrawn = -1
-    private let start = Date()
-
-    init(label: String, enabled: Bool = stderrIsTerminal) {
-        self.label = label
-        self.enabled = enabled
-    }
-
-    mutating func update(done: Int, total: Int) {
-        guard enabled, total > 0 else { return }
-        let percent = done * 100 / total
-        guard percent != lastDrawn else { return }
-        lastDrawn = percent
-        let width = 30
-        let filled = width * done / total
-        let elapsed = Date().timeIntervalSince(start)
-        var eta = ""
-        if done > 0, done < total {
-            let remaining = elapsed / Double(done) * Double(total - done)
-            eta = String(format: " ETA %.0fs", remaining)
-        }
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(percent)%\(eta)   ".utf8))
-    }
-
-    func clear() {
-        guard enabled, lastDrawn >= 0 else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
-    }
+/// One line on standard output, as is.
+func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// "95.42% (9542/10000)".

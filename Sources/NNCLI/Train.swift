@@ -46,6 +46,35 @@ struct Train: ParsableCommand {
             and misclassified digits measured on the test set, as `nnrt report MODEL --out DIR` \
             does (not after a stop by a signal).
 
+            Output: a line saying what trains, the per-epoch lines and a summary, on standard \
+            output. On a terminal, standard error shows a progress line: the epoch's bar, images \
+            per second and the time left in the epoch and in the run (for an ensemble: the whole \
+            run's bar, each running member's epoch, how many wait). Piped, there are only the \
+            plain lines, one per epoch. --quiet prints only the summary.
+
+            --json writes JSON lines instead, one object per line, "event" first:
+              {"event": "start", "network", "cost", "eta", "lambda",
+                "regularization", "mini_batch_size", "epochs", "weight_init",
+                "seed", "training_images", "expansion", "members",
+                "resumed_after_epoch", "output"}
+              {"event": "epoch", "member" (ensembles only), "epoch", "seconds",
+                "eta", "evaluation", "test", "training", "gradient_norms"}
+              {"event": "eta_changed", "stopping", "checkpoint" or
+                "initial_gradient_norms", ...}
+              {"event": "result", "output", "kind": "network", "epochs_trained",
+                "seconds", "seconds_per_epoch", "test", "best": {"set", "epoch",
+                "evaluation", "test"}, "selected_epoch", "stop_reason",
+                "weights_sha256"}
+              {"event": "result", "output", "kind": "ensemble", "voting",
+                "members": [{"member", "seed", "epochs_trained", "seconds",
+                "test", "best", "selected_epoch", "stop_reason",
+                "weights_sha256"}], "test": {"majority", "mean-probability"}}
+              {"event": "report", "output"} (with --report: the page's path)
+              {"event": "interrupted", "signal", "status", "message", "resume"}
+                (then exit status 130 or 143)
+            Figures are {"correct", "total", "accuracy" (a fraction), "cost"}, null when not \
+            measured. With --json --quiet only the result object (and the report's) is printed.
+
             Examples:
               nnrt train --preset ch1 --out ch1.nnrt
               nnrt train --preset ch3-l2-100 --epochs 10 --out l2.nnrt
@@ -61,7 +90,7 @@ struct Train: ParsableCommand {
             """
     )
 
-    @Option(help: "Start from a named preset (see `nnrt presets`).")
+    @Option(help: "Start from a named preset (see `nnrt presets`).", completion: .list(Presets.names))
     var preset: String?
 
     @Option(help: "Layer sizes of a fully connected network, input first, e.g. 784,30,10.")
@@ -70,10 +99,12 @@ struct Train: ParsableCommand {
     @Option(help: "Layer spec, e.g. convpool20x5,convpool40x5,fc100:relu,softmax10 (replaces --sizes).")
     var layers: String?
 
-    @Option(help: "Activation of layers that name none: sigmoid, tanh, relu or linear.")
+    @Option(help: "Activation of layers that name none: sigmoid, tanh, relu or linear.",
+            completion: .list(["sigmoid", "tanh", "relu", "linear"]))
     var activation: String?
 
-    @Option(help: "Cost: quadratic, cross-entropy (sigmoid output) or log-likelihood (softmax output).")
+    @Option(help: "Cost: quadratic, cross-entropy (sigmoid output) or log-likelihood (softmax output).",
+            completion: .list(["quadratic", "cross-entropy", "log-likelihood"]))
     var cost: String?
 
     @Option(parsing: .unconditional, help: "Learning rate eta.")
@@ -82,7 +113,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("lambda"), parsing: .unconditional, help: "Regularisation lambda (0 = none).")
     var lambda: Double?
 
-    @Option(help: "Regularisation: l2 (weight decay) or l1.")
+    @Option(help: "Regularisation: l2 (weight decay) or l1.", completion: .list(["l2", "l1"]))
     var regularization: String?
 
     @Option(parsing: .unconditional, help: "Momentum co-efficient mu in [0, 1) (0 = plain SGD).")
@@ -109,10 +140,12 @@ struct Train: ParsableCommand {
     @Flag(help: "Export the weights of the epoch with the best evaluation accuracy.")
     var keepBest = false
 
-    @Option(help: "Expand the training data: shift1 (the book's 250,000 images), rotate[:DEG], elastic[:ALPHA[:SIGMA]], joined by '+', or none.")
+    @Option(help: "Expand the training data: shift1 (the book's 250,000 images), rotate[:DEG], elastic[:ALPHA[:SIGMA]], joined by '+', or none.",
+            completion: .list(["shift1", "rotate", "elastic", "shift1+rotate", "shift1+elastic", "none"]))
     var expand: String?
 
-    @Option(help: "Weight initialisation: scaled-normal (N(0,1/n_in), network2's default), standard-normal (N(0,1), network.py) or network3.")
+    @Option(help: "Weight initialisation: scaled-normal (N(0,1/n_in), network2's default), standard-normal (N(0,1), network.py) or network3.",
+            completion: .list(["scaled-normal", "standard-normal", "network3"]))
     var `init`: String?
 
     @Flag(help: "Measure and print each layer's gradient norm ||dC/db|| at initialisation and after every epoch (chapter 5).")
@@ -124,7 +157,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train on only the first N of the 50,000 training images.")
     var trainLimit: Int?
 
-    @Option(help: "Evaluation data for the per-epoch lines: validation (train[50000:60000]), test (t10k) or none.")
+    @Option(help: "Evaluation data for the per-epoch lines: validation (train[50000:60000]), test (t10k) or none.",
+            completion: .list(["validation", "test", "none"]))
     var evaluateOn: String?
 
     @Flag(help: "Measure the cost on the training data after each epoch.")
@@ -144,7 +178,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Ensemble members trained at once (default: the number of cores).")
     var threads: Int?
 
-    @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.")
+    @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.",
+            completion: .list(["majority", "mean-probability"]))
     var voting: String?
 
     @Flag(help: "Write MODEL.checkpoint after every epoch and every --checkpoint-every seconds within one (ensemble members: MODEL.checkpoint.memberK).")
@@ -166,21 +201,25 @@ struct Train: ParsableCommand {
                                visibility: .hidden))
     var interruptAfter: Int?
 
-    @Option(help: "Continue training this model file (its layers and cost are kept; epochs go on counting).")
+    @Option(help: "Continue training this model file (its layers and cost are kept; epochs go on counting).",
+            completion: .file(extensions: ["nnrt"]))
     var from: String?
 
-    @Option(help: "MNIST directory (default: $MNIST_DIR, else the download cache).")
+    @Option(help: "MNIST directory (default: $MNIST_DIR, else the download cache).", completion: .directory)
     var data: String?
 
-    @Option(help: "Where to write the model file.")
+    @Option(help: "Where to write the model file.", completion: .file(extensions: ["nnrt"]))
     var out: String
 
     @Option(help: ArgumentHelp("After training, write an HTML report into this directory (DIR/index.html; see `nnrt report`).",
-                               valueName: "dir"))
+                               valueName: "dir"), completion: .directory)
     var report: String?
 
-    @Flag(help: "Print only the final summary (no per-epoch lines or progress bar).")
+    @Flag(name: [.customShort("q"), .long], help: "No progress bar and no per-epoch lines: print only the final summary (with --json: only the result object).")
     var quiet = false
+
+    @Flag(help: "Write JSON lines on standard output instead of text: a start object, one per epoch (and event), and a final result object (schema above).")
+    var json = false
 
     /// The configuration: preset, then the flags on top.
     func config(continuing: NetworkModel?) throws -> TrainingConfig {
@@ -467,22 +506,37 @@ struct Train: ParsableCommand {
                 // run saves one: say so (the older run can still be continued until then).
                 for path in [ckptPath, ensembleCheckpointPath(base: ckptPath, member: 0)]
                 where FileManager.default.fileExists(atPath: path) {
-                    FileHandle.standardError.write(Data(
-                        "nnrt: warning: \(path) holds an interrupted run, which this new run replaces when it saves a checkpoint (to continue that one instead: \(resumeCommand))\n".utf8))
+                    Console.warning("\(path) holds an interrupted run, which this new run replaces when it saves a checkpoint (to continue that one instead: \(resumeCommand))")
                 }
             }
 
             let mnist: MNISTData
             do {
                 mnist = try MNIST.load(directory: data, log: { line in
-                    FileHandle.standardError.write(Data("nnrt: \(line)\n".utf8))
+                    Console.note("nnrt: \(line)")
                 })
             } catch {
                 throw CLIError(any: error)
             }
 
             let command = (["nnrt"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-            if !quiet {
+            let trainingImages = config.trainingLimit.map { min($0, mnist.training.count) } ?? mnist.training.count
+            let display = TrainingDisplay(config: config, members: memberCount, trainingImages: trainingImages,
+                                          epochsDoneBefore: resumed?.epochsDone ?? 0, quiet: quiet, json: json)
+            defer { display.finish() }
+            if json && !quiet {
+                let h = config
+                JSON.object([
+                    ("event", .string("start")),
+                    ("network", .string(h.architecture ?? "[\(h.sizes.map(String.init).joined(separator: ","))]")),
+                    ("cost", .string(h.cost.name)), ("eta", .double(h.eta)), ("lambda", .double(h.lambda)),
+                    ("regularization", .string(h.regularization.name)), ("mini_batch_size", .int(h.miniBatchSize)),
+                    ("epochs", .int(h.epochs)), ("weight_init", .string(h.weightInit.name)), ("seed", .uint(h.seed)),
+                    ("training_images", .int(trainingImages)), ("expansion", .string(h.expansion)),
+                    ("members", .int(memberCount)), ("resumed_after_epoch", .optional(resumed?.epochsDone)),
+                    ("output", .string(out)),
+                ]).emit()
+            } else if !quiet {
                 let h = config
                 let net = h.architecture ?? "[\(h.sizes.map(String.init).joined(separator: ","))]"
                 var line = "training \(net) \(h.cost.name), eta \(h.eta), "
@@ -508,17 +562,15 @@ struct Train: ParsableCommand {
                 defer { StopSignals.uninstall() }
                 if memberCount > 1 {
                     written = try runEnsemble(config: config, members: memberCount, mnist: mnist, command: command,
-                                              checkpointBase: ckptPath, schedule: schedule)
+                                              checkpointBase: ckptPath, schedule: schedule, display: display)
                 } else {
                     written = try runSingle(config: config, mnist: mnist, continuing: continuing, resumed: resumed, command: command,
-                                            checkpointPath: ckptPath, schedule: schedule)
+                                            checkpointPath: ckptPath, schedule: schedule, display: display)
                 }
                 if StopSignals.received != 0 {
-                    FileHandle.standardError.write(Data(
-                        "nnrt: \(StopSignals.name(StopSignals.received)) came after the last mini-batch: the run was complete and \(out) is written\n".utf8))
+                    Console.note("nnrt: \(StopSignals.name(StopSignals.received)) came after the last mini-batch: the run was complete and \(out) is written")
                     if let report {
-                        FileHandle.standardError.write(Data(
-                            "nnrt: the report is not written; to write it: nnrt report \(shellQuoted(out)) --out \(shellQuoted(report))\n".utf8))
+                        Console.note("nnrt: the report is not written; to write it: nnrt report \(shellQuoted(out)) --out \(shellQuoted(report))")
                     }
                     return
                 }
@@ -529,7 +581,11 @@ struct Train: ParsableCommand {
                 do {
                     let page = try writeReport(file: written, modelPath: out, directory: report, data: data,
                                                runWallSeconds: Date().timeIntervalSince(started))
-                    say(page.summaryLine)
+                    if json {
+                        JSON.object([("event", .string("report")), ("output", .string(page.path))]).emit()
+                    } else {
+                        say(page.summaryLine)
+                    }
                 } catch let error as CLIError {
                     throw CLIError(error.message + " (the model \(out) is written; to retry the report: nnrt report "
                                    + "\(shellQuoted(out)) --out \(shellQuoted(report)))", status: error.status)
@@ -540,22 +596,14 @@ struct Train: ParsableCommand {
 
     /// Trains one network, writes it, prints the summary.
     func runSingle(config: TrainingConfig, mnist: MNISTData, continuing: NetworkModel?, resumed: Checkpoint?,
-                   command: String, checkpointPath ckptPath: String, schedule: CheckpointSchedule) throws -> ModelFile {
-        var bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
+                   command: String, checkpointPath ckptPath: String, schedule: CheckpointSchedule,
+                   display: TrainingDisplay) throws -> ModelFile {
         let observer: (TrainingEvent) -> Void = { event in
-            switch event {
-            case .progress(let p):
-                bar.label = "Epoch \(p.epoch)"
-                bar.update(done: p.miniBatchesDone, total: p.miniBatchesTotal)
-            case .epochEnded(let m):
-                bar.clear()
-                bar = ProgressLine(label: "", enabled: stderrIsTerminal && !quiet)
-                if !quiet { for line in epochLines(m) { say(line) } }
-            case .checkpointWritten(let epoch, _) where epoch == interruptAfter:
-                say("interrupted after epoch \(epoch) (--interrupt-after); continue with: nnrt train --resume --out \(out)")
+            display.handle(event, member: nil)
+            if case .checkpointWritten(let epoch, _) = event, epoch == interruptAfter {
+                display.finish()
+                Console.note("interrupted after epoch \(epoch) (--interrupt-after); continue with: nnrt train --resume --out \(out)")
                 Foundation.exit(75)
-            default:
-                if !quiet, let line = eventLine(event) { say(line) }
             }
         }
         // The checkpoint path is always given: without --checkpoint the schedule writes nothing
@@ -572,9 +620,10 @@ struct Train: ParsableCommand {
                                               shouldStop: StopSignals.shouldStop, observer: observer)
             }
         } catch {
-            bar.clear()
+            display.finish()
             throw stopped(error)
         }
+        display.finish()
 
         var model = outcome.model
         let test: EvaluationResult
@@ -594,6 +643,18 @@ struct Train: ParsableCommand {
 
         let trained = Array(outcome.network.history.suffix(outcome.epochsTrained))
         let seconds = trained.reduce(0) { $0 + $1.seconds }
+        if json {
+            JSON.object([
+                ("event", .string("result")), ("output", .string(out)), ("kind", .string("network")),
+                ("epochs_trained", .int(trained.count)), ("seconds", .seconds(seconds)),
+                ("seconds_per_epoch", trained.isEmpty ? .null : .seconds(seconds / Double(trained.count))),
+                ("test", TrainingDisplay.metricsJSON(SplitMetrics(total: test.total, cost: test.cost, correct: test.correct))),
+                ("best", bestJSON(outcome, config: config)), ("selected_epoch", .optional(outcome.selectedEpoch)),
+                ("stop_reason", .optional(outcome.stopReason)),
+                ("weights_sha256", .string(ModelJSON.weightsDigest(model))),
+            ]).emit()
+            return file
+        }
         if !trained.isEmpty {
             say(String(format: "trained %d epochs in %.1f s (%.2f s per epoch of SGD)",
                        trained.count, seconds, seconds / Double(trained.count)))
@@ -611,28 +672,23 @@ struct Train: ParsableCommand {
     func stopped(_ error: TrainerError) -> any Error {
         guard error.kind == .interrupted else { return CLIError(trainerError: error) }
         let sig = StopSignals.received
-        FileHandle.standardError.write(Data(
-            "nnrt: \(StopSignals.name(sig)): \(error.message); continue with: \(resumeCommand)\n".utf8))
+        Console.note("nnrt: \(StopSignals.name(sig)): \(error.message); continue with: \(resumeCommand)")
+        if json {
+            JSON.object([
+                ("event", .string("interrupted")), ("signal", .string(StopSignals.name(sig))),
+                ("status", .int(Int(StopSignals.exitStatus(sig)))), ("message", .string(error.message)),
+                ("resume", .string(resumeCommand)),
+            ]).emit()
+        }
         return ExitCode(StopSignals.exitStatus(sig))
     }
 
     /// Trains the members of an ensemble, writes the ensemble file, prints each member's and the
     /// ensemble's test accuracy under both voting rules.
     func runEnsemble(config: TrainingConfig, members: Int, mnist: MNISTData, command: String,
-                     checkpointBase: String, schedule: CheckpointSchedule) throws -> ModelFile {
-        let printLock = NSLock()
-        let quiet = self.quiet
+                     checkpointBase: String, schedule: CheckpointSchedule, display: TrainingDisplay) throws -> ModelFile {
         let observer: @Sendable (Int, TrainingEvent) -> Void = { member, event in
-            guard !quiet else { return }
-            var lines: [String] = []
-            switch event {
-            case .progress: return
-            case .epochEnded(let m): lines = epochLines(m)
-            default: if let line = eventLine(event) { lines = [line] }
-            }
-            printLock.lock()
-            for line in lines { say("member \(member + 1): \(line)") }
-            printLock.unlock()
+            display.handle(event, member: member)
         }
         let outcomes: [TrainingOutcome]
         let written: ModelFile
@@ -641,8 +697,13 @@ struct Train: ParsableCommand {
                                          checkpointBase: checkpointBase, resume: resume, checkpointSchedule: schedule,
                                          shouldStop: StopSignals.shouldStop, observer: observer)
         } catch {
+            display.finish()
             throw stopped(error)
         }
+        display.finish()
+        var text: [String] = []
+        var memberJSON: [JSON] = []
+        var votes: [(String, JSON)] = []
 
         // Each member, and the ensemble under both rules, through the runtime (as `nnrt eval`).
         var runtimeMembers: [NNRuntime.Model] = []
@@ -664,14 +725,23 @@ struct Train: ParsableCommand {
                 runtimeMembers.append(r)
                 var line = "member \(k + 1) (seed \(config.seed &+ UInt64(k))): test accuracy " + accuracyText(correct: c, total: labels.count)
                 if let b = bestLine(o, config: config) { line += "; " + b }
-                say(line)
+                text.append(line)
+                let trained = Array(o.network.history.suffix(o.epochsTrained))
+                memberJSON.append(.object([
+                    ("member", .int(k + 1)), ("seed", .uint(config.seed &+ UInt64(k))),
+                    ("epochs_trained", .int(trained.count)), ("seconds", .seconds(trained.reduce(0) { $0 + $1.seconds })),
+                    ("test", TrainingDisplay.metricsJSON(SplitMetrics(total: labels.count, correct: c))),
+                    ("best", bestJSON(o, config: config)), ("selected_epoch", .optional(o.selectedEpoch)),
+                    ("stop_reason", .optional(o.stopReason)), ("weights_sha256", .string(ModelJSON.weightsDigest(m))),
+                ]))
             }
             var ensembleFigures: [VotingRule: Int] = [:]
             for rule in VotingRule.allCases {
                 let e = try NNRuntime.Model(ensembleOf: runtimeMembers, voting: rule)
                 let c = correct(try e.predict(mnist.test.images))
                 ensembleFigures[rule] = c
-                say("ensemble of \(members), \(rule.name) vote: test accuracy " + accuracyText(correct: c, total: labels.count))
+                text.append("ensemble of \(members), \(rule.name) vote: test accuracy " + accuracyText(correct: c, total: labels.count))
+                votes.append((rule.name, TrainingDisplay.metricsJSON(SplitMetrics(total: labels.count, correct: c))))
             }
             let rule = votingRule
             let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
@@ -690,8 +760,25 @@ struct Train: ParsableCommand {
         if checkpoint || resume {
             for k in 0..<members { removeCheckpoint(at: ensembleCheckpointPath(base: checkpointBase, member: k)) }
         }
-        say("wrote \(out) (ensemble of \(members), \(votingRule.name) vote)")
+        if json {
+            JSON.object([
+                ("event", .string("result")), ("output", .string(out)), ("kind", .string("ensemble")),
+                ("voting", .string(votingRule.name)), ("members", .array(memberJSON)), ("test", .object(votes)),
+            ]).emit()
+        } else {
+            for line in text { say(line) }
+            say("wrote \(out) (ensemble of \(members), \(votingRule.name) vote)")
+        }
         return written
+    }
+
+    /// The best evaluation epoch as JSON (null without evaluation accuracy).
+    func bestJSON(_ outcome: TrainingOutcome, config: TrainingConfig) -> JSON {
+        guard let best = outcome.bestEpoch, let ev = best.evaluation, ev.correct != nil else { return .null }
+        return .object([
+            ("set", .string(config.evaluationSet.rawValue)), ("epoch", .int(best.epoch)),
+            ("evaluation", TrainingDisplay.metricsJSON(ev)), ("test", TrainingDisplay.metricsJSON(outcome.testAtBestEpoch)),
+        ])
     }
 
     /// "best validation: epoch N, 99.06% (9906/10000); test accuracy at that epoch: 99.01% (...)".
