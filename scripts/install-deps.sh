@@ -10,10 +10,11 @@
 #   the C API under it (no leaks, no invalid accesses; scripts/test-images.sh). patchelf: the
 #   Python wheel bundles libnnrt's libraries (Bindings/python/setup.py); cmake: the packaging test
 #   builds a find_package(nnrt) project (scripts/test-packaging.sh). chromium: the HTML report is
-#   rendered headless in the tests (Tests/report/test-report.sh).
+#   rendered headless in the tests (Tests/report/test-report.sh). zsh, fish: the shell-completion
+#   scripts are checked in each shell (Tests/cli/test-completions.sh).
 # The Swift toolchain (6.x) is expected on PATH: see README.md.
 set -euo pipefail
-packages=(libprotobuf-c-dev libprotobuf-c1 protobuf-c-compiler zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config binutils make gcc g++ python3 python3-venv qemu-user valgrind patchelf cmake chromium)
+packages=(libprotobuf-c-dev libprotobuf-c1 protobuf-c-compiler zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config binutils make gcc g++ python3 python3-venv qemu-user valgrind patchelf cmake chromium zsh fish)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

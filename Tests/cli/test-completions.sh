@@ -42,7 +42,7 @@ complete_bash() {
 }
 registered=$(bash --norc --noprofile -c 'source "$1"; complete -p nnrt' _ "$tmp/completions/nnrt.bash" 2>&1)
 [[ "$registered" == *"-F _nnrt nnrt"* ]] && ok "bash: complete -p nnrt: $registered" || bad "bash: nnrt not registered: $registered"
-subcommands="classify ensemble eval help import inspect mnist presets train"
+subcommands="classify ensemble eval help import inspect mnist presets report train"
 check bash "nnrt " "--help --version -h $subcommands"
 check bash "nnrt tr" "train"
 check bash "nnrt train --pre" "--preset"
