@@ -15,7 +15,9 @@
 #    reference: the SHA-256 of the weights and the per-epoch history (all but the wall times).
 # 3. SIGINT and SIGTERM during training (with --checkpoint, and a double SIGINT without it):
 #    exit status 130 / 143, the line saying how to continue, a loadable checkpoint, no model,
-#    and resuming gives the reference.
+#    and resuming gives the reference. The runs start with both signals at their default action
+#    (a shell in the background or under nohup passes SIGINT on ignored); one run started with
+#    SIGINT ignored must keep ignoring it, as is the convention, and finish normally.
 # 4. An ensemble of two (two threads): a SIGKILL at a random moment and a SIGTERM, each resumed.
 #
 # The kill delays come from a seed printed first (KILL_SEED=N draws the same delays; where they
@@ -213,10 +215,13 @@ leftovers=$(find "$tmp" -name 'kill*.tmp-*' | wc -l)
 
 # --- 3. SIGINT and SIGTERM --------------------------------------------------------------------
 # signal_case NAME SIGNAL COUNT STATUS ARGS...: signals the run COUNT times once epoch 1 is done.
+# The run starts with SIGINT and SIGTERM at their default action (env --default-signal): a shell
+# started in the background or by nohup passes them on ignored, and nnrt keeps an ignored signal
+# ignored, as is the convention (checked last).
 signal_case() {
   local name=$1 sig=$2 count=$3 want=$4; shift 4
   local out="$tmp/$name.nnrt"
-  launch "$tmp/$name.log" "$nnrt" "${run[@]}" "$@" --out "$out"
+  launch "$tmp/$name.log" env --default-signal=INT,TERM "$nnrt" "${run[@]}" "$@" --out "$out"
   wait_for "$tmp/$name.log" '^Epoch 1:' || { bad "$name: the run ended before epoch 1: $(tail -c 300 "$tmp/$name.log")"; return; }
   for _ in $(seq 1 "$count"); do kill -"$sig" "$pid" 2>/dev/null; done
   wait "$pid" 2>/dev/null
@@ -242,6 +247,20 @@ signal_case() {
 signal_case sigint INT 1 130 --checkpoint
 signal_case sigterm TERM 1 143 --checkpoint "${every[@]}"
 signal_case double-sigint-without-checkpoint INT 2 130
+# A SIGINT that was ignored when nnrt started (nohup, a background job) stays ignored.
+launch "$tmp/ignored.log" env --ignore-signal=INT "$nnrt" "${run[@]}" --out "$tmp/ignored.nnrt"
+if wait_for "$tmp/ignored.log" '^Epoch 1:'; then
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  status=$?
+  if [ "$status" -eq 0 ] && [ -e "$tmp/ignored.nnrt" ] && [ "$(summary "$tmp/ignored.nnrt")" = "$reference" ]; then
+    ok "ignored-sigint: a SIGINT ignored at start stays ignored: the run finished with the reference weights"
+  else
+    bad "ignored-sigint: exit status $status (want 0 and the reference model): $(tail -c 300 "$tmp/ignored.log")"
+  fi
+else
+  bad "ignored-sigint: the run ended before epoch 1: $(tail -c 300 "$tmp/ignored.log")"
+fi
 
 # --- 4. an ensemble of two --------------------------------------------------------------------
 ens=(train --preset ch1 --train-limit 10000 --epochs 3 --seed 5 --ensemble 2 --threads 2)
@@ -260,7 +279,7 @@ if wait "$pid"; then
     bad "ensemble: SIGKILL $note: not resumed to the reference members"
   fi
   out="$tmp/ens-term.nnrt"
-  launch "$tmp/ens-term.log" "$nnrt" "${ens[@]}" --out "$out"
+  launch "$tmp/ens-term.log" env --default-signal=INT,TERM "$nnrt" "${ens[@]}" --out "$out"
   wait_for "$tmp/ens-term.log" '^member [12]: Epoch 1:'
   kill -TERM "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
