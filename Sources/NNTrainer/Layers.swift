@@ -514,19 +514,23 @@ final class BatchParts {
     /// order across the parts (stacked first when the batch is split). The parameters must be
     /// the ones `backprop` ran with.
     func applyFusedDenseStep(_ p: UnsafeMutablePointer<Float>, decay: Float, step: Float) {
-        let filled = (0..<workspaces.count).filter { rows[$0] > 0 }
-        let m = rows.reduce(0, +)
+        var m = 0, filledParts = 0, firstFilled = 0
+        for k in 0..<workspaces.count where rows[k] > 0 {
+            if filledParts == 0 { firstFilled = k }
+            filledParts += 1
+            m += rows[k]
+        }
         for (s, st) in topology.stages.enumerated() where st.kind == .dense {
             guard let index = st.parameterIndex else { continue }
             let lay = topology.layout[index]
             let input: UnsafePointer<Float>, delta: UnsafePointer<Float>
-            if filled.count == 1 {
-                let ws = workspaces[filled[0]]
+            if filledParts == 1 {
+                let ws = workspaces[firstFilled]
                 input = UnsafePointer(ws.denseStepInput(s, dropout: st.dropout > 0))
                 delta = UnsafePointer(ws.grad(s))
-            } else if let stackedInput, let stackedDelta {
+            } else if filledParts > 1, let stackedInput, let stackedDelta {
                 var r = 0
-                for k in filled {
+                for k in 0..<workspaces.count where rows[k] > 0 {
                     let ws = workspaces[k]
                     (stackedInput + r &* lay.inFeatures).update(from: ws.denseStepInput(s, dropout: st.dropout > 0),
                                                                 count: rows[k] &* lay.inFeatures)
