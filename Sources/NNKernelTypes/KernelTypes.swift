@@ -46,6 +46,17 @@ public protocol KernelSet: Sendable {
                               nablaW: UnsafeMutablePointer<Float>, nablaB: UnsafeMutablePointer<Float>,
                               inputDelta: UnsafeMutablePointer<Float>?)
 
+    /// `denseBackward`'s inputDelta alone (delta · weights), bit for bit.
+    static func denseInputDelta(batch: Int, inFeatures: Int, weights: UnsafePointer<Float>, outFeatures: Int,
+                                delta: UnsafePointer<Float>, inputDelta: UnsafeMutablePointer<Float>)
+
+    /// A plain SGD step of a dense layer fused with its weight gradient: weights = decay · weights
+    /// − step · deltaᵀ · input, bias = bias − step · column sums of delta.
+    static func denseUpdate(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
+                            delta: UnsafePointer<Float>, outFeatures: Int,
+                            weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
+                            decay: Float, step: Float)
+
     /// Floats of scratch this build's conv2dForward/conv2dBackward need for one call.
     static func conv2dScratchCount(batch: Int, channels: Int, height: Int, width: Int,
                                    maps: Int, kernelHeight: Int, kernelWidth: Int) -> Int

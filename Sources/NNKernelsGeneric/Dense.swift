@@ -157,9 +157,8 @@ extension CPUKernels {
             sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch, alpha: 1,
                   a: delta, lda: outFeatures, b: input, ldb: inFeatures, beta: 1, c: nablaW, ldc: inFeatures)
             if let inputDelta {
-                // (BP2) inputDelta (batch, in) = delta (batch, out) · weights (out, in)
-                sgemm(transposeA: false, transposeB: false, m: batch, n: inFeatures, k: outFeatures, alpha: 1,
-                      a: delta, lda: outFeatures, b: weights, ldb: inFeatures, beta: 0, c: inputDelta, ldc: inFeatures)
+                denseInputDelta(batch: batch, inFeatures: inFeatures, weights: weights, outFeatures: outFeatures,
+                                delta: delta, inputDelta: inputDelta)
             }
             return
         }
@@ -173,17 +172,148 @@ extension CPUKernels {
             }
         }
         if let inputDelta {
+            denseInputDelta(batch: batch, inFeatures: inFeatures, weights: weights, outFeatures: outFeatures,
+                            delta: delta, inputDelta: inputDelta)
+        }
+    }
+
+    /// inputDelta (batch, inFeatures) = delta (batch, outFeatures) · weights (outFeatures, inFeatures):
+    /// `denseBackward`'s inputDelta alone, bit for bit (the same sgemm or saxpy path for the same
+    /// shapes), for callers that take the weight gradient elsewhere (`denseUpdate`).
+    public static func denseInputDelta(
+        batch: Int, inFeatures: Int, weights: UnsafePointer<Float>, outFeatures: Int,
+        delta: UnsafePointer<Float>, inputDelta: UnsafeMutablePointer<Float>
+    ) {
+        guard batch > 0, inFeatures > 0 else { return }
+        guard outFeatures > 0 else {
             inputDelta.update(repeating: 0, count: batch &* inFeatures)
-            for r in 0..<batch {
-                let d = delta + r &* outFeatures
-                let out = inputDelta + r &* inFeatures
-                for j in 0..<outFeatures {
-                    let dj = d[j]
-                    if dj != 0 { axpy(dj, weights + j &* inFeatures, out, inFeatures) }
-                }
+            return
+        }
+        if batch >= denseBackwardGEMMMinBatch {
+            // (BP2) inputDelta (batch, in) = delta (batch, out) · weights (out, in)
+            sgemm(transposeA: false, transposeB: false, m: batch, n: inFeatures, k: outFeatures, alpha: 1,
+                  a: delta, lda: outFeatures, b: weights, ldb: inFeatures, beta: 0, c: inputDelta, ldc: inFeatures)
+            return
+        }
+        inputDelta.update(repeating: 0, count: batch &* inFeatures)
+        for r in 0..<batch {
+            let d = delta + r &* outFeatures
+            let out = inputDelta + r &* inFeatures
+            for j in 0..<outFeatures {
+                let dj = d[j]
+                if dj != 0 { axpy(dj, weights + j &* inFeatures, out, inFeatures) }
             }
         }
     }
+
+    /// One plain SGD step of a dense layer fused with its gradient, so the weights are streamed
+    /// through memory once (read and written) instead of a gradient buffer being accumulated,
+    /// read, and zeroed:
+    /// - weights (outFeatures, inFeatures) = decay · weights − step · (deltaᵀ · input)
+    /// - bias (outFeatures)               = bias − step · (column sums of delta)
+    /// with delta (batch, outFeatures) = ∂C/∂z and input (batch, inFeatures) the layer's input, as
+    /// for `denseBackward`. For the book's w → (1 − ηλ/n) w − (η/m) Σ ∂C/∂w: decay = 1 − ηλ/n
+    /// (1 without L2), step = η/m. Take `denseInputDelta` from the old weights first.
+    ///
+    /// Each weight's sum over the batch runs in increasing row order (fused multiply-adds in the
+    /// AVX2 build) from `denseUpdateMaxTiledBatch` rows down; larger batches go through `sgemm`
+    /// (alpha −step, beta decay). Each bias sum runs in increasing row order from 0, as
+    /// `denseBackward` accumulates it. The order is fixed by the shapes: results are deterministic.
+    public static func denseUpdate(
+        input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
+        delta: UnsafePointer<Float>, outFeatures: Int,
+        weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
+        decay: Float, step: Float
+    ) {
+        guard outFeatures > 0, inFeatures >= 0, batch >= 0 else { return }
+        for j in 0..<outFeatures {
+            var sum: Float = 0
+            for r in 0..<batch { sum += delta[r &* outFeatures &+ j] }
+            bias[j] = bias[j] - step * sum
+        }
+        guard inFeatures > 0 else { return }
+        if batch > denseUpdateMaxTiledBatch {
+            sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch, alpha: -step,
+                  a: delta, lda: outFeatures, b: input, ldb: inFeatures, beta: decay, c: weights, ldc: inFeatures)
+            return
+        }
+        var j = 0
+        while j &+ 4 <= outFeatures {
+            updateTile(4, j, input: input, batch: batch, inFeatures: inFeatures, delta: delta,
+                       outFeatures: outFeatures, weights: weights, decay: decay, step: step)
+            j &+= 4
+        }
+        while j < outFeatures {
+            updateTile(1, j, input: input, batch: batch, inFeatures: inFeatures, delta: delta,
+                       outFeatures: outFeatures, weights: weights, decay: decay, step: step)
+            j &+= 1
+        }
+    }
+}
+
+/// Mini-batches of up to this many rows take `denseUpdate`'s tiled loop (the input rows, at most
+/// 32 x inFeatures floats, stay in cache while the weights stream past once); larger ones sgemm.
+let denseUpdateMaxTiledBatch = 32
+
+/// `denseUpdate` for the R (a literal, 1 or 4) weight rows j0 ..< j0+R: for each PanelVector of
+/// columns, the sums over the batch of delta[r][j] · input[r][k] in increasing r, then
+/// w = decay · w − step · sum. Inlined with a constant R, the unused accumulators disappear.
+@inline(__always)
+func updateTile(_ R: Int, _ j0: Int, input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
+                delta: UnsafePointer<Float>, outFeatures: Int, weights: UnsafeMutablePointer<Float>,
+                decay: Float, step: Float) {
+    let w0 = weights + j0 &* inFeatures
+    let w1 = w0 + inFeatures, w2 = w1 + inFeatures, w3 = w2 + inFeatures
+    let decays = PanelVector(repeating: decay), steps = PanelVector(repeating: step)
+    @inline(__always) func update(_ w: UnsafeMutablePointer<Float>, _ acc: PanelVector) {
+        let raw = UnsafeMutableRawPointer(w)
+        raw.storeBytes(of: decays * raw.loadUnaligned(as: PanelVector.self) - steps * acc, as: PanelVector.self)
+    }
+    var k = 0
+    while k &+ gemmNR <= inFeatures {
+        var c0 = PanelVector(repeating: 0), c1 = PanelVector(repeating: 0)
+        var c2 = PanelVector(repeating: 0), c3 = PanelVector(repeating: 0)
+        var x = input + k
+        var d = delta + j0
+        for _ in 0..<batch {
+            let xv = UnsafeRawPointer(x).loadUnaligned(as: PanelVector.self)
+            multiplyAdd(&c0, PanelVector(repeating: d[0]), xv)
+            if R > 1 {
+                multiplyAdd(&c1, PanelVector(repeating: d[1]), xv)
+                multiplyAdd(&c2, PanelVector(repeating: d[2]), xv)
+                multiplyAdd(&c3, PanelVector(repeating: d[3]), xv)
+            }
+            x += inFeatures
+            d += outFeatures
+        }
+        update(w0 + k, c0)
+        if R > 1 {
+            update(w1 + k, c1)
+            update(w2 + k, c2)
+            update(w3 + k, c3)
+        }
+        k &+= gemmNR
+    }
+    // The last columns one at a time, summed in the same order.
+    while k < inFeatures {
+        for t in 0..<R {
+            var sum: Float = 0
+            for r in 0..<batch { sum = scalarMultiplyAdd(sum, delta[r &* outFeatures &+ j0 &+ t], input[r &* inFeatures &+ k]) }
+            let w = weights + ((j0 &+ t) &* inFeatures &+ k)
+            w.pointee = decay * w.pointee - step * sum
+        }
+        k &+= 1
+    }
+}
+
+/// acc + a * b, rounded once in the AVX2 build (as `multiplyAdd` per lane), twice in the generic one.
+@inline(__always)
+func scalarMultiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
+#if NNRT_FMA
+    return acc.addingProduct(a, b)
+#else
+    return acc + a * b
+#endif
 }
 
 /// Mini-batches of at least this many rows take `denseBackward`'s sgemm path (measured in release

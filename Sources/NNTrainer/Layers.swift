@@ -33,11 +33,18 @@ struct Topology: Sendable {
     let cost: CostKind
     /// For each stage, whether ∂C/∂(its input) is needed: some stage below it has parameters.
     let propagates: [Bool]
+    /// For each entry of `layout`, whether it belongs to a dense stage.
+    let layoutIsDense: [Bool]
 
     init(stages: [Stage], layout: [LayerLayout], cost: CostKind) {
         self.stages = stages
         self.layout = layout
         self.cost = cost
+        var dense = [Bool](repeating: false, count: layout.count)
+        for s in stages where s.kind == .dense {
+            if let i = s.parameterIndex, i < dense.count { dense[i] = true }
+        }
+        layoutIsDense = dense
         var below = false
         var p: [Bool] = []
         for s in stages {
@@ -116,8 +123,12 @@ struct Topology: Sendable {
     /// Backpropagation for `rows` examples in `ws.input` with their labels in `ws.labels`: runs
     /// the forward pass, then adds ∂C_x/∂w and ∂C_x/∂b summed over the examples into `nabla`
     /// (same layout as `parameters`).
+    ///
+    /// With `skipDenseGradients`, dense stages add nothing to `nabla` (their part of it is left
+    /// as it was) and only pass ∂C/∂(input) down: the caller updates them from δ^s, left in
+    /// `ws.grad(s)`, and their inputs (`denseStepInput`) with `Kernels.active.denseUpdate`.
     func backprop(_ p: UnsafePointer<Float>, _ ws: Workspace, rows: Int, training: Bool,
-                  nabla: UnsafeMutablePointer<Float>) {
+                  nabla: UnsafeMutablePointer<Float>, skipDenseGradients: Bool = false) {
         forward(p, ws, rows: rows, training: training, keepOutputZ: false)
         let last = stages.count &- 1
         // (BP1) δ^L from the cost.
@@ -136,11 +147,19 @@ struct Topology: Sendable {
             switch st.kind {
             case .dense:
                 guard let v = st.parameterIndex.map({ layout[$0] }) else { break }
-                let xEff = st.dropout > 0 ? ws.masked(s) : x
-                // (BP3) ∂C/∂b = δ, (BP4) ∂C/∂w_jk = a_k δ_j, and (BP2)'s first half wᵀδ.
-                Kernels.active.denseBackward(input: xEff, batch: rows, inFeatures: v.inFeatures,
-                              weights: p + v.weightOffset, outFeatures: v.outFeatures, delta: delta,
-                              nablaW: nabla + v.weightOffset, nablaB: nabla + v.biasOffset, inputDelta: inputDelta)
+                if skipDenseGradients {
+                    // (BP2)'s first half wᵀδ only.
+                    if let inputDelta {
+                        Kernels.active.denseInputDelta(batch: rows, inFeatures: v.inFeatures, weights: p + v.weightOffset,
+                                                       outFeatures: v.outFeatures, delta: delta, inputDelta: inputDelta)
+                    }
+                } else {
+                    let xEff = st.dropout > 0 ? ws.masked(s) : x
+                    // (BP3) ∂C/∂b = δ, (BP4) ∂C/∂w_jk = a_k δ_j, and (BP2)'s first half wᵀδ.
+                    Kernels.active.denseBackward(input: xEff, batch: rows, inFeatures: v.inFeatures,
+                                  weights: p + v.weightOffset, outFeatures: v.outFeatures, delta: delta,
+                                  nablaW: nabla + v.weightOffset, nablaB: nabla + v.biasOffset, inputDelta: inputDelta)
+                }
                 if let inputDelta, st.dropout > 0 {
                     // A dropped input had no effect: ∂C/∂x = (wᵀδ) ⊙ m.
                     let n = rows &* st.inCount
@@ -265,6 +284,11 @@ final class Workspace {
     @inline(__always) func stageInput(_ s: Int) -> UnsafeMutablePointer<Float> { s == 0 ? input : output(s &- 1) }
     /// ∂C/∂a^s, then δ^s, of stage s, (batchCapacity, outCount).
     @inline(__always) func grad(_ s: Int) -> UnsafeMutablePointer<Float> { storage + gradOffsets[s] }
+    /// The input dense stage s multiplied by its weights in the last training forward pass
+    /// (masked when it has dropout), (batchCapacity, inCount).
+    @inline(__always) func denseStepInput(_ s: Int, dropout: Bool) -> UnsafeMutablePointer<Float> {
+        dropout ? masked(s) : stageInput(s)
+    }
     /// Dropout mask of dense stage s, (batchCapacity, inCount); only for stages with dropout.
     @inline(__always) func mask(_ s: Int) -> UnsafeMutablePointer<Float> { storage + maskOffsets[s] }
     /// The masked (or scaled) input of dense stage s, (batchCapacity, inCount); only with dropout.
@@ -372,6 +396,14 @@ final class BatchParts {
     let parameterCount: Int
     /// Rows held by each part after `load`.
     private(set) var rows: [Int]
+    /// The parameter ranges (offset, count) of the layers that are not dense: what
+    /// `backprop(skipDenseGradients: true)` sums over the parts.
+    private let nonDenseRanges: [(offset: Int, count: Int)]
+    /// With two or more parts: a whole batch's dense-stage inputs and deltas, stacked from the
+    /// parts for `applyFusedDenseStep` ((batchCapacity, the widest dense input) and
+    /// (batchCapacity, the widest dense output)); nil with one part.
+    private let stackedInput: UnsafeMutablePointer<Float>?
+    private let stackedDelta: UnsafeMutablePointer<Float>?
 
     init(topology: Topology, inputCount: Int, batchCapacity: Int, parameterCount: Int) throws(TrainerError) {
         let parts = topology.partCount
@@ -389,9 +421,39 @@ final class BatchParts {
             return p
         }
         rows = Array(repeating: 0, count: parts)
+        var ranges: [(offset: Int, count: Int)] = []
+        var widestIn = 0, widestOut = 0
+        for st in topology.stages {
+            guard let index = st.parameterIndex else { continue }
+            let lay = topology.layout[index]
+            if st.kind == .dense {
+                widestIn = max(widestIn, lay.inFeatures)
+                widestOut = max(widestOut, lay.outFeatures)
+            } else {
+                ranges.append((lay.weightOffset, lay.weightCount))
+                ranges.append((lay.biasOffset, lay.outFeatures))
+            }
+        }
+        nonDenseRanges = ranges
+        if parts > 1 {
+            // Dense layers are at most as wide as a stage's activations, which the workspaces
+            // already hold for the same rows, so these products cannot overflow.
+            let b = max(1, batchCapacity)
+            stackedInput = .allocate(capacity: max(1, b * widestIn))
+            stackedInput?.initialize(repeating: 0, count: max(1, b * widestIn))
+            stackedDelta = .allocate(capacity: max(1, b * widestOut))
+            stackedDelta?.initialize(repeating: 0, count: max(1, b * widestOut))
+        } else {
+            stackedInput = nil
+            stackedDelta = nil
+        }
     }
 
-    deinit { for p in nabla { p.deallocate() } }
+    deinit {
+        for p in nabla { p.deallocate() }
+        stackedInput?.deallocate()
+        stackedDelta?.deallocate()
+    }
 
     /// Copies the examples at `indices` (in range) into the parts.
     func load(_ data: Dataset, _ indices: ArraySlice<Int>) {
@@ -415,20 +477,74 @@ final class BatchParts {
     /// Backpropagation over every part (on up to `threads` threads), then the parts' gradients
     /// summed into `nabla[0]` in part order; the other arenas are left zero. `nabla[0]` must hold
     /// zeros (or a gradient to add to) on entry.
-    func backprop(_ p: UnsafePointer<Float>, training: Bool, threads: Int) {
+    ///
+    /// With `skipDenseGradients`, the dense layers' gradients are neither computed nor summed
+    /// (see `Topology.backprop`); `applyFusedDenseStep` then updates those layers.
+    func backprop(_ p: UnsafePointer<Float>, training: Bool, threads: Int, skipDenseGradients: Bool = false) {
         let shared = UncheckedSendable(value: (self, p))
         runParts(workspaces.count, threads: threads) { k in
             let (me, p) = shared.value
             guard me.rows[k] > 0 else { return }
-            me.topology.backprop(p, me.workspaces[k], rows: me.rows[k], training: training, nabla: me.nabla[k])
+            me.topology.backprop(p, me.workspaces[k], rows: me.rows[k], training: training, nabla: me.nabla[k],
+                                 skipDenseGradients: skipDenseGradients)
         }
         let total = nabla[0]
         for k in 1..<max(1, nabla.count) {
             let part = nabla[k]
-            for i in 0..<parameterCount {
-                total[i] += part[i]
-                part[i] = 0
+            if skipDenseGradients {
+                for range in nonDenseRanges {
+                    let t = total + range.offset, q = part + range.offset
+                    for i in 0..<range.count {
+                        t[i] += q[i]
+                        q[i] = 0
+                    }
+                }
+            } else {
+                for i in 0..<parameterCount {
+                    total[i] += part[i]
+                    part[i] = 0
+                }
             }
+        }
+    }
+
+    /// After `backprop(skipDenseGradients: true)` of a batch with its training forward pass:
+    /// the SGD step of every dense layer fused with its weight gradient (`denseUpdate`):
+    /// w → decay · w − step · Σ ∂C_x/∂w, b → b − step · Σ ∂C_x/∂b over the batch's rows, in row
+    /// order across the parts (stacked first when the batch is split). The parameters must be
+    /// the ones `backprop` ran with.
+    func applyFusedDenseStep(_ p: UnsafeMutablePointer<Float>, decay: Float, step: Float) {
+        var m = 0, filledParts = 0, firstFilled = 0
+        for k in 0..<workspaces.count where rows[k] > 0 {
+            if filledParts == 0 { firstFilled = k }
+            filledParts += 1
+            m += rows[k]
+        }
+        for (s, st) in topology.stages.enumerated() where st.kind == .dense {
+            guard let index = st.parameterIndex else { continue }
+            let lay = topology.layout[index]
+            let input: UnsafePointer<Float>, delta: UnsafePointer<Float>
+            if filledParts == 1 {
+                let ws = workspaces[firstFilled]
+                input = UnsafePointer(ws.denseStepInput(s, dropout: st.dropout > 0))
+                delta = UnsafePointer(ws.grad(s))
+            } else if filledParts > 1, let stackedInput, let stackedDelta {
+                var r = 0
+                for k in 0..<workspaces.count where rows[k] > 0 {
+                    let ws = workspaces[k]
+                    (stackedInput + r &* lay.inFeatures).update(from: ws.denseStepInput(s, dropout: st.dropout > 0),
+                                                                count: rows[k] &* lay.inFeatures)
+                    (stackedDelta + r &* lay.outFeatures).update(from: ws.grad(s), count: rows[k] &* lay.outFeatures)
+                    r &+= rows[k]
+                }
+                input = UnsafePointer(stackedInput)
+                delta = UnsafePointer(stackedDelta)
+            } else {
+                continue    // no rows loaded
+            }
+            Kernels.active.denseUpdate(input: input, batch: m, inFeatures: lay.inFeatures, delta: delta,
+                                       outFeatures: lay.outFeatures, weights: p + lay.weightOffset,
+                                       bias: p + lay.biasOffset, decay: decay, step: step)
         }
     }
 }

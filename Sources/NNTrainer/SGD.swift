@@ -183,6 +183,10 @@ extension Network {
     ///   (λ/n) sgn(w) (L1); biases v → μv − η∇b/m, b → b + v;
     /// - biases without momentum: b → b − (η/m) ∇b.
     ///
+    /// Without momentum and with L2 (or no) regularisation, dense layers take that step fused
+    /// with their weight gradient, in one pass over their weights (`Kernels.active.denseUpdate`);
+    /// the result differs from the step on a separately summed ∇w only by float rounding.
+    ///
     /// - Parameters:
     ///   - data: the training examples.
     ///   - order: the indices of `data` to train on, reshuffled in place (start with 0..<count and
@@ -214,10 +218,13 @@ extension Network {
     ///     mini-batches done in the epoch; returning true stops there.
     /// - Returns: the examples of `order` done (`order.count` once the epoch is complete) and
     ///   the wall time of this call's SGD in seconds.
+    ///   - fuseDenseSteps: false takes every layer through the gradient buffer and `applyStep`,
+    ///     even where the fused dense-layer step applies (for tests comparing the two).
     mutating func trainEpochSteps(_ data: Dataset, order: inout [Int], resumingAt start: Int?,
                                   parameters sgd: SGDParameters, state: inout OptimizerState,
                                   rng: inout SeededGenerator, progress: ((Int, Int) -> Void)?,
-                                  pause: (Int) -> Bool) throws(TrainerError) -> (examplesDone: Int, seconds: Double) {
+                                  pause: (Int) -> Bool,
+                                  fuseDenseSteps: Bool = true) throws(TrainerError) -> (examplesDone: Int, seconds: Double) {
         try sgd.validate()
         try check(data)
         guard !order.isEmpty else { throw TrainerError(.invalidArgument, "the training order is empty") }
@@ -230,6 +237,10 @@ extension Network {
                                "cannot continue an epoch of \(n) examples in mini-batches of \(sgd.miniBatchSize) after \(start) examples")
         }
         let useMomentum = sgd.momentum > 0
+        // Plain SGD with L2 (or no) regularisation updates each dense layer in one pass over its
+        // weights, fused with its weight gradient (`BatchParts.applyFusedDenseStep`); momentum and
+        // L1 take every layer through `nabla` and `applyStep`, as convolutions always do.
+        let fuseDense = fuseDenseSteps && !useMomentum && (sgd.regularization == .l2 || sgd.lambda == 0)
         if useMomentum {
             if state.velocity.isEmpty { state.velocity = [Float](repeating: 0, count: parameters.count) }
             guard state.velocity.count == parameters.count else {
@@ -256,9 +267,17 @@ extension Network {
             if hasDropout { parts.drawDropoutMasks(rng: &rng) }
             parameters.withUnsafeBufferPointer { p in
                 guard let base = p.baseAddress else { return }
-                parts.backprop(base, training: true, threads: threads)
+                parts.backprop(base, training: true, threads: threads, skipDenseGradients: fuseDense)
             }
-            if useMomentum {
+            if fuseDense {
+                let step = Float(sgd.eta / Double(m))                                                 // η/m
+                let decay = Float(1 - sgd.eta * sgd.lambda / Double(sgd.trainingExamples))            // 1 − ηλ/n
+                parameters.withUnsafeMutableBufferPointer { p in
+                    guard let base = p.baseAddress else { return }
+                    parts.applyFusedDenseStep(base, decay: decay, step: step)
+                }
+                applyStep(topology, nabla: parts.nabla[0], rows: m, velocity: &none, sgd, skippingDense: true)
+            } else if useMomentum {
                 applyStep(topology, nabla: parts.nabla[0], rows: m, velocity: &state.velocity, sgd)
             } else {
                 applyStep(topology, nabla: parts.nabla[0], rows: m, velocity: &none, sgd)
@@ -303,9 +322,10 @@ extension Network {
 
     /// The regularised (momentum) step described at `trainEpoch`, from the gradient `nabla`
     /// (in the layout of `parameters`) summed over m examples; leaves `nabla` all zeros.
-    /// `velocity` is empty for plain SGD, else holds one value per parameter.
+    /// `velocity` is empty for plain SGD, else holds one value per parameter. With
+    /// `skippingDense`, dense layers are left alone (updated by `BatchParts.applyFusedDenseStep`).
     mutating func applyStep(_ topology: Topology, nabla nb: UnsafeMutablePointer<Float>, rows m: Int,
-                            velocity: inout [Float], _ sgd: SGDParameters) {
+                            velocity: inout [Float], _ sgd: SGDParameters, skippingDense: Bool = false) {
         let eta = sgd.eta, lambda = sgd.lambda, n = Double(sgd.trainingExamples)
         let l1 = sgd.regularization == .l1
         let layout = topology.layout
@@ -316,7 +336,7 @@ extension Network {
                     // Momentum: v → μv − η(∇/m + R'(w)), w → w + v.
                     let mu = Float(sgd.momentum), etaF = Float(eta)
                     let inv = Float(1 / Double(m)), reg = Float(lambda / n)
-                    for lay in layout {
+                    for (index, lay) in layout.enumerated() where !(skippingDense && topology.layoutIsDense[index]) {
                         let w = p + lay.weightOffset, nw = nb + lay.weightOffset, vw = v + lay.weightOffset
                         for i in 0..<lay.weightCount {
                             let r = l1 ? reg * signum(w[i]) : reg * w[i]
@@ -335,7 +355,7 @@ extension Network {
                     let step = Float(eta / Double(m))                  // η/m
                     let decay = Float(1 - eta * lambda / n)            // L2 weight decay 1 − ηλ/n
                     let shrink = Float(eta * lambda / n)               // L1 shrink ηλ/n
-                    for lay in layout {
+                    for (index, lay) in layout.enumerated() where !(skippingDense && topology.layoutIsDense[index]) {
                         let w = p + lay.weightOffset, nw = nb + lay.weightOffset
                         if l1 {
                             for i in 0..<lay.weightCount {

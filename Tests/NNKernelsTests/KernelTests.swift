@@ -56,6 +56,57 @@ import NNKernels
         }
     }
 
+    /// The fused SGD step of a dense layer, in every build this CPU runs: the tiled loop (up to 32
+    /// rows, with full and partial 4-row tiles and column tails) and the sgemm path (33 rows on).
+    @Test(arguments: [(1, 1, 1), (10, 784, 30), (5, 30, 10), (10, 100, 1000), (7, 37, 6), (32, 17, 5), (33, 50, 9), (0, 5, 3)])
+    func denseUpdateMatchesReference(batch: Int, inFeatures: Int, outFeatures: Int) {
+        let x = values(batch * inFeatures, seed: 13), delta = values(batch * outFeatures, seed: 14)
+        let w0 = values(outFeatures * inFeatures, seed: 15), b0 = values(outFeatures, seed: 16)
+        let decay: Float = 0.999, step: Float = 0.05
+        for kernels in Kernels.available {
+            var w = w0, b = b0
+            kernels.denseUpdate(input: x, batch: batch, inFeatures: inFeatures, delta: delta, outFeatures: outFeatures,
+                                weights: &w, bias: &b, decay: decay, step: step)
+            var worst = 0.0
+            for j in 0..<outFeatures {
+                var gb = 0.0
+                for r in 0..<batch { gb += Double(delta[r * outFeatures + j]) }
+                worst = max(worst, abs(Double(b[j]) - (Double(b0[j]) - Double(step) * gb)))
+                for k in 0..<inFeatures {
+                    var g = 0.0
+                    for r in 0..<batch { g += Double(delta[r * outFeatures + j]) * Double(x[r * inFeatures + k]) }
+                    let expected = Double(decay) * Double(w0[j * inFeatures + k]) - Double(step) * g
+                    worst = max(worst, abs(Double(w[j * inFeatures + k]) - expected))
+                }
+            }
+            #expect(worst <= 1e-5, "\(kernels.name): worst error \(worst)")
+            // Deterministic: the same call again gives the same bits.
+            var w2 = w0, b2 = b0
+            kernels.denseUpdate(input: x, batch: batch, inFeatures: inFeatures, delta: delta, outFeatures: outFeatures,
+                                weights: &w2, bias: &b2, decay: decay, step: step)
+            #expect(w2 == w && b2 == b)
+        }
+    }
+
+    /// `denseInputDelta` is `denseBackward`'s inputDelta, bit for bit, on both of its paths.
+    @Test(arguments: [(1, 9, 4), (5, 100, 30), (10, 784, 30), (0, 3, 3), (3, 4, 0)])
+    func denseInputDeltaEqualsDenseBackwards(batch: Int, inFeatures: Int, outFeatures: Int) {
+        let x = values(batch * inFeatures, seed: 17), w = values(outFeatures * inFeatures, seed: 18)
+        var delta = values(batch * outFeatures, seed: 19)
+        for i in stride(from: 0, to: delta.count, by: 3) { delta[i] = 0 }    // as after ReLU or dropout
+        for kernels in Kernels.available {
+            var nablaW = [Float](repeating: 0, count: outFeatures * inFeatures)
+            var nablaB = [Float](repeating: 0, count: outFeatures)
+            var expected = [Float](repeating: .nan, count: batch * inFeatures)
+            kernels.denseBackward(input: x, batch: batch, inFeatures: inFeatures, weights: w, outFeatures: outFeatures,
+                                  delta: delta, nablaW: &nablaW, nablaB: &nablaB, inputDelta: &expected)
+            var got = [Float](repeating: .nan, count: batch * inFeatures)
+            kernels.denseInputDelta(batch: batch, inFeatures: inFeatures, weights: w, outFeatures: outFeatures,
+                                    delta: delta, inputDelta: &got)
+            #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "\(kernels.name)")
+        }
+    }
+
     @Test func dotIsDeterministicAndExactOnSmallIntegers() {
         for n in [0, 1, 7, 8, 15, 16, 17, 33, 784] {
             let a = (0..<n).map { Float($0 % 5) }, b = (0..<n).map { Float($0 % 3) }
