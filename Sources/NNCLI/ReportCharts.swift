@@ -36,17 +36,6 @@ func decimal(_ value: Double, _ digits: Int) -> String {
     String(format: "%.\(digits)f", value)
 }
 
-/// 23860 -> "23,860".
-func grouped(_ value: Int) -> String {
-    let digits = String(value.magnitude)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (value < 0 ? "-" : "") + out
-}
-
 /// One line of a chart.
 struct ChartSeries {
     var label: String

@@ -150,7 +150,7 @@ struct ReportPage {
 
     func summary() -> String {
         var cards: [String] = []
-        var sub = "\(grouped(test.correct)) of \(grouped(test.total)) MNIST test images, measured now"
+        var sub = "\(groupedCount(test.correct)) of \(groupedCount(test.total)) MNIST test images, measured now"
         if let r = recordedTest, let c = r.correct {
             if c == test.correct && r.total == test.total {
                 sub += "; the file records the same"
@@ -159,7 +159,7 @@ struct ReportPage {
             }
         }
         cards.append(card("Test accuracy", percent(test.correct, test.total), sub, id: "card-test-accuracy"))
-        cards.append(card("Errors", grouped(test.total - test.correct), "misclassified test digits", id: "card-errors"))
+        cards.append(card("Errors", groupedCount(test.total - test.correct), "misclassified test digits", id: "card-errors"))
         if let network = networks.first, !isEnsemble {
             let history = network.provenance?.epochs ?? []
             let split = Self.evaluationName(network.provenance)
@@ -167,7 +167,7 @@ struct ReportPage {
                 cards.append(card("Best epoch", "\(best.epoch)",
                                   "of \(history.count); \(split) accuracy \(accuracyText(correct: c, total: ev.total))", id: "card-best-epoch"))
                 if let t = Self.testAtBest(best, network.provenance), let tc = t.correct {
-                    cards.append(card("Test at best epoch", percent(tc, t.total), "\(grouped(tc)) of \(grouped(t.total)), epoch \(best.epoch)",
+                    cards.append(card("Test at best epoch", percent(tc, t.total), "\(groupedCount(tc)) of \(groupedCount(t.total)), epoch \(best.epoch)",
                                       id: "card-test-at-best"))
                 } else {
                     cards.append(card("Test at best epoch", "not recorded", "train with --monitor-test to record it", id: "card-test-at-best"))
@@ -175,7 +175,7 @@ struct ReportPage {
             } else {
                 cards.append(card("Best epoch", "not recorded", "no evaluation accuracy in the history", id: "card-best-epoch"))
             }
-            cards.append(card("Parameters", grouped(network.parameterCount), "weights and biases in \(network.layers.count) layers",
+            cards.append(card("Parameters", groupedCount(network.parameterCount), "weights and biases in \(network.layers.count) layers",
                               id: "card-parameters"))
         } else {
             if let bestMember = test.memberCorrect.indices.max(by: { test.memberCorrect[$0] < test.memberCorrect[$1] }) {
@@ -184,7 +184,7 @@ struct ReportPage {
                                   "member \(bestMember + 1); the vote adds \(String(format: "%+.2f", gain)) points", id: "card-best-member"))
             }
             let total = networks.reduce(0) { $0 + $1.parameterCount }
-            cards.append(card("Parameters", grouped(total), "\(networks.count) members", id: "card-parameters"))
+            cards.append(card("Parameters", groupedCount(total), "\(networks.count) members", id: "card-parameters"))
         }
         let seconds = networks.reduce(0.0) { $0 + ($1.provenance?.epochs.reduce(0) { $0 + $1.seconds } ?? 0) }
         let epochs = networks.reduce(0) { $0 + ($1.provenance?.epochs.count ?? 0) }
@@ -285,7 +285,7 @@ struct ReportPage {
             rows.append(("Learning-rate schedule", "constant η"))
         }
         rows.append(("Early stopping", h.earlyStoppingPatience > 0 ? "after \(h.earlyStoppingPatience) epochs without improvement" : "off"))
-        rows.append(("Training examples", grouped(h.trainingExamples) + (h.expansion.isEmpty ? "" : ", expanded by " + h.expansion)))
+        rows.append(("Training examples", groupedCount(h.trainingExamples) + (h.expansion.isEmpty ? "" : ", expanded by " + h.expansion)))
         return rows
     }
 
@@ -329,15 +329,15 @@ struct ReportPage {
             h += "<tr><td class=\"num\">\(i + 1)</td><td>\(htmlEscaped(layer.name))</td><td>\(layer.kind.name)</td>"
             h += "<td>\(dims(layer.inputShape))</td><td>\(dims(layer.outputShape))</td><td>\(layer.activation.name)</td>"
             h += "<td>\(dims(layer.weights.shape))</td><td>\(notes.joined(separator: ", "))</td>"
-            h += "<td class=\"num\">\(grouped(layer.weights.data.count + layer.bias.data.count))</td></tr>\n"
+            h += "<td class=\"num\">\(groupedCount(layer.weights.data.count + layer.bias.data.count))</td></tr>\n"
         }
-        h += "<tr class=\"total\"><td></td><td>total</td><td colspan=\"6\"></td><td class=\"num\">\(grouped(n.parameterCount))</td></tr>\n"
+        h += "<tr class=\"total\"><td></td><td>total</td><td colspan=\"6\"></td><td class=\"num\">\(groupedCount(n.parameterCount))</td></tr>\n"
         return h + "</tbody></table>\n"
     }
 
     func memberSection() -> String {
         var h = "<section id=\"members\"><h2>Members</h2>\n"
-        h += "<p class=\"note\">Each member on its own, run now on the \(grouped(test.total)) test images, and its recorded training history.</p>\n"
+        h += "<p class=\"note\">Each member on its own, run now on the \(groupedCount(test.total)) test images, and its recorded training history.</p>\n"
         h += "<table class=\"data\" id=\"members-table\"><thead><tr><th>member</th><th>name</th><th class=\"num\">seed</th><th class=\"num\">epochs</th>"
         h += "<th>best evaluation epoch</th><th class=\"num\">test at that epoch</th><th class=\"num\">test accuracy now</th>"
         h += "<th class=\"num\">SGD time</th></tr></thead><tbody>\n"
@@ -636,7 +636,7 @@ struct ReportPage {
         func cost(_ m: SplitMetrics?) -> String { m?.cost.map { String(format: "%.4f", $0) } ?? "–" }
         func acc(_ m: SplitMetrics?) -> String {
             guard let m, let c = m.correct else { return "–" }
-            return "\(percent(c, m.total)) <span class=\"count\">\(grouped(c))</span>"
+            return "\(percent(c, m.total)) <span class=\"count\">\(groupedCount(c))</span>"
         }
         for e in epochs {
             h += "<tr\(e.epoch == best ? " class=\"best\"" : "")><td class=\"num\">\(e.epoch)\(e.epoch == best ? " ★" : "")</td>"
@@ -659,7 +659,7 @@ struct ReportPage {
         let labels = test.classLabels
         let k = labels.count
         var h = "<section id=\"confusion-matrix\"><h2>Confusion matrix</h2>\n"
-        h += "<p class=\"note\">The \(grouped(test.total)) MNIST test images, run now through the model as <code>nnrt eval</code> does. "
+        h += "<p class=\"note\">The \(groupedCount(test.total)) MNIST test images, run now through the model as <code>nnrt eval</code> does. "
         h += "Rows: the true digit; columns: the model's answer. The diagonal (green) is right; errors are red, darker for more.</p>\n"
         let maxOff = (0..<k).flatMap { i in (0..<k).filter { $0 != i }.map { test.confusion[i][$0] } }.max() ?? 0
         h += "<div class=\"scroll\"><table class=\"confusion\" id=\"confusion-table\"><thead><tr><th class=\"corner\">true ↓ · answer →</th>"
@@ -689,13 +689,13 @@ struct ReportPage {
                 h += " title=\"true \(htmlEscaped(labels[i])), answered \(htmlEscaped(labels[j])): \(count)\">\(count)</td>"
             }
             let recall = total > 0 ? decimal(100 * Double(row[i]) / Double(total), 1) + "%" : "–"
-            h += "<td class=\"sum\">\(grouped(total))</td><td class=\"sum\">\(recall)</td></tr>\n"
+            h += "<td class=\"sum\">\(groupedCount(total))</td><td class=\"sum\">\(recall)</td></tr>\n"
         }
         h += "<tr class=\"precision\"><th>precision</th>"
         for j in 0..<k {
             h += "<td class=\"sum\">\(columnTotals[j] > 0 ? decimal(100 * Double(test.confusion[j][j]) / Double(columnTotals[j]), 1) + "%" : "–")</td>"
         }
-        h += "<td class=\"sum\">\(grouped(test.total))</td><td class=\"sum\"></td></tr>\n"
+        h += "<td class=\"sum\">\(groupedCount(test.total))</td><td class=\"sum\"></td></tr>\n"
         h += "</tbody></table></div>\n"
         // The most frequent confusions.
         var pairs: [(i: Int, j: Int, count: Int)] = []
@@ -745,14 +745,14 @@ struct ReportPage {
 
     func gallerySection() throws -> String {
         let all = test.mistakes
-        var h = "<section id=\"misclassified\"><h2>Misclassified test digits <span class=\"count\">\(grouped(all.count))</span></h2>\n"
+        var h = "<section id=\"misclassified\"><h2>Misclassified test digits <span class=\"count\">\(groupedCount(all.count))</span></h2>\n"
         guard !all.isEmpty else {
             return h + "<div class=\"missing\" id=\"no-mistakes\">The model classifies every test image correctly.</div></section>\n"
         }
         let shown = shownMistakes
         let which = shown.count == all.count
-            ? "All \(grouped(all.count)) of them, in test-set order"
-            : "The \(grouped(shown.count)) most confident of the \(grouped(all.count)), most confident first"
+            ? "All \(groupedCount(all.count)) of them, in test-set order"
+            : "The \(groupedCount(shown.count)) most confident of the \(groupedCount(all.count)), most confident first"
         h += "<p class=\"note\" id=\"gallery-note\">\(which). Under each digit: the true label (green), the model's answer (red), "
         h += "\(htmlEscaped(confidenceExplanation)), and the image's index in the test set. Digits are shown dark on light, "
         h += "scaled up ×3 from 28×28.</p>\n<div class=\"gallery\">\n"
@@ -768,7 +768,7 @@ struct ReportPage {
         }
         h += "</div>\n"
         if shown.count < all.count {
-            h += "<p class=\"note more\">\(grouped(all.count - shown.count)) more misclassified digits are not shown.</p>\n"
+            h += "<p class=\"note more\">\(groupedCount(all.count - shown.count)) more misclassified digits are not shown.</p>\n"
         }
         return h + "</section>\n"
     }

@@ -315,7 +315,7 @@ private func makeTempDirectory() -> String {
             ChartSeries(label: "s", color: "#000", points: [(0, 0.001), (1, 0.5)])], logY: true)
         let logSVG = log.svg()
         #expect(logSVG.contains(">0.001</text>") && logSVG.contains(">0.01</text>") && logSVG.contains(">1</text>"))
-        #expect(grouped(1234567) == "1,234,567" && grouped(12) == "12" && grouped(-1000) == "-1,000")
+        #expect(groupedCount(1234567) == "1,234,567" && groupedCount(12) == "12" && groupedCount(-1000) == "-1,000")
         #expect(trimmedDecimal(95.5, 2) == "95.5" && trimmedDecimal(96, 2) == "96" && trimmedDecimal(95.42, 2) == "95.42")
     }
 }
