@@ -98,7 +98,8 @@ def member_figures(model: dict) -> list[tuple[str, float | None, int, float | No
 
 def checkpoint_exists(model: Path) -> bool:
     """Whether an interrupted run of `model` left a checkpoint to resume (network or ensemble)."""
-    return (Path(f"{model}.checkpoint").exists() or Path(f"{model}.checkpoint.member0").exists())
+    # Ensemble members write MODEL.checkpoint.member1 ... memberN (numbered from 1).
+    return (Path(f"{model}.checkpoint").exists() or Path(f"{model}.checkpoint.member1").exists())
 
 
 def epochs_and_speed(model: dict) -> tuple[int, float | None]:
