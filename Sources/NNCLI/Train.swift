@@ -34,7 +34,9 @@ struct Train: ParsableCommand {
             --checkpoint-every seconds (default 60) so that even a crash or SIGKILL loses at most \
             that much; it is written atomically (temporary file, fsync, rename) and removed when \
             MODEL is written. `nnrt train --resume --out MODEL` continues from it with the stored \
-            settings and gives exactly the weights of an uninterrupted run.
+            settings and gives exactly the weights of an uninterrupted run. A new run to MODEL \
+            while MODEL.checkpoint holds an interrupted one is refused (status 64) until you give \
+            --resume (continue it) or --restart (delete it and start over).
 
             Ctrl-C (SIGINT) or SIGTERM stops training at the next mini-batch, saves \
             MODEL.checkpoint (with or without --checkpoint: the run is not lost), prints how to \
@@ -196,6 +198,9 @@ struct Train: ParsableCommand {
 
     @Flag(help: "Continue the interrupted run whose checkpoint is MODEL.checkpoint (its stored settings apply; --checkpoint is implied).")
     var resume = false
+
+    @Flag(help: "Start a new run although MODEL.checkpoint holds an interrupted one, deleting that checkpoint (without --restart or --resume, nnrt refuses: exit 64).")
+    var restart = false
 
     @Option(help: ArgumentHelp("Testing --resume: exit with status 75 right after epoch N's checkpoint, as if interrupted.",
                                visibility: .hidden))
@@ -456,6 +461,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if resume && restart {
+                throw CLIError("--resume continues the interrupted run and --restart deletes it: give one of them",
+                               status: Exit.usage)
+            }
             if resume && (from != nil || preset != nil || layers != nil || sizes != nil) {
                 throw CLIError("--resume continues with the settings stored in the checkpoint; give only --out (and --data)",
                                status: Exit.usage)
@@ -502,11 +511,22 @@ struct Train: ParsableCommand {
             }
             removeStaleTemporaryFiles(forOutput: out)
             if !resume {
-                // Starting afresh over the checkpoint of an interrupted run replaces it once this
-                // run saves one: say so (the older run can still be continued until then).
+                // A new run would replace an interrupted run's checkpoint at its first save, and
+                // with it hours of training: that takes --restart (continuing takes --resume).
                 for path in [ckptPath, ensembleCheckpointPath(base: ckptPath, member: 0)]
                 where FileManager.default.fileExists(atPath: path) {
-                    Console.warning("\(path) holds an interrupted run, which this new run replaces when it saves a checkpoint (to continue that one instead: \(resumeCommand))")
+                    guard restart else {
+                        throw CLIError("\(path) holds an interrupted run: continue it with \(resumeCommand), "
+                                       + "or start over with --restart (which deletes it)", status: Exit.usage)
+                    }
+                }
+                if restart {
+                    removeCheckpoint(at: ckptPath)
+                    var member = 0
+                    while FileManager.default.fileExists(atPath: ensembleCheckpointPath(base: ckptPath, member: member)) {
+                        removeCheckpoint(at: ensembleCheckpointPath(base: ckptPath, member: member))
+                        member += 1
+                    }
                 }
             }
 

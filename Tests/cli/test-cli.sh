@@ -135,10 +135,18 @@ expect 0 'weights: +sha256 [0-9a-f]{64}' -- "$nnrt" inspect "$tmp/res.nnrt.check
 head -c 3000 "$tmp/res.nnrt.checkpoint" > "$tmp/cut.nnrt.checkpoint"
 expect 65 'checkpoint .*cut.nnrt.checkpoint: damaged' -- "$nnrt" inspect "$tmp/cut.nnrt.checkpoint"
 expect 65 'damaged' -- "$nnrt" train --resume --out "$tmp/cut.nnrt"
-# Starting afresh over an interrupted run's checkpoint warns how to continue that run instead.
+# Starting afresh over an interrupted run's checkpoint is refused (it would replace hours of
+# training): the message says how to continue it (--resume) or start over (--restart).
 cp "$tmp/res.nnrt.checkpoint" "$tmp/again.nnrt.checkpoint"
-expect 0 'warning: .*again.nnrt.checkpoint holds an interrupted run.*--resume --out' -- \
-  "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --quiet --out "$tmp/again.nnrt"
+expect 64 'again.nnrt.checkpoint holds an interrupted run: continue it with nnrt train --resume --out .*--restart' -- \
+  "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --checkpoint --quiet --out "$tmp/again.nnrt"
+[ -e "$tmp/again.nnrt.checkpoint" ] && ok "the refused run left the interrupted run's checkpoint alone" \
+  || bad "the refused run removed the checkpoint"
+expect 64 'give one of them' -- "$nnrt" train --resume --restart --out "$tmp/again.nnrt"
+expect 0 'wrote .*again.nnrt' -- \
+  "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --restart --quiet --out "$tmp/again.nnrt"
+[ ! -e "$tmp/again.nnrt.checkpoint" ] && ok "--restart deleted the interrupted run's checkpoint" \
+  || bad "--restart left the old checkpoint"
 # Temporary files that a killed write left beside the model or its checkpoint go at the next run.
 touch "$tmp/again.nnrt.tmp-AbC123" "$tmp/again.nnrt.checkpoint.tmp-x1Y2z3" "$tmp/again.nnrt.keep-tmp-AbC123"
 "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --quiet --out "$tmp/again.nnrt" >/dev/null 2>&1
