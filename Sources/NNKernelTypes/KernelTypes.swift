@@ -51,9 +51,10 @@ public protocol KernelSet: Sendable {
                                 delta: UnsafePointer<Float>, inputDelta: UnsafeMutablePointer<Float>)
 
     /// A plain SGD step of a dense layer fused with its weight gradient: weights = decay · weights
-    /// − step · deltaᵀ · input, bias = bias − step · column sums of delta.
+    /// − step · deltaᵀ · input, bias = bias − step · column sums of delta, with delta's rows
+    /// deltaStride (≥ outFeatures) floats apart, so a block of a layer's output rows can be updated.
     static func denseUpdate(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
-                            delta: UnsafePointer<Float>, outFeatures: Int,
+                            delta: UnsafePointer<Float>, outFeatures: Int, deltaStride: Int,
                             weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
                             decay: Float, step: Float)
 

@@ -219,33 +219,40 @@ extension CPUKernels {
     /// AVX2 build) from `denseUpdateMaxTiledBatch` rows down; larger batches go through `sgemm`
     /// (alpha −step, beta decay). Each bias sum runs in increasing row order from 0, as
     /// `denseBackward` accumulates it. The order is fixed by the shapes: results are deterministic.
+    ///
+    /// delta's rows are `deltaStride` (at least outFeatures) floats apart, so that threads can
+    /// update disjoint blocks of a layer's output rows: the call for rows j0 ..< j1 takes
+    /// delta + j0, weights + j0 · inFeatures and bias + j0 with outFeatures j1 − j0 and the
+    /// layer's width as the stride. Each weight's arithmetic depends only on its own row, so the
+    /// blocks' results are bit-identical to one whole call's when j0 is a multiple of 4 (4-row
+    /// tiles stay aligned); other splits agree within rounding.
     public static func denseUpdate(
         input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
-        delta: UnsafePointer<Float>, outFeatures: Int,
+        delta: UnsafePointer<Float>, outFeatures: Int, deltaStride: Int,
         weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
         decay: Float, step: Float
     ) {
-        guard outFeatures > 0, inFeatures >= 0, batch >= 0 else { return }
+        guard outFeatures > 0, inFeatures >= 0, batch >= 0, deltaStride >= outFeatures else { return }
         for j in 0..<outFeatures {
             var sum: Float = 0
-            for r in 0..<batch { sum += delta[r &* outFeatures &+ j] }
+            for r in 0..<batch { sum += delta[r &* deltaStride &+ j] }
             bias[j] = bias[j] - step * sum
         }
         guard inFeatures > 0 else { return }
         if batch > denseUpdateMaxTiledBatch {
             sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch, alpha: -step,
-                  a: delta, lda: outFeatures, b: input, ldb: inFeatures, beta: decay, c: weights, ldc: inFeatures)
+                  a: delta, lda: deltaStride, b: input, ldb: inFeatures, beta: decay, c: weights, ldc: inFeatures)
             return
         }
         var j = 0
         while j &+ 4 <= outFeatures {
             updateTile(4, j, input: input, batch: batch, inFeatures: inFeatures, delta: delta,
-                       outFeatures: outFeatures, weights: weights, decay: decay, step: step)
+                       deltaStride: deltaStride, weights: weights, decay: decay, step: step)
             j &+= 4
         }
         while j < outFeatures {
             updateTile(1, j, input: input, batch: batch, inFeatures: inFeatures, delta: delta,
-                       outFeatures: outFeatures, weights: weights, decay: decay, step: step)
+                       deltaStride: deltaStride, weights: weights, decay: decay, step: step)
             j &+= 1
         }
     }
@@ -260,7 +267,7 @@ let denseUpdateMaxTiledBatch = 32
 /// w = decay · w − step · sum. Inlined with a constant R, the unused accumulators disappear.
 @inline(__always)
 func updateTile(_ R: Int, _ j0: Int, input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
-                delta: UnsafePointer<Float>, outFeatures: Int, weights: UnsafeMutablePointer<Float>,
+                delta: UnsafePointer<Float>, deltaStride: Int, weights: UnsafeMutablePointer<Float>,
                 decay: Float, step: Float) {
     let w0 = weights + j0 &* inFeatures
     let w1 = w0 + inFeatures, w2 = w1 + inFeatures, w3 = w2 + inFeatures
@@ -284,7 +291,7 @@ func updateTile(_ R: Int, _ j0: Int, input: UnsafePointer<Float>, batch: Int, in
                 multiplyAdd(&c3, PanelVector(repeating: d[3]), xv)
             }
             x += inFeatures
-            d += outFeatures
+            d += deltaStride
         }
         update(w0 + k, c0)
         if R > 1 {
@@ -298,7 +305,7 @@ func updateTile(_ R: Int, _ j0: Int, input: UnsafePointer<Float>, batch: Int, in
     while k < inFeatures {
         for t in 0..<R {
             var sum: Float = 0
-            for r in 0..<batch { sum = scalarMultiplyAdd(sum, delta[r &* outFeatures &+ j0 &+ t], input[r &* inFeatures &+ k]) }
+            for r in 0..<batch { sum = scalarMultiplyAdd(sum, delta[r &* deltaStride &+ j0 &+ t], input[r &* inFeatures &+ k]) }
             let w = weights + ((j0 &+ t) &* inFeatures &+ k)
             w.pointee = decay * w.pointee - step * sum
         }

@@ -400,10 +400,13 @@ final class BatchParts {
     /// `backprop(skipDenseGradients: true)` sums over the parts.
     private let nonDenseRanges: [(offset: Int, count: Int)]
     /// With two or more parts: a whole batch's dense-stage inputs and deltas, stacked from the
-    /// parts for `applyFusedDenseStep` ((batchCapacity, the widest dense input) and
-    /// (batchCapacity, the widest dense output)); nil with one part.
+    /// parts for `applyFusedDenseStep`, every dense layer's at once ((batchCapacity, its input
+    /// width) and (batchCapacity, its output width) from `stackedOffsets`); nil with one part.
     private let stackedInput: UnsafeMutablePointer<Float>?
     private let stackedDelta: UnsafeMutablePointer<Float>?
+    /// The dense stages (index, stage), in order, and their offsets in the stacked buffers.
+    private let denseStages: [(Int, Stage)]
+    private let stackedOffsets: [(input: Int, delta: Int)]
 
     init(topology: Topology, inputCount: Int, batchCapacity: Int, parameterCount: Int) throws(TrainerError) {
         let parts = topology.partCount
@@ -422,27 +425,33 @@ final class BatchParts {
         }
         rows = Array(repeating: 0, count: parts)
         var ranges: [(offset: Int, count: Int)] = []
-        var widestIn = 0, widestOut = 0
-        for st in topology.stages {
+        var dense: [(Int, Stage)] = []
+        var offsets: [(input: Int, delta: Int)] = []
+        var totalIn = 0, totalOut = 0
+        let b = max(1, batchCapacity)
+        for (s, st) in topology.stages.enumerated() {
             guard let index = st.parameterIndex else { continue }
             let lay = topology.layout[index]
             if st.kind == .dense {
-                widestIn = max(widestIn, lay.inFeatures)
-                widestOut = max(widestOut, lay.outFeatures)
+                dense.append((s, st))
+                // Dense layers are at most as wide as a stage's activations, which the
+                // workspaces already hold for the same rows, so these sums cannot overflow.
+                offsets.append((totalIn, totalOut))
+                totalIn += b * lay.inFeatures
+                totalOut += b * lay.outFeatures
             } else {
                 ranges.append((lay.weightOffset, lay.weightCount))
                 ranges.append((lay.biasOffset, lay.outFeatures))
             }
         }
         nonDenseRanges = ranges
+        denseStages = dense
+        stackedOffsets = offsets
         if parts > 1 {
-            // Dense layers are at most as wide as a stage's activations, which the workspaces
-            // already hold for the same rows, so these products cannot overflow.
-            let b = max(1, batchCapacity)
-            stackedInput = .allocate(capacity: max(1, b * widestIn))
-            stackedInput?.initialize(repeating: 0, count: max(1, b * widestIn))
-            stackedDelta = .allocate(capacity: max(1, b * widestOut))
-            stackedDelta?.initialize(repeating: 0, count: max(1, b * widestOut))
+            stackedInput = .allocate(capacity: max(1, totalIn))
+            stackedInput?.initialize(repeating: 0, count: max(1, totalIn))
+            stackedDelta = .allocate(capacity: max(1, totalOut))
+            stackedDelta?.initialize(repeating: 0, count: max(1, totalOut))
         } else {
             stackedInput = nil
             stackedDelta = nil
@@ -513,38 +522,57 @@ final class BatchParts {
     /// w → decay · w − step · Σ ∂C_x/∂w, b → b − step · Σ ∂C_x/∂b over the batch's rows, in row
     /// order across the parts (stacked first when the batch is split). The parameters must be
     /// the ones `backprop` ran with.
-    func applyFusedDenseStep(_ p: UnsafeMutablePointer<Float>, decay: Float, step: Float) {
+    ///
+    /// A batch split into parts is updated on up to `threads` threads, each taking a block of
+    /// every dense layer's output rows (from a multiple of 4): a weight's arithmetic depends only
+    /// on its own row, so the result is bit-identical whatever the thread count.
+    func applyFusedDenseStep(_ p: UnsafeMutablePointer<Float>, decay: Float, step: Float, threads: Int = 1) {
         var m = 0, filledParts = 0, firstFilled = 0
         for k in 0..<workspaces.count where rows[k] > 0 {
             if filledParts == 0 { firstFilled = k }
             filledParts += 1
             m += rows[k]
         }
-        for (s, st) in topology.stages.enumerated() where st.kind == .dense {
+        guard filledParts > 0 else { return }
+        // Each dense layer's whole-batch input and delta: the part's own buffers, or stacked.
+        var layers: [(lay: LayerLayout, input: UnsafePointer<Float>, delta: UnsafePointer<Float>)] = []
+        layers.reserveCapacity(denseStages.count)
+        for (s, st) in denseStages {
             guard let index = st.parameterIndex else { continue }
             let lay = topology.layout[index]
-            let input: UnsafePointer<Float>, delta: UnsafePointer<Float>
             if filledParts == 1 {
                 let ws = workspaces[firstFilled]
-                input = UnsafePointer(ws.denseStepInput(s, dropout: st.dropout > 0))
-                delta = UnsafePointer(ws.grad(s))
-            } else if filledParts > 1, let stackedInput, let stackedDelta {
+                layers.append((lay, UnsafePointer(ws.denseStepInput(s, dropout: st.dropout > 0)), UnsafePointer(ws.grad(s))))
+            } else if let stackedInput, let stackedDelta {
+                let input = stackedInput + stackedOffsets[layers.count].input
+                let delta = stackedDelta + stackedOffsets[layers.count].delta
                 var r = 0
                 for k in 0..<workspaces.count where rows[k] > 0 {
                     let ws = workspaces[k]
-                    (stackedInput + r &* lay.inFeatures).update(from: ws.denseStepInput(s, dropout: st.dropout > 0),
-                                                                count: rows[k] &* lay.inFeatures)
-                    (stackedDelta + r &* lay.outFeatures).update(from: ws.grad(s), count: rows[k] &* lay.outFeatures)
+                    (input + r &* lay.inFeatures).update(from: ws.denseStepInput(s, dropout: st.dropout > 0),
+                                                         count: rows[k] &* lay.inFeatures)
+                    (delta + r &* lay.outFeatures).update(from: ws.grad(s), count: rows[k] &* lay.outFeatures)
                     r &+= rows[k]
                 }
-                input = UnsafePointer(stackedInput)
-                delta = UnsafePointer(stackedDelta)
-            } else {
-                continue    // no rows loaded
+                layers.append((lay, UnsafePointer(input), UnsafePointer(delta)))
             }
-            Kernels.active.denseUpdate(input: input, batch: m, inFeatures: lay.inFeatures, delta: delta,
-                                       outFeatures: lay.outFeatures, weights: p + lay.weightOffset,
-                                       bias: p + lay.biasOffset, decay: decay, step: step)
+        }
+        // One thread unless the batch was split (a light network's step is too short to share).
+        let blocks = filledParts > 1 ? max(1, min(threads, workspaces.count)) : 1
+        let shared = UncheckedSendable(value: (layers, p))
+        runParts(blocks, threads: blocks) { t in
+            let (layers, p) = shared.value
+            for (lay, input, delta) in layers {
+                let out = lay.outFeatures
+                // Rows [j0, j1) of this layer, block boundaries on multiples of 4.
+                let j0 = t == 0 ? 0 : min(out, (t &* out / blocks) & ~3)
+                let j1 = t == blocks &- 1 ? out : min(out, ((t &+ 1) &* out / blocks) & ~3)
+                guard j1 > j0 else { continue }
+                Kernels.active.denseUpdate(input: input, batch: m, inFeatures: lay.inFeatures, delta: delta + j0,
+                                           outFeatures: j1 &- j0, deltaStride: out,
+                                           weights: p + lay.weightOffset + j0 &* lay.inFeatures,
+                                           bias: p + lay.biasOffset + j0, decay: decay, step: step)
+            }
         }
     }
 }

@@ -274,7 +274,7 @@ extension Network {
                 let decay = Float(1 - sgd.eta * sgd.lambda / Double(sgd.trainingExamples))            // 1 − ηλ/n
                 parameters.withUnsafeMutableBufferPointer { p in
                     guard let base = p.baseAddress else { return }
-                    parts.applyFusedDenseStep(base, decay: decay, step: step)
+                    parts.applyFusedDenseStep(base, decay: decay, step: step, threads: threads)
                 }
                 applyStep(topology, nabla: parts.nabla[0], rows: m, velocity: &none, sgd, skippingDense: true)
             } else if useMomentum {

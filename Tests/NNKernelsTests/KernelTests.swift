@@ -66,7 +66,7 @@ import NNKernels
         for kernels in Kernels.available {
             var w = w0, b = b0
             kernels.denseUpdate(input: x, batch: batch, inFeatures: inFeatures, delta: delta, outFeatures: outFeatures,
-                                weights: &w, bias: &b, decay: decay, step: step)
+                                deltaStride: outFeatures, weights: &w, bias: &b, decay: decay, step: step)
             var worst = 0.0
             for j in 0..<outFeatures {
                 var gb = 0.0
@@ -83,8 +83,37 @@ import NNKernels
             // Deterministic: the same call again gives the same bits.
             var w2 = w0, b2 = b0
             kernels.denseUpdate(input: x, batch: batch, inFeatures: inFeatures, delta: delta, outFeatures: outFeatures,
-                                weights: &w2, bias: &b2, decay: decay, step: step)
+                                deltaStride: outFeatures, weights: &w2, bias: &b2, decay: decay, step: step)
             #expect(w2 == w && b2 == b)
+        }
+    }
+
+    /// The trainer splits a layer's update across threads by blocks of output rows (delta's rows
+    /// `deltaStride` apart): any split gives the whole call's bits, on the tiled and sgemm paths.
+    @Test(arguments: [(10, 100, 1000, [0, 500, 1000]), (10, 37, 10, [0, 4, 10]), (5, 30, 13, [0, 1, 6, 7, 13]),
+                      (40, 50, 19, [0, 8, 19]), (33, 9, 7, [0, 3, 5, 7])])
+    func denseUpdateInRowBlocksEqualsWhole(batch: Int, inFeatures: Int, outFeatures: Int, cuts: [Int]) {
+        let x = values(batch * inFeatures, seed: 23), delta = values(batch * outFeatures, seed: 24)
+        let w0 = values(outFeatures * inFeatures, seed: 25), b0 = values(outFeatures, seed: 26)
+        for kernels in Kernels.available {
+            var whole = w0, wholeBias = b0
+            kernels.denseUpdate(input: x, batch: batch, inFeatures: inFeatures, delta: delta, outFeatures: outFeatures,
+                                deltaStride: outFeatures, weights: &whole, bias: &wholeBias, decay: 0.99, step: 0.1)
+            var w = w0, b = b0
+            w.withUnsafeMutableBufferPointer { w in
+                b.withUnsafeMutableBufferPointer { b in
+                    delta.withUnsafeBufferPointer { d in
+                        for (j0, j1) in zip(cuts, cuts.dropFirst()) {
+                            kernels.denseUpdate(input: x, batch: batch, inFeatures: inFeatures, delta: d.baseAddress! + j0,
+                                                outFeatures: j1 - j0, deltaStride: outFeatures,
+                                                weights: w.baseAddress! + j0 * inFeatures, bias: b.baseAddress! + j0,
+                                                decay: 0.99, step: 0.1)
+                        }
+                    }
+                }
+            }
+            #expect(w == whole && b == wholeBias, "\(kernels.name): \(cuts)")
+            #expect(w != w0)
         }
     }
 

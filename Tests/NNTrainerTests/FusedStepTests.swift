@@ -53,7 +53,7 @@ import NNModel
         let worst = worstDifference(fused, unfused)
         #expect(worst < 1e-4, "\(spec) (\(Kernels.active.name)): worst relative difference \(worst)")
         // Deterministic, and independent of the number of threads (the heavy net's parts run
-        // on two threads; the fused step runs after both).
+        // on two threads, and its fused step splits each dense layer's rows between them).
         #expect(try train(start, data, sgd, epochs: 2, fused: true) == fused)
         #expect(try train(start, data, sgd, epochs: 2, fused: true, threads: 2) == fused)
     }
