@@ -177,7 +177,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train an ensemble of N networks (seeds seed..seed+N-1) and write one ensemble model file.")
     var ensemble: Int?
 
-    @Option(parsing: .unconditional, help: "Ensemble members trained at once (default: the number of cores).")
+    @Option(parsing: .unconditional, help: "Threads to use (default: the number of cores). One network uses 1 or 2 (a heavy network's two half-batches); an ensemble trains this many members at once. Results do not depend on it.")
     var threads: Int?
 
     @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.",
@@ -633,11 +633,11 @@ struct Train: ParsableCommand {
             if let resumed {
                 outcome = try resumeTraining(resumed, data: mnist, command: command, checkpointPath: ckptPath,
                                              checkpointSchedule: schedule, shouldStop: StopSignals.shouldStop,
-                                             observer: observer)
+                                             observer: observer, threads: threads)
             } else {
                 outcome = try NNTrainer.train(config, data: mnist, continuing: continuing, command: command,
                                               checkpointPath: ckptPath, checkpointSchedule: schedule,
-                                              shouldStop: StopSignals.shouldStop, observer: observer)
+                                              shouldStop: StopSignals.shouldStop, observer: observer, threads: threads)
             }
         } catch {
             display.finish()

@@ -1,7 +1,7 @@
 // Dense-layer kernels shared by the trainer and the runtime: forward/backward pairs over unsafe
 // buffers, with the shape of every buffer in its comment. Row-major throughout.
 //
-// The forward pass is dot products with a fixed 8-lane summation order (`dot`, `dot2`); the
+// The forward pass is dot products with a fixed 8-lane summation order (`dot`, computed in tiles); the
 // backward pass is two packed `sgemm` products for mini-batches (GEMM.swift) and saxpy loops
 // (y[0..<n] += a * x[0..<n]) for one or a few rows. Every sum has a fixed order determined by the
 // shapes, so results are deterministic (the dot products agree bit for bit between the builds; the
@@ -14,35 +14,122 @@ extension CPUKernels {
     /// Each output is bias[j] + dot(row, weights row j) with `dot`'s fixed summation order, so a row's
     /// result is bit-identical whatever batch it is computed in (the runtime, CLI and bindings batch
     /// differently and still agree exactly). This is also why the forward pass does not go through
-    /// `sgemm`, whose order differs; at the book's batch sizes the paired dot products are as fast.
+    /// `sgemm`, whose order differs; at the trainer's batch sizes the tiled dot products are as fast.
     public static func denseForward(
         input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
         weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outFeatures: Int,
         output: UnsafeMutablePointer<Float>
     ) {
-        // Block over the batch so a tile of rows reuses each weight row from cache: the weights are
-        // streamed from memory once per 8 rows (a large layer's weights do not fit in L2, and the
-        // trainer's half mini-batches are 5 rows).
-        let rowBlock = 8
-        var r0 = 0
-        while r0 < batch {
-            let r1 = min(r0 &+ rowBlock, batch)
-            for j in 0..<outFeatures {
-                let w = weights + j &* inFeatures
-                var r = r0
-                while r &+ 2 <= r1 {
-                    // Two rows share each load of the weight row; same sums as `dot`, bit for bit.
-                    let (z0, z1) = dot2(input + r &* inFeatures, input + (r &+ 1) &* inFeatures, w, inFeatures)
-                    output[r &* outFeatures &+ j] = bias[j] + z0
-                    output[(r &+ 1) &* outFeatures &+ j] = bias[j] + z1
-                    r &+= 2
-                }
-                if r < r1 {
-                    output[r &* outFeatures &+ j] = bias[j] + dot(input + r &* inFeatures, w, inFeatures)
-                }
+        guard batch > 0, outFeatures > 0 else { return }
+        // Tiles of up to 5 rows x 2 weight rows: each loaded vector of a weight row serves 5 rows
+        // and each vector of a row 2 weight rows (10 accumulators in registers), where pairs of
+        // dot products loaded the weights once per 2 rows and the rows once per weight row. The
+        // trainer's half mini-batches are 5 rows; the 5 rows stay in L1 while the weights stream.
+        var r = 0
+        while r < batch {
+            let rows = batch &- r >= 5 ? 5 : batch &- r
+            switch rows {
+            case 5: forwardRows(5, r, input, inFeatures, weights, bias, outFeatures, output)
+            case 4: forwardRows(4, r, input, inFeatures, weights, bias, outFeatures, output)
+            case 3: forwardRows(3, r, input, inFeatures, weights, bias, outFeatures, output)
+            case 2: forwardRows(2, r, input, inFeatures, weights, bias, outFeatures, output)
+            default: forwardRows(1, r, input, inFeatures, weights, bias, outFeatures, output)
             }
-            r0 = r1
+            r &+= rows
         }
+    }
+}
+
+/// `denseForward` for the R (a literal, 1...5) rows r0 ..< r0+R: every output of those rows, two
+/// weight rows at a time.
+@inline(__always)
+private func forwardRows(_ R: Int, _ r0: Int, _ input: UnsafePointer<Float>, _ n: Int,
+                         _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ outFeatures: Int,
+                         _ output: UnsafeMutablePointer<Float>) {
+    let x = input + r0 &* n
+    let out = output + r0 &* outFeatures
+    var j = 0
+    while j &+ 2 <= outFeatures {
+        forwardTile(R, 2, x, weights + j &* n, n, bias + j, out + j, outFeatures)
+        j &+= 2
+    }
+    if j < outFeatures {
+        forwardTile(R, 1, x, weights + j &* n, n, bias + j, out + j, outFeatures)
+    }
+}
+
+/// out[r][t] = bias[t] + dot(x row r, w row t) for r < R rows of x and t < J (1 or 2) rows of w,
+/// all of length n, each bit-identical to `dot`: `dot`'s two accumulators sum the even and the
+/// odd 8-float chunks, each in increasing order, so the even chunks of every pair are summed in
+/// one pass and the odd ones in a second, with the same per-lane sums, combined as `dot` combines
+/// them. R and J are literals once inlined; unused accumulators disappear.
+@inline(__always)
+private func forwardTile(_ R: Int, _ J: Int, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n: Int,
+                         _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    // The sums over the chunks k, k + 16, k + 32, ... (k = 0: even chunks; k = 8: odd).
+    @inline(__always) func pass(_ first: Int) -> (V, V, V, V, V, V, V, V, V, V) {
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()     // weight row 0, rows 0-4
+        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()     // weight row 1
+        var k = first
+        while k &+ 8 <= n {
+            let w0 = load(w + k)
+            let w1 = J > 1 ? load(w + (n &+ k)) : V()
+            let x0 = load(x + k)
+            a0 = a0 + x0 * w0
+            if J > 1 { b0 = b0 + x0 * w1 }
+            if R > 1 {
+                let x1 = load(x + (n &+ k))
+                a1 = a1 + x1 * w0
+                if J > 1 { b1 = b1 + x1 * w1 }
+            }
+            if R > 2 {
+                let x2 = load(x + (2 &* n &+ k))
+                a2 = a2 + x2 * w0
+                if J > 1 { b2 = b2 + x2 * w1 }
+            }
+            if R > 3 {
+                let x3 = load(x + (3 &* n &+ k))
+                a3 = a3 + x3 * w0
+                if J > 1 { b3 = b3 + x3 * w1 }
+            }
+            if R > 4 {
+                let x4 = load(x + (4 &* n &+ k))
+                a4 = a4 + x4 * w0
+                if J > 1 { b4 = b4 + x4 * w1 }
+            }
+            k &+= 16
+        }
+        return (a0, a1, a2, a3, a4, b0, b1, b2, b3, b4)
+    }
+    let even = pass(0)
+    let odd = pass(8)
+    let tailStart = n & ~7
+    @inline(__always) func finish(_ acc0: V, _ acc1: V, _ r: Int, _ t: Int) {
+        let xr = x + r &* n, wt = w + t &* n
+        var tail: Float = 0
+        var k = tailStart
+        while k < n {
+            tail += xr[k] * wt[k]
+            k &+= 1
+        }
+        let s = acc0 + acc1
+        let s4 = s.lowHalf + s.highHalf
+        let s2 = s4.lowHalf + s4.highHalf
+        out[r &* outStride &+ t] = bias[t] + ((s2[0] + s2[1]) + tail)
+    }
+    finish(even.0, odd.0, 0, 0)
+    if R > 1 { finish(even.1, odd.1, 1, 0) }
+    if R > 2 { finish(even.2, odd.2, 2, 0) }
+    if R > 3 { finish(even.3, odd.3, 3, 0) }
+    if R > 4 { finish(even.4, odd.4, 4, 0) }
+    if J > 1 {
+        finish(even.5, odd.5, 0, 1)
+        if R > 1 { finish(even.6, odd.6, 1, 1) }
+        if R > 2 { finish(even.7, odd.7, 2, 1) }
+        if R > 3 { finish(even.8, odd.8, 3, 1) }
+        if R > 4 { finish(even.9, odd.9, 4, 1) }
     }
 }
 
@@ -77,41 +164,6 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Floa
     let s4 = s.lowHalf + s.highHalf
     let s2 = s4.lowHalf + s4.highHalf
     return (s2[0] + s2[1]) + tail
-}
-
-/// (dot(a0, b, n), dot(a1, b, n)) in one pass over b: each result is bit-identical to `dot`'s, so
-/// a row's output does not depend on how the rows of a batch are paired.
-@inline(__always)
-func dot2(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                 _ n: Int) -> (Float, Float) {
-    var acc00 = SIMD8<Float>(repeating: 0), acc01 = SIMD8<Float>(repeating: 0)   // row 0
-    var acc10 = SIMD8<Float>(repeating: 0), acc11 = SIMD8<Float>(repeating: 0)   // row 1
-    var k = 0
-    while k &+ 16 <= n {
-        let b0 = UnsafeRawPointer(b + k).loadUnaligned(as: SIMD8<Float>.self)
-        let b1 = UnsafeRawPointer(b + (k &+ 8)).loadUnaligned(as: SIMD8<Float>.self)
-        acc00 = acc00 + UnsafeRawPointer(a0 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
-        acc01 = acc01 + UnsafeRawPointer(a0 + (k &+ 8)).loadUnaligned(as: SIMD8<Float>.self) * b1
-        acc10 = acc10 + UnsafeRawPointer(a1 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
-        acc11 = acc11 + UnsafeRawPointer(a1 + (k &+ 8)).loadUnaligned(as: SIMD8<Float>.self) * b1
-        k &+= 16
-    }
-    if k &+ 8 <= n {
-        let b0 = UnsafeRawPointer(b + k).loadUnaligned(as: SIMD8<Float>.self)
-        acc00 = acc00 + UnsafeRawPointer(a0 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
-        acc10 = acc10 + UnsafeRawPointer(a1 + k).loadUnaligned(as: SIMD8<Float>.self) * b0
-        k &+= 8
-    }
-    var tail0: Float = 0, tail1: Float = 0
-    while k < n {
-        tail0 += a0[k] * b[k]
-        tail1 += a1[k] * b[k]
-        k &+= 1
-    }
-    let s0 = acc00 + acc01, s1 = acc10 + acc11
-    let s04 = s0.lowHalf + s0.highHalf, s14 = s1.lowHalf + s1.highHalf
-    let s02 = s04.lowHalf + s04.highHalf, s12 = s14.lowHalf + s14.highHalf
-    return ((s02[0] + s02[1]) + tail0, (s12[0] + s12[1]) + tail1)
 }
 
 /// y[0..<n] += alpha * x[0..<n].

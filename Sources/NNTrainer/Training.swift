@@ -94,20 +94,31 @@ public struct CheckpointSchedule: Sendable, Equatable {
 ///     installs no signal handlers: a host that wants Ctrl-C to stop a run sets a flag that
 ///     this closure reads. A request that comes after the last mini-batch lets the run finish.
 ///   - observer: receives progress, epoch, schedule, checkpoint and stop events.
+///   - threads: the threads training and evaluation may use (`Network.threads`: 1, or 2 for the
+///     two halves of a heavy network's mini-batches); nil for `Network.defaultThreads`. The
+///     results do not depend on it.
 /// - Throws: `TrainerError` for an invalid configuration, a model that cannot be trained or a
 ///   checkpoint that cannot be written; `.interrupted` when `shouldStop` stopped the run.
 public func train(_ config: TrainingConfig, data: MNISTData, continuing: NetworkModel? = nil,
                   command: String = "", checkpointPath: String? = nil,
                   checkpointSchedule: CheckpointSchedule = .everyEpoch,
                   shouldStop: (@Sendable () -> Bool)? = nil,
-                  observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                  observer: ((TrainingEvent) -> Void)? = nil,
+                  threads: Int? = nil) throws(TrainerError) -> TrainingOutcome {
     try config.validate()
     try checkpointSchedule.validate()
+    try validateThreads(threads)
     let prepared = try PreparedData(config: config, data: data)
     var state = try TrainingState.start(config: config, prepared: prepared, continuing: continuing, observer: observer)
+    if let threads { state.network.threads = min(threads, 2) }
     return try runTraining(config: config, prepared: prepared, state: &state, command: command,
                            checkpointPath: checkpointPath, schedule: checkpointSchedule, shouldStop: shouldStop,
                            observer: observer)
+}
+
+/// A thread count given to `train` or `resumeTraining` must be at least 1.
+private func validateThreads(_ threads: Int?) throws(TrainerError) {
+    if let threads, threads < 1 { throw TrainerError(.invalidArgument, "threads must be at least 1, got \(threads)") }
 }
 
 /// Continues the run whose checkpoint is at `checkpointPath` (written by `train` after an epoch,
@@ -119,16 +130,18 @@ public func train(_ config: TrainingConfig, data: MNISTData, continuing: Network
 ///   - checkpointPath: the checkpoint file.
 ///   - data: MNIST, the same files the run started with.
 ///   - command: the command line, recorded in the provenance.
-///   - checkpointSchedule, shouldStop, observer: as for `train`.
+///   - checkpointSchedule, shouldStop, observer, threads: as for `train`.
 /// - Throws: `TrainerError.io` if the file cannot be read, `.format` if it is damaged,
 ///   `.interrupted` as for `train`.
 public func resumeTraining(from checkpointPath: String, data: MNISTData, command: String = "",
                            checkpointSchedule: CheckpointSchedule = .everyEpoch,
                            shouldStop: (@Sendable () -> Bool)? = nil,
-                           observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                           observer: ((TrainingEvent) -> Void)? = nil,
+                           threads: Int? = nil) throws(TrainerError) -> TrainingOutcome {
     let checkpoint = try Checkpoint.read(path: checkpointPath)
     return try resumeTraining(checkpoint, data: data, command: command, checkpointPath: checkpointPath,
-                              checkpointSchedule: checkpointSchedule, shouldStop: shouldStop, observer: observer)
+                              checkpointSchedule: checkpointSchedule, shouldStop: shouldStop, observer: observer,
+                              threads: threads)
 }
 
 /// Continues the run held by `checkpoint` (see `resumeTraining(from:data:command:observer:)`),
@@ -137,13 +150,16 @@ public func resumeTraining(_ checkpoint: Checkpoint, data: MNISTData, command: S
                            checkpointPath: String? = nil,
                            checkpointSchedule: CheckpointSchedule = .everyEpoch,
                            shouldStop: (@Sendable () -> Bool)? = nil,
-                           observer: ((TrainingEvent) -> Void)? = nil) throws(TrainerError) -> TrainingOutcome {
+                           observer: ((TrainingEvent) -> Void)? = nil,
+                           threads: Int? = nil) throws(TrainerError) -> TrainingOutcome {
     let config = checkpoint.config
     try config.validate()
     try checkpointSchedule.validate()
+    try validateThreads(threads)
     let prepared = try PreparedData(config: config, data: data)
     var state = try checkpoint.trainingState()
     try state.check(against: prepared, config: config, what: "the checkpoint")
+    if let threads { state.network.threads = min(threads, 2) }
     return try runTraining(config: config, prepared: prepared, state: &state, command: command,
                            checkpointPath: checkpointPath, schedule: checkpointSchedule, shouldStop: shouldStop,
                            observer: observer)

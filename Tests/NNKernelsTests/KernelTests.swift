@@ -144,11 +144,25 @@ import NNKernels
         }
     }
 
-    @Test func dot2MatchesDotBitForBit() {
-        for n in [0, 1, 7, 8, 15, 16, 17, 33, 784, 1000] {
-            let a0 = values(n, seed: 7), a1 = values(n, seed: 8), b = values(n, seed: 9)
-            let (z0, z1) = dot2(a0, a1, b, n)
-            #expect(z0 == dot(a0, b, n) && z1 == dot(a1, b, n))
+    /// Every output of `denseForward`, in every build, is bias + `dot` bit for bit, over the
+    /// tiles' shapes (1-5 rows x 1-2 weight rows), odd and even chunk counts and column tails.
+    @Test(arguments: [0, 1, 7, 8, 15, 16, 17, 24, 33, 100, 784, 1000])
+    func denseForwardIsBiasPlusDotBitForBit(inFeatures n: Int) {
+        for (batch, outFeatures) in [(1, 1), (2, 3), (5, 2), (6, 5), (10, 4), (11, 7)] {
+            let x = values(batch * n, seed: 7), w = values(outFeatures * n, seed: 8), b = values(outFeatures, seed: 9)
+            for kernels in Kernels.available {
+                var out = [Float](repeating: .nan, count: batch * outFeatures)
+                kernels.denseForward(input: x, batch: batch, inFeatures: n, weights: w, bias: b, outFeatures: outFeatures,
+                                     output: &out)
+                var expected = [Float](repeating: .nan, count: batch * outFeatures)
+                for r in 0..<batch {
+                    for j in 0..<outFeatures {
+                        let row = Array(x[(r * n)..<((r + 1) * n)]), wj = Array(w[(j * n)..<((j + 1) * n)])
+                        expected[r * outFeatures + j] = b[j] + dot(row, wj, n)
+                    }
+                }
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(kernels.name): \(batch)x\(n) -> \(outFeatures)")
+            }
         }
     }
 

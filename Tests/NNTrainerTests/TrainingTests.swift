@@ -48,6 +48,21 @@ func toyMNIST(training: Int = 200, validation: Int = 100, test: Int = 100, seed:
         #expect(outcome.testAtBestEpoch == outcome.bestEpoch?.test)
     }
 
+    /// `threads` (the CLI's --threads) changes the threads a heavy network uses, never its
+    /// results; 0 is refused.
+    @Test func threadCountDoesNotChangeTheNetwork() throws {
+        let data = try toyMNIST(training: 60, validation: 20, test: 20)
+        var config = quickConfig(epochs: 2)
+        config.architecture = "convpool4x5:relu,fc500:relu:drop0.5,softmax10"   // two half-batches
+        config.cost = .logLikelihood
+        let one = try train(config, data: data, threads: 1)
+        #expect(one.network.threads == 1)
+        let two = try train(config, data: data, threads: 2)
+        #expect(two.network.threads == 2)
+        #expect(one.network.parameters == two.network.parameters)
+        #expect(throws: TrainerError.self) { try train(config, data: data, threads: 0) }
+    }
+
     @Test func sameSeedSameNetworkBitForBit() throws {
         let data = try toyMNIST()
         var config = quickConfig(epochs: 2)
