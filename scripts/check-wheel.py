@@ -25,9 +25,8 @@ import importlib.util
 import os
 import struct
 import sys
-import zlib
 from pathlib import Path
-from typing import List, NoReturn, Tuple
+from typing import Callable, List, NoReturn, Tuple
 
 
 def fail(message: str) -> NoReturn:
@@ -49,13 +48,17 @@ def read_idx(path: str, rank: int) -> Tuple[int, int, bytes]:
     return dims[0], size, raw[4 + 4 * rank:]
 
 
-def png(width: int, height: int, grey: bytes) -> bytes:
-    """A minimal 8-bit greyscale PNG."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    rows = b"".join(b"\0" + grey[y * width:(y + 1) * width] for y in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+def load_png_writer() -> Callable[[int, int, bytes], bytes]:
+    """The tests' minimal greyscale PNG writer (Bindings/python/tests/nonumpy_cases.py, plain
+    Python), loaded by path: this script runs in a fresh venv, outside the test package."""
+    path = Path(__file__).resolve().parent.parent / "Bindings" / "python" / "tests" / "nonumpy_cases.py"
+    spec = importlib.util.spec_from_file_location("nonumpy_cases", path)
+    if spec is None or spec.loader is None:
+        fail(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    writer: Callable[[int, int, bytes], bytes] = module.png
+    return writer
 
 
 def main() -> int:
@@ -136,6 +139,7 @@ def main() -> int:
         fail("nested lists of floats disagree with uint8 pixels on more than 2 of 100 images")
 
     # PNG files, decoded by the bundled libpng.
+    png = load_png_writer()
     results = model.classify_files([png(28, 28, pixels[i * size:(i + 1) * size]) for i in range(200)])
     for result in results:
         if not result.ok:
