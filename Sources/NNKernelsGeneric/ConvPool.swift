@@ -53,6 +53,13 @@ extension CPUKernels {
         else { return }
         let outPlane = s.outHeight &* s.outWidth                // OH*OW
         let patch = s.patch                                     // C*KH*KW
+#if NNRT_FMA
+        if s.outWidth % 8 == 0 && channels &* height &* width < Int(Int32.max) {
+            convForwardImplicit(input: input, batch: batch, s, weights: weights, bias: bias, maps: maps,
+                                output: output, scratch: scratch)
+            return
+        }
+#endif
         // scratch: the product's own scratch (aligned, at the start), then the packed column matrix.
         let packed = scratch + gemmScratchCount(m: maps, k: patch)
         for r in 0..<batch {
@@ -69,6 +76,82 @@ extension CPUKernels {
         }
     }
 }
+
+#if NNRT_FMA
+/// `conv2dForward` for an output width that is a multiple of 8, with the column matrix read
+/// straight from the input instead of copied ("implicit im2col"): every 16-position panel of the
+/// output is two runs of 8 positions, each on one output row, so row (c, i, j) of the panel is
+/// two 8-float loads from the input at the run's start + c*H*W + i*W + j. The micro-kernel, its
+/// tiles and the order of every sum are `sgemmPackedB`'s, with the same values of B: the results
+/// are the explicit path's bit for bit, without writing and reading the column matrix (about a
+/// quarter of a batch-1 conv net's time). scratch holds the patch's input offsets (Int32).
+private func convForwardImplicit(input: UnsafePointer<Float>, batch: Int, _ s: ConvShape,
+                                 weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, maps: Int,
+                                 output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let outPlane = s.outHeight &* s.outWidth, patch = s.patch
+    let inSize = s.channels &* s.height &* s.width
+    let offsets = UnsafeMutableRawPointer(scratch)              // (patch) Int32: c*H*W + i*W + j
+    var k = 0
+    for c in 0..<s.channels {
+        for i in 0..<s.kernelHeight {
+            for j in 0..<s.kernelWidth {
+                offsets.storeBytes(of: Int32(truncatingIfNeeded: c &* s.height &* s.width &+ i &* s.width &+ j),
+                                   toByteOffset: k &* 4, as: Int32.self)
+                k &+= 1
+            }
+        }
+    }
+    // The input offset of the run of 8 output positions starting at position p (a multiple of 8,
+    // so the run lies on one output row); past the end, the panel's first run (read, not written).
+    @inline(__always) func runStart(_ p: Int, _ panelStart: Int) -> Int {
+        let q = p < outPlane ? p : panelStart
+        return (q / s.outWidth) &* s.width &+ q % s.outWidth
+    }
+    for r in 0..<batch {
+        let x = input + r &* inSize
+        let out = output + r &* maps &* outPlane
+        for m in 0..<maps { (out + m &* outPlane).update(repeating: bias?[m] ?? 0, count: outPlane) }
+        var pc = 0
+        while pc < patch {
+            let kc = min(gemmKC, patch &- pc)
+            var q = 0
+            while q < outPlane {
+                let cols = min(gemmNR, outPlane &- q)
+                let low = x + runStart(q, q), high = x + runStart(q &+ 8, q)
+                var ir = 0
+                while ir < maps {
+                    var panel = ImplicitPanel(offsets: UnsafeRawPointer(offsets) + pc &* 4, low: low, high: high)
+                    let a = weights + (ir &* patch &+ pc), c = out + (ir &* outPlane &+ q)
+                    switch min(gemmMR, maps &- ir) {
+                    case 1: microTile(1, kc: kc, a: a, patch, 1, b: &panel, alpha: 1, c: c, ldc: outPlane, rows: 1, cols: cols)
+                    case 2: microTile(2, kc: kc, a: a, patch, 1, b: &panel, alpha: 1, c: c, ldc: outPlane, rows: 2, cols: cols)
+                    case let rows where rows <= 4:
+                        microTile(4, kc: kc, a: a, patch, 1, b: &panel, alpha: 1, c: c, ldc: outPlane, rows: rows, cols: cols)
+                    case let rows:
+                        microTile(6, kc: kc, a: a, patch, 1, b: &panel, alpha: 1, c: c, ldc: outPlane, rows: rows, cols: cols)
+                    }
+                    ir &+= gemmMR
+                }
+                q &+= gemmNR
+            }
+            pc &+= kc
+        }
+    }
+}
+
+/// Rows of an implicit column-matrix panel: two runs of 8 floats, `low` and `high`, each moved by
+/// the offset of patch row p (Int32, read in turn).
+private struct ImplicitPanel: PanelReader {
+    var offsets: UnsafeRawPointer
+    let low: UnsafePointer<Float>, high: UnsafePointer<Float>
+    @inline(__always) mutating func nextRow() -> PanelVector {
+        let o = Int(offsets.loadUnaligned(as: Int32.self))
+        offsets += 4
+        return PanelVector(lowHalf: UnsafeRawPointer(low + o).loadUnaligned(as: SIMD8<Float>.self),
+                           highHalf: UnsafeRawPointer(high + o).loadUnaligned(as: SIMD8<Float>.self))
+    }
+}
+#endif
 
 extension CPUKernels {
     /// Backward of conv2dForward given delta = ∂C/∂output (batch, maps, OH, OW):

@@ -426,6 +426,32 @@ func microKernel(kc: Int, a: UnsafePointer<Float>, aRowStride: Int, aStep: Int, 
 func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ aStep: Int,
                b: UnsafePointer<Float>, alpha: Float,
                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+    var panel = PackedPanel(next: b)
+    microTile(R, kc: kc, a: a, aRowStride, aStep, b: &panel, alpha: alpha, c: c, ldc: ldc, rows: rows, cols: cols)
+}
+
+/// Where a micro-kernel reads the rows of its B micro-panel, one PanelVector per step of p.
+protocol PanelReader {
+    /// Row p of the panel, for p = 0, 1, 2, ... in turn.
+    mutating func nextRow() -> PanelVector
+}
+
+/// A packed B micro-panel (kc, NR), as `packB`/`packGEMMB` write it.
+struct PackedPanel: PanelReader {
+    var next: UnsafePointer<Float>
+    @inline(__always) mutating func nextRow() -> PanelVector {
+        let row = UnsafeRawPointer(next).loadUnaligned(as: PanelVector.self)
+        next += gemmNR
+        return row
+    }
+}
+
+/// `microTile` with the rows of B from `b` (any `PanelReader`; each element is summed the same
+/// way whatever the reader, so the results depend only on the values read).
+@inline(__always)
+func microTile<B: PanelReader>(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ aStep: Int,
+                               b: inout B, alpha: Float,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
     var c0 = PanelVector(repeating: 0), c1 = PanelVector(repeating: 0)
     var c2 = PanelVector(repeating: 0), c3 = PanelVector(repeating: 0)
     var c4 = PanelVector(repeating: 0), c5 = PanelVector(repeating: 0)
@@ -435,10 +461,9 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ 
     var a1 = a + min(1, rows &- 1) &* aRowStride, a2 = a + min(2, rows &- 1) &* aRowStride
     var a3 = a + min(3, rows &- 1) &* aRowStride, a4 = a + min(4, rows &- 1) &* aRowStride
     var a5 = a + min(5, rows &- 1) &* aRowStride
-    var pb = b
     var p = 0
     while p < kc {
-        let bv = UnsafeRawPointer(pb).loadUnaligned(as: PanelVector.self)
+        let bv = b.nextRow()
         multiplyAdd(&c0, broadcast(a0), bv)
         if R > 1 { multiplyAdd(&c1, broadcast(a1), bv) }
         if R > 2 {
@@ -450,7 +475,6 @@ func microTile(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ 
             multiplyAdd(&c5, broadcast(a5), bv)
         }
         a0 += aStep; a1 += aStep; a2 += aStep; a3 += aStep; a4 += aStep; a5 += aStep
-        pb += gemmNR
         p &+= 1
     }
     let av = PanelVector(repeating: alpha)

@@ -37,6 +37,10 @@ import NNKernels
         Shape(batch: 2, channels: 3, height: 9, width: 7, maps: 5, kernelHeight: 2, kernelWidth: 4),
         Shape(batch: 1, channels: 2, height: 6, width: 10, maps: 9, kernelHeight: 3, kernelWidth: 1),
         Shape(batch: 2, channels: 12, height: 9, width: 9, maps: 8, kernelHeight: 5, kernelWidth: 5),   // patch 300: two depth blocks
+        // Output widths that are multiples of 8 (the AVX2 build reads the columns from the input):
+        // the book's two layers, and 40 positions (a half panel) of a 300-deep patch, 13 maps.
+        Shape(batch: 2, channels: 20, height: 12, width: 12, maps: 40, kernelHeight: 5, kernelWidth: 5),
+        Shape(batch: 2, channels: 12, height: 9, width: 12, maps: 13, kernelHeight: 5, kernelWidth: 5),
     ]
 
     /// out[m][y][x] = b[m] + Σ_{c,i,j} W[m][c][i][j] · in[c][y+i][x+j], in Double.
@@ -90,6 +94,51 @@ import NNKernels
                 #expect(abs(Double(got) - want) <= 1e-5 * max(1, abs(want)))
             }
             #expect(out == forward(s, input: input, weights: weights, bias: b))   // deterministic
+        }
+    }
+
+    /// conv2dForward is, bit for bit, the bias (or zeros) plus sgemm of the weights and the column
+    /// matrix, in every build, whether the build copies the columns (im2col) or reads them in place.
+    @Test(arguments: forwardShapes)
+    func convForwardIsSgemmOfTheColumnsBitForBit(_ s: Shape) {
+        let input = values(s.inputCount, seed: 14), weights = values(s.weightCount, seed: 15)
+        let bias = values(s.maps, seed: 16)
+        let patch = s.channels * s.kernelHeight * s.kernelWidth, positions = s.outHeight * s.outWidth
+        let inSize = s.channels * s.height * s.width
+        for kernels in Kernels.available {
+            for b in [bias, nil] {
+                var out = [Float](repeating: .nan, count: s.outputCount)
+                var scratch = [Float](repeating: .nan, count: kernels.conv2dScratchCount(
+                    batch: s.batch, channels: s.channels, height: s.height, width: s.width, maps: s.maps,
+                    kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth))
+                kernels.conv2dForward(input: input, batch: s.batch, channels: s.channels, height: s.height, width: s.width,
+                                      weights: weights, bias: b, maps: s.maps, kernelHeight: s.kernelHeight,
+                                      kernelWidth: s.kernelWidth, output: &out, scratch: &scratch)
+                var expected = [Float]()
+                for r in 0..<s.batch {
+                    var col = [Float](repeating: 0, count: patch * positions)
+                    for c in 0..<s.channels {
+                        for i in 0..<s.kernelHeight {
+                            for j in 0..<s.kernelWidth {
+                                let row = (c * s.kernelHeight + i) * s.kernelWidth + j
+                                for y in 0..<s.outHeight {
+                                    for x in 0..<s.outWidth {
+                                        col[row * positions + y * s.outWidth + x] =
+                                            input[r * inSize + (c * s.height + y + i) * s.width + x + j]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    var c = [Float](repeating: 0, count: s.maps * positions)
+                    if let b { for m in 0..<s.maps { for p in 0..<positions { c[m * positions + p] = b[m] } } }
+                    kernels.sgemm(transposeA: false, transposeB: false, m: s.maps, n: positions, k: patch, alpha: 1,
+                                  a: weights, lda: patch, b: col, ldb: positions, beta: b == nil ? 0 : 1, c: &c, ldc: positions)
+                    expected += c
+                }
+                let differ = (0..<out.count).first { out[$0].bitPattern != expected[$0].bitPattern }
+                #expect(differ == nil, "\(kernels.name), bias: \(b != nil): output \(differ ?? 0) is \(out[differ ?? 0]), not \(expected[differ ?? 0])")
+            }
         }
     }
 
