@@ -64,7 +64,13 @@ public struct DecodeHints: Sendable, Equatable {
     public static let full = DecodeHints()
     /// For recognising a digit: grey, and at least 256 pixels on the shorter side (a digit a
     /// tenth of the frame keeps 25 pixels; the normalisation brings it to 20).
+    #if NNRT_FUZZ_IMAGE_LIMITS
+    /// (The fuzzing build, whose images are at most 65,536 pixels, keeps 32, so that JPEG's
+    /// scaled decoding, from a shorter side of 64, stays within its reach.)
+    public static let recognition = DecodeHints(grey: true, minimumSide: 32)
+    #else
     public static let recognition = DecodeHints(grey: true, minimumSide: 256)
+    #endif
 }
 
 /// `decodeImage(_:limits:hints:)` for bytes in an array.

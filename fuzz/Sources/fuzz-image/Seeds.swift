@@ -124,7 +124,7 @@ func imageSeeds() -> [(name: String, bytes: [UInt8])] {
     seeds.append(("png-palette1.png", png(g.map { $0 / 128 }, w, h, colorType: 3, bitDepth: 1, palette: [0, 0, 0, 255, 255, 255])))
 
     // JPEG: grey, colour (YCbCr 4:2:0), progressive, two-scan spectral selection, CMYK; EXIF
-    // orientations in both byte orders; a 600x520 scan that is decoded at half size.
+    // orientations in both byte orders; a 240x200 scan that recognition decodes at reduced size.
     let jGrey = jpeg(g, w, h, channels: 1)
     let jColour = jpeg(rgb, w, h, channels: 3)
     seeds.append(("jpeg-grey.jpg", jGrey))
@@ -136,7 +136,8 @@ func imageSeeds() -> [(name: String, bytes: [UInt8])] {
     seeds.append(("jpeg-rgb-exif3-be.jpg", withExif(jColour, orientation: 3, bigEndian: true, extraTag: true)))
     seeds.append(("jpeg-grey-exif8-be.jpg", withExif(jGrey, orientation: 8, bigEndian: true)))
     seeds.append(("jpeg-rgb-exif5-le.jpg", withExif(jColour, orientation: 5, bigEndian: false, extraTag: true)))
-    seeds.append(("jpeg-large-paper.jpg", jpeg(grey8(600, 520, darkOnLight: true), 600, 520, channels: 1, quality: 40)))
+    // Decoded at a quarter of its size for recognition in the fuzzing build (minimum side 32).
+    seeds.append(("jpeg-large-paper.jpg", jpeg(grey8(240, 200, darkOnLight: true), 240, 200, channels: 1, quality: 40)))
 
     // PGM/PPM, binary and ASCII, 8 and 16 bits.
     func netpbm(_ name: String, _ image: RawImage?, binary: Bool) {
