@@ -99,7 +99,10 @@ for h in "${harnesses[@]}"; do
   kept=("$regressions"/*)
   shopt -u nullglob
   if [ ${#kept[@]} -gt 0 ]; then
-    if ! nice -n "$nice" "$exe" -rss_limit_mb=$rss_mb -timeout=$timeout_s "${kept[@]}" > "$log.replay" 2>&1; then
+    # The same limits as fuzzing, so that an input kept for allocating without bound fails again
+    # if the fix is undone.
+    if ! nice -n "$nice" "$exe" -rss_limit_mb=$rss_mb -malloc_limit_mb="$(malloc_mb "$h")" -timeout=$timeout_s \
+        "${kept[@]}" > "$log.replay" 2>&1; then
       tail -40 "$log.replay" >&2
       echo "FAIL: fuzz-$h: a kept regression input fails again (log: $log.replay)" >&2
       failures=$((failures + 1))

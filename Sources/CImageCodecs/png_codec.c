@@ -35,6 +35,7 @@ struct png_read_ctx {
     const uint8_t *data;
     size_t size;
     size_t offset;
+    size_t max_alloc; /* the largest single allocation libpng may make (codec_png_malloc) */
     int truncated;    /* the read function ran out of data */
     int status;       /* a status set before a deliberate png_error, else 0 */
     uint64_t max_dimension;
@@ -45,6 +46,23 @@ struct png_read_ctx {
     png_bytep *rows;  /* always freed by the caller */
     nnrt_codec_image *out;
 };
+
+/* libpng's allocator for decoding. libpng allocates a whole ancillary chunk before reading it,
+ * as large as its length field says (libpng 1.6.39 reads an sPLT chunk so, whatever
+ * png_set_chunk_malloc_max says): a 122-byte file made it ask for 1.8 GB (found by fuzzing). Its
+ * own needs are a few rows and zlib's window, so one allocation over max_alloc (16 MiB, or 8
+ * bytes per pixel of the widest row the limits allow, if more) is refused: libpng then skips the
+ * chunk, and the file ends before the bytes it declares. */
+static png_voidp codec_png_malloc(png_structp png, png_alloc_size_t size) {
+    const struct png_read_ctx *ctx = (const struct png_read_ctx *)png_get_mem_ptr(png);
+    if (ctx != NULL && size > ctx->max_alloc) return NULL;
+    return malloc(size);
+}
+
+static void codec_png_free(png_structp png, png_voidp pointer) {
+    (void)png;
+    free(pointer);
+}
 
 static void codec_png_read(png_structp png, png_bytep destination, size_t length) {
     struct png_read_ctx *ctx = (struct png_read_ctx *)png_get_io_ptr(png);
@@ -149,7 +167,14 @@ int nnrt_codec_png_decode(const uint8_t *data, size_t size, uint64_t max_dimensi
     ctx.max_dimension = max_dimension;
     ctx.max_pixels = max_pixels;
     ctx.out = out;
-    ctx.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx.message, codec_png_error, codec_png_warning);
+    {
+        uint64_t widest = max_dimension < max_pixels ? max_dimension : max_pixels;
+        uint64_t row = widest < ((uint64_t)1 << 40) ? widest * 8 + 4096 : (uint64_t)1 << 43;
+        uint64_t cap = row > ((uint64_t)16 << 20) ? row : ((uint64_t)16 << 20);
+        ctx.max_alloc = cap < (uint64_t)SIZE_MAX ? (size_t)cap : SIZE_MAX;
+    }
+    ctx.png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx.message, codec_png_error, codec_png_warning,
+                                       &ctx, codec_png_malloc, codec_png_free);
     if (!ctx.png) {
         codec_message_set(&ctx.message, "out of memory (libpng)");
         return NNRT_CODEC_OUT_OF_MEMORY;
