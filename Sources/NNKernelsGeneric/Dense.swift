@@ -247,13 +247,14 @@ extension CPUKernels {
                   a: delta, lda: outFeatures, b: weights, ldb: inFeatures, beta: 0, c: inputDelta, ldc: inFeatures)
             return
         }
+        // Each weight row is read once for all the rows (which stay in L1), not once per row;
+        // every output still sums its terms in increasing j.
         inputDelta.update(repeating: 0, count: batch &* inFeatures)
-        for r in 0..<batch {
-            let d = delta + r &* outFeatures
-            let out = inputDelta + r &* inFeatures
-            for j in 0..<outFeatures {
-                let dj = d[j]
-                if dj != 0 { axpy(dj, weights + j &* inFeatures, out, inFeatures) }
+        for j in 0..<outFeatures {
+            let w = weights + j &* inFeatures
+            for r in 0..<batch {
+                let dj = delta[r &* outFeatures &+ j]
+                if dj != 0 { axpy(dj, w, inputDelta + r &* inFeatures, inFeatures) }
             }
         }
     }
