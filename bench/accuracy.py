@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -108,7 +109,9 @@ def epochs_and_speed(model: dict) -> tuple[int, float | None]:
     if not epochs:
         return 0, None
     per_member = len(epochs) // len(nets)
-    return per_member, sum(e["seconds"] for e in epochs) / len(epochs)
+    # The median: a run resumed from a checkpoint counts the time it was stopped in the epoch it
+    # was stopped in (a paused process's clock runs on), which one such epoch must not skew.
+    return per_member, statistics.median(e["seconds"] for e in epochs)
 
 
 def load_rows(table: Path) -> dict[tuple[str, str], str]:
@@ -131,7 +134,8 @@ figure the book reports for that experiment, measured the same way: the test acc
 with the best validation accuracy where the book reports that (chapter 6), otherwise the peak
 accuracy on the data the book monitored (test data in chapters 1 and 3, validation data for
 `ch3-l2-100` and chapter 5), and the ensemble's test accuracy for ensembles. "difference" is
-ours minus the book's, in percentage points. Single runs vary with the seed by a few tenths of a
+ours minus the book's, in percentage points. "s/epoch" is the median epoch's seconds, training
+and evaluation (ensemble members train side by side, one thread each). Single runs vary with the seed by a few tenths of a
 point (see bench/RESULTS.md for seed spreads); network.py's quadratic-cost nets with N(0,1)
 weights (`ch1`, `ch1-100`) sometimes leave whole output classes saturated and stuck, as the book
 warns readers, which is why `ch1-100` has rows for several seeds.

@@ -177,7 +177,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train an ensemble of N networks (seeds seed..seed+N-1) and write one ensemble model file.")
     var ensemble: Int?
 
-    @Option(parsing: .unconditional, help: "Threads to use (default: the number of cores). One network uses 1 or 2 (a heavy network's two half-batches); an ensemble trains this many members at once. Results do not depend on it.")
+    @Option(parsing: .unconditional, help: "Threads to use (default: the number of cores). One network uses 1 or 2 (a heavy network's two half-batches); an ensemble trains up to this many members at once, and a member takes over the threads of finished ones. Results do not depend on it.")
     var threads: Int?
 
     @Option(help: "Ensemble voting rule written into the file: majority or mean-probability.",

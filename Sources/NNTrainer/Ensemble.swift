@@ -8,15 +8,20 @@ import NNModel
 /// `threads` threads at once.
 ///
 /// Each member trains from its own seed, exactly as `train` would alone, so the members (and
-/// their order in the result) do not depend on `threads`. When members train side by side, each
-/// runs on one thread (`Network.threads = 1`); the network's results do not depend on that either. The data, including a
-/// fixed expansion such as shift1, is prepared once and shared by all members.
+/// their order in the result) do not depend on `threads`. Up to `threads` members train side by
+/// side; the threads are shared out among the members training at the moment, so that while
+/// members run side by side each has one (`Network.threads = 1`), and when fewer remain than
+/// there are threads, such as the last member of 5 on 2 threads, a member takes over a finished
+/// neighbour's thread at its next mini-batch (a network uses at most 2). The network's results
+/// do not depend on its thread count either. The data, including a fixed expansion such as
+/// shift1, is prepared once and shared by all members.
 ///
 /// - Parameters:
 ///   - config: every member's configuration but the seed.
 ///   - members: how many networks (at least 1).
 ///   - data: MNIST as `MNIST.load` returns it.
-///   - threads: how many members train at once (default: the active processor count).
+///   - threads: how many threads the ensemble uses, which is also how many members train at
+///     once (default: the active processor count).
 ///   - command: the command line, recorded in each member's provenance.
 ///   - checkpointBase: if given, member k writes checkpoints to
 ///     `ensembleCheckpointPath(base:member:)` as `checkpointSchedule` says; with epoch
@@ -64,11 +69,8 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
     }
     let initialStates = starts
 
-    // Members training side by side run single-threaded each; one member at a time may use the
-    // network's own two-thread split (the results are the same either way).
-    let memberThreads = min(threadCount, members) > 1 ? 1 : Network.defaultThreads
-
-    let work = EnsembleWork(count: members)
+    // The threads are shared out among the members training at the moment (see `EnsembleWork`).
+    let work = EnsembleWork(count: members, threads: threadCount)
     let trainMember: @Sendable (Int) -> MemberResult = { k in
         var memberConfig = config
         memberConfig.seed = config.seed &+ UInt64(k)
@@ -89,10 +91,9 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
                 try state.check(against: prepared, config: checkpoint.config, what: "checkpoint \(path)")
                 runConfig = checkpoint.config
             }
-            state.network.threads = memberThreads
             let outcome = try runTraining(config: runConfig, prepared: prepared, state: &state, command: command,
                                           checkpointPath: path, schedule: checkpointSchedule, shouldStop: shouldStop,
-                                          observer: forward)
+                                          threadShare: { work.threadShare() }, observer: forward)
             return MemberResult(result: .success(outcome), config: runConfig, state: state)
         } catch {
             return MemberResult(result: .failure(error), config: memberConfig, state: nil)
@@ -100,14 +101,18 @@ public func trainEnsemble(_ config: TrainingConfig, members: Int, data: MNISTDat
     }
     let stopRequested: @Sendable () -> Bool = { shouldStop?() ?? false }
 
-    if threadCount == 1 || members == 1 {
+    let workers = min(threadCount, members)
+    work.setWorkers(workers)
+    if workers == 1 {
         while !stopRequested(), let k = work.next() { work.store(k, trainMember(k)) }
+        work.workerLeft()
     } else {
         let group = DispatchGroup()
-        for _ in 0..<min(threadCount, members) {
+        for _ in 0..<workers {
             group.enter()
             let thread = Thread {
                 while !stopRequested(), let k = work.next() { work.store(k, trainMember(k)) }
+                work.workerLeft()
                 group.leave()
             }
             thread.stackSize = 8 << 20
@@ -180,16 +185,40 @@ public func ensembleModel(_ outcomes: [TrainingOutcome], name: String, voting: V
     EnsembleModel(name: name, members: outcomes.map(\.model), voting: voting)
 }
 
-/// The shared queue of member indices and their results.
+/// The shared queue of member indices and their results, and the threads' share-out: each worker
+/// thread trains one member after another until none is left, then leaves; the `threads` are
+/// divided among the workers still training (a network uses 1 or 2).
 private final class EnsembleWork: @unchecked Sendable {
     private let lock = NSLock()
     private var nextIndex = 0
     private let count: Int
+    private let threads: Int
+    private var workers = 0
     private var results: [MemberResult?]
 
-    init(count: Int) {
+    init(count: Int, threads: Int) {
         self.count = count
+        self.threads = threads
         results = Array(repeating: nil, count: count)
+    }
+
+    /// Sets how many worker threads start.
+    func setWorkers(_ n: Int) {
+        lock.lock(); defer { lock.unlock() }
+        workers = n
+    }
+
+    /// A worker found no member left to train.
+    func workerLeft() {
+        lock.lock(); defer { lock.unlock() }
+        workers -= 1
+    }
+
+    /// The threads a training member may use now: its share of `threads` among the workers still
+    /// training, 1 or 2.
+    func threadShare() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return min(2, max(1, threads / max(1, workers)))
     }
 
     /// The next member to train, or nil when all are taken.

@@ -283,10 +283,12 @@ struct TrainingState: Sendable, Equatable {
 /// Runs the remaining epochs of `state` (first the rest of a partly trained epoch), writing
 /// checkpoints to `checkpointPath` as `schedule` says, then builds the outcome. When `shouldStop`
 /// returns true at a mini-batch boundary or after an epoch, writes a checkpoint of that point
-/// (with a path) and throws `.interrupted`; `state` then holds that point.
+/// (with a path) and throws `.interrupted`; `state` then holds that point. `threadShare`, if
+/// given, is asked between mini-batches how many threads the network may use now.
 func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout TrainingState, command: String,
                  checkpointPath: String?, schedule: CheckpointSchedule = .everyEpoch,
                  shouldStop: (@Sendable () -> Bool)? = nil,
+                 threadShare: (() -> Int)? = nil,
                  observer: ((TrainingEvent) -> Void)?) throws(TrainerError) -> TrainingOutcome {
     let n = prepared.fixed.count
     let batches = (n + config.miniBatchSize - 1) / config.miniBatchSize
@@ -347,8 +349,13 @@ func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout Tr
             }
         }
         // The epoch's mini-batches, in stretches between checkpoints within it.
+        // A stretch also ends when `threadShare` offers a different thread count (an ensemble
+        // member whose neighbour finished takes over its thread); that needs no checkpoint.
         while true {
             var stopping = false
+            var rethreading = false
+            if let threadShare { state.network.threads = threadShare() }
+            let threadsNow = state.network.threads
             let part = try state.network.trainEpochSteps(
                 epochData, order: &state.order, resumingAt: state.epochPosition, parameters: parameters,
                 state: &state.optimizer, rng: &state.rng, progress: progress,
@@ -359,14 +366,20 @@ func runTraining(config: TrainingConfig, prepared: PreparedData, state: inout Tr
                     }
                     if let everyBatches, done % everyBatches == 0 { return true }
                     if let timed, clock.now - lastCheckpoint >= timed { return true }
+                    if let threadShare, threadShare() != threadsNow {
+                        rethreading = true
+                        return true
+                    }
                     return false
                 })
             state.epochSeconds += part.seconds
             if part.examplesDone >= n { break }
             state.epochPosition = part.examplesDone
-            try writeCheckpoint(state)
-            if stopping || stopRequested() { throw interrupted(state) }
+            let stopNow = stopping || stopRequested()
+            if stopNow || !rethreading { try writeCheckpoint(state) }
+            if stopNow { throw interrupted(state) }
         }
+        if let threadShare { state.network.threads = threadShare() }
         let seconds = state.epochSeconds
         state.epochPosition = nil
         state.epochSeconds = 0

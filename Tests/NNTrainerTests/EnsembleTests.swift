@@ -6,11 +6,15 @@ import NNModel
 @Suite struct EnsembleTests {
     @Test func threadCountDoesNotChangeTheMembers() throws {
         let data = try toyMNIST(training: 60)
-        var config = TrainingConfig(sizes: [784, 6, 10], eta: 0.5, epochs: 2, seed: 11, evaluationSet: .validation)
-        config.architecture = "fc6:relu:drop0.25,softmax10"
+        // fc320 makes the network heavy enough to split its mini-batches over two threads
+        // (`Topology.partCount`); with 2 threads, the third member takes over the first
+        // finished member's thread part-way through its run.
+        var config = TrainingConfig(sizes: [784, 320, 10], eta: 0.5, epochs: 2, seed: 11, evaluationSet: .validation)
+        config.architecture = "fc320:relu:drop0.25,softmax10"
         config.cost = .logLikelihood
         let one = try trainEnsemble(config, members: 3, data: data, threads: 1)
         let two = try trainEnsemble(config, members: 3, data: data, threads: 2)
+        #expect(one[0].network.topology.partCount == 2)
         #expect(one.count == 3 && two.count == 3)
         for k in 0..<3 {
             #expect(one[k].network.parameters == two[k].network.parameters, "member \(k)")
@@ -22,6 +26,31 @@ import NNModel
         #expect(try train(alone, data: data).network.parameters == one[1].network.parameters)
         let model = ensembleModel(one, name: "e", voting: .majority)
         #expect(model.members.count == 3 && model.voting == .majority)
+    }
+
+    @Test func aThreadCountChangedBetweenMiniBatchesTrainsTheSame() throws {
+        let data = try toyMNIST(training: 60)
+        var config = TrainingConfig(sizes: [784, 320, 10], eta: 0.5, epochs: 2, seed: 3, evaluationSet: .validation)
+        config.architecture = "fc320:relu:drop0.25,softmax10"
+        config.cost = .logLikelihood
+        let plain = try train(config, data: data, threads: 1)
+        #expect(plain.network.topology.partCount == 2)
+        let prepared = try PreparedData(config: config, data: data)
+        var state = try TrainingState.start(config: config, prepared: prepared, continuing: nil, observer: nil)
+        // The share alternates every third question, so stretches of the epoch run on 1 and on
+        // 2 threads.
+        var asked = 0
+        var used: Set<Int> = []
+        let outcome = try runTraining(config: config, prepared: prepared, state: &state, command: "",
+                                      checkpointPath: nil,
+                                      threadShare: {
+                                          asked += 1
+                                          let t = asked % 3 == 0 ? 2 : 1
+                                          used.insert(t)
+                                          return t
+                                      }, observer: nil)
+        #expect(asked > 12 && used == [1, 2])
+        #expect(outcome.network.parameters == plain.network.parameters)
     }
 
     @Test func badMemberCountsAreRejected() throws {
