@@ -217,9 +217,18 @@ extension CPUKernels {
         let outHeight = height / poolHeight, outWidth = width / poolWidth
         guard outHeight > 0, outWidth > 0 else { return }
         let inPlane = height &* width, outPlane = outHeight &* outWidth
+        if poolHeight == 2 && poolWidth == 2 && argmax == nil && outWidth % 4 == 0 {
+            maxPool2x2Quads(input, planes: batch &* channels, height: height, width: width,
+                            outHeight: outHeight, outWidth: outWidth, output: output)
+            return
+        }
         for plane in 0..<(batch &* channels) {
             let x = input + plane &* inPlane                    // (height, width)
             let out = output + plane &* outPlane                // (outHeight, outWidth)
+            if poolHeight == 2 && poolWidth == 2 && argmax == nil {
+                maxPool2x2Values(x, width: width, outHeight: outHeight, outWidth: outWidth, output: out)
+                continue
+            }
             if poolHeight == 2 && poolWidth == 2 {
                 // The book's 2 x 2 pooling, four windows at a time as SIMD lanes with selects instead
                 // of branches: which of four values is the largest is unpredictable, and mispredicted
@@ -273,6 +282,142 @@ extension CPUKernels {
             }
         }
     }
+}
+
+/// 2 x 2 max-pooling without argmax (inference) of `planes` planes whose output width is a
+/// multiple of 4. Each pair of output rows is a sequence of runs of 4 windows on one row (an even
+/// number), taken two runs at a time (`poolEight`), so that even a 4-wide output fills a vector.
+/// Bit for bit the values of `maxPool2x2Values`.
+@inline(__always)
+private func maxPool2x2Quads(_ input: UnsafePointer<Float>, planes: Int, height: Int, width: Int,
+                             outHeight: Int, outWidth: Int, output: UnsafeMutablePointer<Float>) {
+    let runs = outWidth / 4                                      // runs of 4 windows per output row
+    let inPlane = height &* width, outPlane = outHeight &* outWidth
+    for plane in 0..<planes {
+        let x = input + plane &* inPlane
+        let out = output + plane &* outPlane
+        var oy = 0
+        while oy &+ 2 <= outHeight {
+            let top = x + oy &* 2 &* width
+            // Run k of the pair's 2 * runs: on the first row for k < runs, else on the second.
+            @inline(__always) func run(_ k: Int) -> UnsafePointer<Float> {
+                k < runs ? top + k &* 8 : top + (2 &* width &+ (k &- runs) &* 8)
+            }
+            let o = out + oy &* outWidth
+            var k = 0
+            while k < 2 &* runs {
+                let a = run(k), b = run(k &+ 1)
+                UnsafeMutableRawPointer(o + k &* 4).storeBytes(of: poolEight(a, b, a + width, b + width), as: SIMD8<Float>.self)
+                k &+= 2
+            }
+            oy &+= 2
+        }
+        if oy < outHeight {
+            // The last output row of an odd count.
+            let top = x + oy &* 2 &* width
+            let o = out + oy &* outWidth
+            var k = 0
+            while k &+ 2 <= runs {
+                let a = top + k &* 8, b = a + 8
+                UnsafeMutableRawPointer(o + k &* 4).storeBytes(of: poolEight(a, b, a + width, b + width), as: SIMD8<Float>.self)
+                k &+= 2
+            }
+            if k < runs {
+                let a = top + k &* 8
+                let t = UnsafeRawPointer(a).loadUnaligned(as: SIMD8<Float>.self)
+                let b = UnsafeRawPointer(a + width).loadUnaligned(as: SIMD8<Float>.self)
+                let rows = firstMax(firstMax(t, swapPairs(t)), firstMax(b, swapPairs(b)))
+                UnsafeMutableRawPointer(o + k &* 4).storeBytes(of: SIMD4(rows[0], rows[2], rows[4], rows[6]), as: SIMD4<Float>.self)
+            }
+        }
+    }
+}
+
+/// 2 x 2 max-pooling of one plane without argmax (inference), eight windows at a time where it
+/// can: the four values of each window are gathered into four vectors (a shuffle per pair of
+/// input vectors), and each row's pair is combined before the two rows. Taking "the first maximum
+/// in row-major order, or the first NaN" is associative, so that picks the same value, bit for bit
+/// (±0 and NaN included), as `poolStep` going through the window in row-major order;
+/// `maxPool2dForward`'s argmax path gives the same outputs.
+@inline(__always)
+private func maxPool2x2Values(_ x: UnsafePointer<Float>, width: Int, outHeight: Int, outWidth: Int,
+                              output out: UnsafeMutablePointer<Float>) {
+    var oy = 0
+    if outWidth == 4 {
+        // Two output rows at a time (the second conv-pool layer of the book's network).
+        while oy &+ 2 <= outHeight {
+            let top = x + oy &* 2 &* width
+            let eight = poolEight(top, top + 2 &* width, top + width, top + 3 &* width)
+            UnsafeMutableRawPointer(out + oy &* 4).storeBytes(of: eight, as: SIMD8<Float>.self)
+            oy &+= 2
+        }
+    }
+    while oy < outHeight {
+        let top = x + oy &* 2 &* width, bottom = top + width
+        let o = out + oy &* outWidth
+        var ox = 0
+        while ox &+ 8 <= outWidth {
+            let t = top + ox &* 2, b = bottom + ox &* 2
+            UnsafeMutableRawPointer(o + ox).storeBytes(of: poolEight(t, t + 8, b, b + 8), as: SIMD8<Float>.self)
+            ox &+= 8
+        }
+        if ox &+ 4 <= outWidth {
+            let t = UnsafeRawPointer(top + ox &* 2).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(bottom + ox &* 2).loadUnaligned(as: SIMD8<Float>.self)
+            // Even lanes: the window's top pair, then its bottom pair, then both (odd lanes unused).
+            let rows = firstMax(firstMax(t, swapPairs(t)), firstMax(b, swapPairs(b)))
+            UnsafeMutableRawPointer(o + ox).storeBytes(of: SIMD4(rows[0], rows[2], rows[4], rows[6]), as: SIMD4<Float>.self)
+            ox &+= 4
+        }
+        while ox < outWidth {
+            let x0 = ox &* 2
+            var best = top[x0], index = 0
+            poolStep(top[x0 &+ 1], 0, &best, &index)
+            poolStep(bottom[x0], 0, &best, &index)
+            poolStep(bottom[x0 &+ 1], 0, &best, &index)
+            o[ox] = best
+            ox &+= 1
+        }
+        oy &+= 1
+    }
+}
+
+/// Eight 2 x 2 windows: four on the top rows t0 and bottom rows b0 (8 floats each), then four on
+/// t1 and b1. Returns their maxima in that order.
+@inline(__always)
+private func poolEight(_ t0: UnsafePointer<Float>, _ t1: UnsafePointer<Float>,
+                       _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>) -> SIMD8<Float> {
+    let tl = UnsafeRawPointer(t0).loadUnaligned(as: SIMD8<Float>.self)
+    let th = UnsafeRawPointer(t1).loadUnaligned(as: SIMD8<Float>.self)
+    let bl = UnsafeRawPointer(b0).loadUnaligned(as: SIMD8<Float>.self)
+    let bh = UnsafeRawPointer(b1).loadUnaligned(as: SIMD8<Float>.self)
+    // Lanes hold windows 0, 1, 4, 5, 2, 3, 6, 7 (one in-lane shuffle each, as vshufps does).
+    let m = firstMax(firstMax(evens(tl, th), odds(tl, th)), firstMax(evens(bl, bh), odds(bl, bh)))
+    return SIMD8(m[0], m[1], m[4], m[5], m[2], m[3], m[6], m[7])
+}
+
+/// Lanes (a0, a2, b0, b2, a4, a6, b4, b6).
+@inline(__always)
+private func evens(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[0], a[2], b[0], b[2], a[4], a[6], b[4], b[6])
+}
+
+/// Lanes (a1, a3, b1, b3, a5, a7, b5, b7).
+@inline(__always)
+private func odds(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(a[1], a[3], b[1], b[3], a[5], a[7], b[5], b[7])
+}
+
+/// Lane-wise: b where b is strictly greater than a or is a NaN while a is not, else a.
+@inline(__always)
+private func firstMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    a.replacing(with: b, where: (b .> a) .| ((b .!= b) .& (a .== a)))
+}
+
+/// Lanes (1, 0, 3, 2, 5, 4, 7, 6) of v.
+@inline(__always)
+private func swapPairs(_ v: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(v[1], v[0], v[3], v[2], v[5], v[4], v[7], v[6])
 }
 
 /// `poolStep` for four windows side by side (lanes), with lane-wise selects.

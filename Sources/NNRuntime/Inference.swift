@@ -185,12 +185,14 @@ extension Model {
         let maxWidth = members.reduce(1) { max($0, $1.maxWidth) }
         let gemmDepth = members.reduce(0) { max($0, $1.maxGEMMDepth) }
         let convFloats = members.reduce(0) { max($0, $1.convScratch) }
+        let fusedFloats = members.reduce(0) { max($0, $1.fusedScratch) }
         let widest = max(maxWidth, inputSize)
         let rowsPerBlock = max(1, min(blockRows, scratchBudget / widest, count))
 
         // Scratch, all sized for one block: two ping-pong activation buffers (rows, maxWidth),
         // the dense layers' packed input rows (gemmScratchCount), the convolutions' im2col matrix
-        // (convFloats, independent of rows), converted pixels (rows, inputSize), summed outputs
+        // (convFloats, independent of rows), one chunk of a convolution fused with its pooling
+        // (fusedFloats, independent of rows), converted pixels (rows, inputSize), summed outputs
         // and votes (rows, classes).
         scratch.reset()
         let a = try scratch.floats(rowsPerBlock, maxWidth)
@@ -198,6 +200,7 @@ extension Model {
         let gemmFloats = Kernels.active.gemmScratchCount(m: rowsPerBlock, k: gemmDepth)
         let gemmScratch = gemmFloats > 0 ? try scratch.floats(1, gemmFloats) : nil
         let convScratch = convFloats > 0 ? try scratch.floats(1, convFloats) : nil
+        let fusedScratch = fusedFloats > 0 ? try scratch.floats(1, fusedFloats) : nil
         var converted: UnsafeMutablePointer<Float>?
         if case .pixels = input { converted = try scratch.floats(rowsPerBlock, inputSize) }
         let sum = try scratch.floats(rowsPerBlock, classes)
@@ -228,7 +231,8 @@ extension Model {
                     }
                     x = UnsafePointer(converted)
                 }
-                let out = member.forward(x, rows: rows, a, b, gemmScratch: gemmScratch, convScratch: convScratch)   // (rows, classes)
+                let out = member.forward(x, rows: rows, a, b, gemmScratch: gemmScratch, convScratch: convScratch,
+                                         fusedScratch: fusedScratch)   // (rows, classes)
                 for r in 0..<rows {
                     let row = out + r * classes
                     let example = start + r

@@ -88,7 +88,8 @@ public final class CompiledNetwork: Sendable {
     /// One description per layer, input side first.
     public let layerInfo: [LayerInfo]
     let layers: [CompiledLayer]
-    /// The widest layer output, which sizes the two ping-pong activation buffers (floats per example).
+    /// The widest layer output but those of convolutions fused with their pooling, which sizes the
+    /// two ping-pong activation buffers (floats per example).
     let maxWidth: Int
     /// The largest input of a dense layer: the depth of its matrix product, which sizes the
     /// product's scratch (`gemmScratchCount`; 0 without dense layers).
@@ -99,6 +100,11 @@ public final class CompiledNetwork: Sendable {
     /// Multiply-adds per example (dense and convolution layers), which sizes a session's split of
     /// a batch between threads.
     let multiplyAdds: Int
+    /// Per layer: a convolution whose max-pooling layer follows, run together a few examples at a
+    /// time (see `forward`).
+    let poolsNext: [Bool]
+    /// Floats of scratch those fused pairs need (one chunk of convolution output; 0 if none).
+    let fusedScratch: Int
 
     /// Compiles a network; it must have passed `validateModel` (`Model.init(file:)` checks), but
     /// every shape used for memory is checked again here, so nothing traps on any input.
@@ -172,9 +178,23 @@ public final class CompiledNetwork: Sendable {
         layerInfo = n.layers.map(LayerInfo.init)
         inputSize = compiled[0].inCount
         outputSize = compiled[compiled.count - 1].outCount
-        maxWidth = compiled.reduce(0) { max($0, $1.outCount) }
         maxGEMMDepth = gemmDepth
         convScratch = scratch
+        var pools = [Bool](repeating: false, count: compiled.count)
+        var fused = 0
+        for i in compiled.indices.dropLast() {
+            if case let .conv2d(_, height, width, maps, kernelHeight, kernelWidth) = compiled[i].operation,
+               case let .maxPool2d(channels, poolInHeight, poolInWidth, _, _) = compiled[i + 1].operation,
+               channels == maps, poolInHeight == height - kernelHeight + 1, poolInWidth == width - kernelWidth + 1,
+               compiled[i + 1].inCount == compiled[i].outCount {
+                pools[i] = true
+                fused = max(fused, fusedChunkRows(compiled[i].outCount) * compiled[i].outCount)
+            }
+        }
+        poolsNext = pools
+        fusedScratch = fused
+        // A fused convolution's output goes to the fused scratch, not to the ping-pong buffers.
+        maxWidth = compiled.indices.reduce(0) { pools[$1] ? $0 : max($0, compiled[$1].outCount) }
         multiplyAdds = compiled.reduce(0) { total, layer in
             switch layer.operation {
             case let .dense(inFeatures, outFeatures):
@@ -190,16 +210,56 @@ public final class CompiledNetwork: Sendable {
     /// Runs `rows` examples (input is (rows, inputSize)) through the network, ping-ponging between
     /// `a` and `b` (each at least rows * maxWidth floats). `gemmScratch` holds at least
     /// `gemmScratchCount(m: rows, k: maxGEMMDepth)` floats, and `convScratch` at
-    /// least `self.convScratch` floats (either may be nil when the network needs none). Returns
-    /// the buffer holding the (rows, outputSize) result. Allocates nothing.
+    /// least `self.convScratch` floats, `fusedScratch` at least `self.fusedScratch` (any of them
+    /// may be nil when the network needs none). Returns the buffer holding the (rows, outputSize)
+    /// result. Allocates nothing.
+    ///
+    /// A convolution followed by max-pooling runs `fusedChunkRows` examples at a time through
+    /// both (and their activations), so that its output, 4x the pooled size, is pooled while it is
+    /// still in the core's cache instead of going through memory for the whole block. Each example
+    /// is computed exactly as layer by layer, bit for bit.
     func forward(_ input: UnsafePointer<Float>, rows: Int,
                  _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
-                 gemmScratch: UnsafeMutablePointer<Float>?, convScratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+                 gemmScratch: UnsafeMutablePointer<Float>?, convScratch: UnsafeMutablePointer<Float>?,
+                 fusedScratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
         let kernels = Kernels.active
         var current = UnsafePointer(input)     // (rows, layer.inCount)
         var target = a                         // (rows, layer.outCount)
         var other = b
-        for layer in layers {
+        var index = 0
+        while index < layers.count {
+            let layer = layers[index]
+            index += 1
+            if poolsNext[index - 1], let fusedScratch, let convScratch,
+               case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation,
+               case let .maxPool2d(poolChannels, poolInHeight, poolInWidth, poolHeight, poolWidth) = layers[index].operation {
+                let pool = layers[index]
+                index += 1
+                let chunk = fusedChunkRows(layer.outCount)
+                var r = 0
+                while r < rows {
+                    let n = min(chunk, rows &- r)
+                    layer.weights.withUnsafeBufferPointer { w in
+                        layer.bias.withUnsafeBufferPointer { bias in
+                            guard let w = w.baseAddress, let bias = bias.baseAddress else { return }
+                            kernels.conv2dForward(input: current + r &* layer.inCount, batch: n, channels: channels,
+                                                  height: height, width: width, weights: w, bias: bias, maps: maps,
+                                                  kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                                  output: fusedScratch, scratch: convScratch)
+                        }
+                    }
+                    kernels.activationForward(layer.activation, fusedScratch, rows: n, width: layer.outCount)
+                    let pooled = target + r &* pool.outCount
+                    kernels.maxPool2dForward(input: fusedScratch, batch: n, channels: poolChannels, height: poolInHeight,
+                                             width: poolInWidth, poolHeight: poolHeight, poolWidth: poolWidth,
+                                             output: pooled, argmax: nil)
+                    kernels.activationForward(pool.activation, pooled, rows: n, width: pool.outCount)
+                    r &+= n
+                }
+                current = UnsafePointer(target)
+                swap(&target, &other)
+                continue
+            }
             layer.weights.withUnsafeBufferPointer { w in
                 layer.bias.withUnsafeBufferPointer { bias in
                     switch layer.operation {
@@ -228,6 +288,10 @@ public final class CompiledNetwork: Sendable {
         return UnsafeMutablePointer(mutating: current)
     }
 }
+
+/// How many examples a convolution fused with its pooling (`Network.forward`) runs at a time: as
+/// many as keep its output within 64 KB, at least one.
+func fusedChunkRows(_ convOutCount: Int) -> Int { max(1, (1 << 14) / max(1, convOutCount)) }
 
 /// Product of positive dimensions, nil if empty, non-positive or overflowing.
 private func elementCount(_ dims: [Int]) -> Int? {

@@ -348,6 +348,44 @@ import NNKernels
         }
     }
 
+    /// Inference's 2 x 2 path (no argmax) pairs neighbours before rows; it must pick the very
+    /// value the row-major rule picks, bit for bit: ties of +0 and -0, two different NaNs, every
+    /// output width from 1 to 11 (lanes and the remainder), an odd or even count of runs of 4
+    /// windows, planes with and without a remainder row.
+    @Test func maxPool2x2WithoutArgmaxIsBitIdenticalToTheRowMajorRule() {
+        let values: [Float] = [0, -Float(0), 1, -1, 2, .infinity, -.infinity, Float(nan: 1, signaling: false),
+                               Float(nan: 2, signaling: false)]
+        var state: UInt64 = 7
+        func pick() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return values[Int(state >> 33) % values.count]
+        }
+        for (width, height) in (2...23).flatMap({ w in [2, 3, 5, 8].map { (w, $0) } }) {
+            let planes = 3
+            let (oh, ow) = (height / 2, width / 2)
+            let input = (0..<(planes * height * width)).map { _ in pick() }
+            var out = [Float](repeating: 7, count: planes * oh * ow)
+            var withArg = out
+            var arg = [Int32](repeating: -1, count: out.count)
+            Kernels.active.maxPool2dForward(input: input, batch: 1, channels: planes, height: height, width: width,
+                                            poolHeight: 2, poolWidth: 2, output: &out, argmax: nil)
+            Kernels.active.maxPool2dForward(input: input, batch: 1, channels: planes, height: height, width: width,
+                                            poolHeight: 2, poolWidth: 2, output: &withArg, argmax: &arg)
+            for p in 0..<planes {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let window = [0, 1, width, width + 1].map { input[p * height * width + oy * 2 * width + ox * 2 + $0] }
+                        var best = window[0]
+                        for v in window.dropFirst() where v > best || (v.isNaN && !best.isNaN) { best = v }
+                        let o = (p * oh + oy) * ow + ox
+                        #expect(out[o].bitPattern == best.bitPattern, "width \(width), height \(height), plane \(p), window (\(oy), \(ox))")
+                        #expect(withArg[o].bitPattern == best.bitPattern, "width \(width), height \(height), plane \(p), window (\(oy), \(ox))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func maxPoolNaNAndBadArgmax() {
         var out: [Float] = [0]
         var arg: [Int32] = [0]
