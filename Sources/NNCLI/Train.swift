@@ -482,18 +482,26 @@ struct Train: ParsableCommand {
             var resumed: Checkpoint? = nil
             var config: TrainingConfig
             var memberCount = members
+            // Ensemble member checkpoints, gaps included: the count is the highest member's
+            // number, and a member whose file is gone starts afresh (`trainEnsemble`).
+            let memberCheckpoints = existingEnsembleCheckpoints(base: ckptPath)
             if resume {
                 if FileManager.default.fileExists(atPath: ckptPath) {
                     do { resumed = try Checkpoint.read(path: ckptPath) } catch { throw CLIError(any: error) }
                     config = resumed?.config ?? TrainingConfig()
                     memberCount = 1
-                } else if FileManager.default.fileExists(atPath: ensembleCheckpointPath(base: ckptPath, member: 0)) {
+                } else if let last = memberCheckpoints.last {
+                    // Member 1's checkpoint holds the ensemble's configuration and first seed.
+                    let firstPath = ensembleCheckpointPath(base: ckptPath, member: 0)
+                    guard memberCheckpoints.first == 0 else {
+                        throw CLIError("--resume: \(firstPath) is missing (member 1 holds the ensemble's settings; "
+                                       + "\(memberCheckpoints.count) other member checkpoints remain): "
+                                       + "start over with --restart", status: Exit.noInput)
+                    }
                     let first: Checkpoint
-                    do { first = try Checkpoint.read(path: ensembleCheckpointPath(base: ckptPath, member: 0)) } catch { throw CLIError(any: error) }
+                    do { first = try Checkpoint.read(path: firstPath) } catch { throw CLIError(any: error) }
                     config = first.config
-                    var k = 1
-                    while FileManager.default.fileExists(atPath: ensembleCheckpointPath(base: ckptPath, member: k)) { k += 1 }
-                    memberCount = max(k, ensemble ?? 0)
+                    memberCount = max(last + 1, ensemble ?? 0)
                 } else {
                     throw CLIError("--resume: no checkpoint \(ckptPath) (was the run started with --checkpoint?)", status: Exit.noInput)
                 }
@@ -513,20 +521,14 @@ struct Train: ParsableCommand {
             if !resume {
                 // A new run would replace an interrupted run's checkpoint at its first save, and
                 // with it hours of training: that takes --restart (continuing takes --resume).
-                for path in [ckptPath, ensembleCheckpointPath(base: ckptPath, member: 0)]
-                where FileManager.default.fileExists(atPath: path) {
-                    guard restart else {
-                        throw CLIError("\(path) holds an interrupted run: continue it with \(resumeCommand), "
-                                       + "or start over with --restart (which deletes it)", status: Exit.usage)
-                    }
+                let existing = (FileManager.default.fileExists(atPath: ckptPath) ? [ckptPath] : [])
+                    + memberCheckpoints.map { ensembleCheckpointPath(base: ckptPath, member: $0) }
+                if let path = existing.first, !restart {
+                    throw CLIError("\(path) holds an interrupted run: continue it with \(resumeCommand), "
+                                   + "or start over with --restart (which deletes it)", status: Exit.usage)
                 }
                 if restart {
-                    removeCheckpoint(at: ckptPath)
-                    var member = 0
-                    while FileManager.default.fileExists(atPath: ensembleCheckpointPath(base: ckptPath, member: member)) {
-                        removeCheckpoint(at: ensembleCheckpointPath(base: ckptPath, member: member))
-                        member += 1
-                    }
+                    for path in existing { removeCheckpoint(at: path) }
                 }
             }
 

@@ -180,6 +180,22 @@ private struct MemberResult: Sendable {
 /// "BASE.member1", "BASE.member2", ...
 public func ensembleCheckpointPath(base: String, member: Int) -> String { "\(base).member\(member + 1)" }
 
+/// The members (from 0) whose checkpoints `ensembleCheckpointPath(base:member:)` exist, in
+/// order, gaps included (a member file deleted by hand): every "BASE.memberK" in BASE's folder.
+public func existingEnsembleCheckpoints(base: String) -> [Int] {
+    let url = URL(fileURLWithPath: base)
+    let prefix = url.lastPathComponent + ".member"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path) else {
+        return []
+    }
+    return names.compactMap { name -> Int? in
+        guard name.hasPrefix(prefix) else { return nil }
+        let digits = name.dropFirst(prefix.count)
+        guard let k = Int(digits), k >= 1, String(k) == digits else { return nil }
+        return k - 1
+    }.sorted()
+}
+
 /// The members' models as one ensemble model voting by `voting`.
 public func ensembleModel(_ outcomes: [TrainingOutcome], name: String, voting: VotingRule) -> EnsembleModel {
     EnsembleModel(name: name, members: outcomes.map(\.model), voting: voting)

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import NNModel
 @testable import NNTrainer
 
@@ -63,6 +64,20 @@ import NNModel
 /// Ensemble checkpoints: every member's start is written before training, and resuming finished
 /// members rebuilds the same outcomes.
 @Suite struct EnsembleCheckpointTests {
+    @Test func existingMemberCheckpointsAreFoundWithGaps() throws {
+        let dir = makeTempDir()
+        defer { removeTemp(dir) }
+        let base = dir + "/e.nnrt.checkpoint"
+        for name in ["e.nnrt.checkpoint.member1", "e.nnrt.checkpoint.member3", "e.nnrt.checkpoint.member10",
+                     "e.nnrt.checkpoint.member02", "e.nnrt.checkpoint.member0", "e.nnrt.checkpoint.member3.tmp-x1",
+                     "f.nnrt.checkpoint.member2", "e.nnrt.checkpoint"] {
+            #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data()))
+        }
+        #expect(existingEnsembleCheckpoints(base: base) == [0, 2, 9])
+        #expect(existingEnsembleCheckpoints(base: dir + "/none.nnrt.checkpoint") == [])
+        #expect(existingEnsembleCheckpoints(base: dir + "/missing-folder/e.nnrt.checkpoint") == [])
+    }
+
     @Test func membersResumeFromTheirCheckpoints() throws {
         let dir = makeTempDir()
         defer { removeTemp(dir) }

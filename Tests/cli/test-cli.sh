@@ -147,6 +147,16 @@ expect 0 'wrote .*again.nnrt' -- \
   "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --restart --quiet --out "$tmp/again.nnrt"
 [ ! -e "$tmp/again.nnrt.checkpoint" ] && ok "--restart deleted the interrupted run's checkpoint" \
   || bad "--restart left the old checkpoint"
+# Ensemble member checkpoints count however they are numbered: a lone member 3 is refused like a
+# checkpoint, --resume says member 1 (the settings) is missing, and --restart deletes it.
+touch "$tmp/gap.nnrt.checkpoint.member3"
+expect 64 'gap.nnrt.checkpoint.member3 holds an interrupted run' -- \
+  "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --quiet --out "$tmp/gap.nnrt"
+expect 66 'gap.nnrt.checkpoint.member1 is missing.*--restart' -- "$nnrt" train --resume --out "$tmp/gap.nnrt"
+expect 0 'wrote .*gap.nnrt' -- \
+  "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --restart --quiet --out "$tmp/gap.nnrt"
+[ ! -e "$tmp/gap.nnrt.checkpoint.member3" ] && ok "--restart deleted a member checkpoint after a gap" \
+  || bad "--restart left gap.nnrt.checkpoint.member3"
 # Temporary files that a killed write left beside the model or its checkpoint go at the next run.
 touch "$tmp/again.nnrt.tmp-AbC123" "$tmp/again.nnrt.checkpoint.tmp-x1Y2z3" "$tmp/again.nnrt.keep-tmp-AbC123"
 "$nnrt" train --sizes 784,10,10 --epochs 1 --train-limit 100 --quiet --out "$tmp/again.nnrt" >/dev/null 2>&1
