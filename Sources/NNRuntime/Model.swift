@@ -230,11 +230,19 @@ public final class CompiledNetwork: Sendable {
         while index < layers.count {
             let layer = layers[index]
             index += 1
-            if poolsNext[index - 1], let fusedScratch, let convScratch,
-               case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation,
-               case let .maxPool2d(poolChannels, poolInHeight, poolInWidth, poolHeight, poolWidth) = layers[index].operation {
+            if poolsNext[index - 1] {
+                // This convolution's output does not fit the ping-pong buffers (`maxWidth`): it
+                // must go through the fused scratch, which `run` always provides.
                 let pool = layers[index]
                 index += 1
+                guard let fusedScratch, let convScratch,
+                      case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation,
+                      case let .maxPool2d(poolChannels, poolInHeight, poolInWidth, poolHeight, poolWidth) = pool.operation
+                else {
+                    current = UnsafePointer(target)    // unreachable; stays within the buffers
+                    swap(&target, &other)
+                    continue
+                }
                 let chunk = fusedChunkRows(layer.outCount)
                 var r = 0
                 while r < rows {
@@ -289,7 +297,7 @@ public final class CompiledNetwork: Sendable {
     }
 }
 
-/// How many examples a convolution fused with its pooling (`Network.forward`) runs at a time: as
+/// How many examples a convolution fused with its pooling (`CompiledNetwork.forward`) runs at a time: as
 /// many as keep its output within 64 KB, at least one.
 func fusedChunkRows(_ convOutCount: Int) -> Int { max(1, (1 << 14) / max(1, convOutCount)) }
 
