@@ -297,8 +297,8 @@ public final class CompiledNetwork: Sendable {
     }
 }
 
-/// How many examples a convolution fused with its pooling (`CompiledNetwork.forward`) runs at a time: as
-/// many as keep its output within 64 KB, at least one.
+/// How many examples a convolution fused with its pooling (`CompiledNetwork.forward`) runs at a
+/// time: as many as keep its output within 64 KB, at least one.
 func fusedChunkRows(_ convOutCount: Int) -> Int { max(1, (1 << 14) / max(1, convOutCount)) }
 
 /// Product of positive dimensions, nil if empty, non-positive or overflowing.
