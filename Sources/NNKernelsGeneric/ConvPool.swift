@@ -333,8 +333,8 @@ private func maxPool2x2Quads(_ input: UnsafePointer<Float>, planes: Int, height:
     }
 }
 
-/// 2 x 2 max-pooling of one plane without argmax (inference), eight windows at a time where it
-/// can: the four values of each window are gathered into four vectors (a shuffle per pair of
+/// 2 x 2 max-pooling of one plane without argmax (inference) whose output width is not a multiple
+/// of 4 (`maxPool2x2Quads` takes the others), eight windows at a time where it can: the four values of each window are gathered into four vectors (a shuffle per pair of
 /// input vectors), and each row's pair is combined before the two rows. Taking "the first maximum
 /// in row-major order, or the first NaN" is associative, so that picks the same value, bit for bit
 /// (±0 and NaN included), as `poolStep` going through the window in row-major order;
@@ -342,17 +342,7 @@ private func maxPool2x2Quads(_ input: UnsafePointer<Float>, planes: Int, height:
 @inline(__always)
 private func maxPool2x2Values(_ x: UnsafePointer<Float>, width: Int, outHeight: Int, outWidth: Int,
                               output out: UnsafeMutablePointer<Float>) {
-    var oy = 0
-    if outWidth == 4 {
-        // Two output rows at a time (the second conv-pool layer of the book's network).
-        while oy &+ 2 <= outHeight {
-            let top = x + oy &* 2 &* width
-            let eight = poolEight(top, top + 2 &* width, top + width, top + 3 &* width)
-            UnsafeMutableRawPointer(out + oy &* 4).storeBytes(of: eight, as: SIMD8<Float>.self)
-            oy &+= 2
-        }
-    }
-    while oy < outHeight {
+    for oy in 0..<outHeight {
         let top = x + oy &* 2 &* width, bottom = top + width
         let o = out + oy &* outWidth
         var ox = 0
@@ -378,7 +368,6 @@ private func maxPool2x2Values(_ x: UnsafePointer<Float>, width: Int, outHeight: 
             o[ox] = best
             ox &+= 1
         }
-        oy &+= 1
     }
 }
 
