@@ -494,9 +494,10 @@ struct Train: ParsableCommand {
                     // Member 1's checkpoint holds the ensemble's configuration and first seed.
                     let firstPath = ensembleCheckpointPath(base: ckptPath, member: 0)
                     guard memberCheckpoints.first == 0 else {
-                        throw CLIError("--resume: \(firstPath) is missing (member 1 holds the ensemble's settings; "
-                                       + "\(memberCheckpoints.count) other member checkpoints remain): "
-                                       + "start over with --restart", status: Exit.noInput)
+                        let others = memberCheckpoints.map { String($0 + 1) }.joined(separator: ", ")
+                        throw CLIError("--resume: \(firstPath) is missing (it holds the ensemble's settings; "
+                                       + "checkpoints remain for member(s) \(others)): start over with --restart",
+                                       status: Exit.noInput)
                     }
                     let first: Checkpoint
                     do { first = try Checkpoint.read(path: firstPath) } catch { throw CLIError(any: error) }
