@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "bench" / "ACCURACY.md"
 OUT = ROOT / "build" / "accuracy"
+NOTES_HEADING = "## Notes"
 HEADER = ("| preset | book | ours | difference | seed | epochs | wall time | s/epoch | measured on | command |\n"
           "|---|---|---|---|---|---|---|---|---|---|")
 
@@ -135,16 +136,21 @@ with the best validation accuracy where the book reports that (chapter 6), other
 accuracy on the data the book monitored (test data in chapters 1 and 3, validation data for
 `ch3-l2-100` and chapter 5), and the ensemble's test accuracy for ensembles. "difference" is
 ours minus the book's, in percentage points. "s/epoch" is the median epoch's seconds, training
-and evaluation (ensemble members train side by side, one thread each). Single runs vary with the seed by a few tenths of a
-point (see bench/RESULTS.md for seed spreads); network.py's quadratic-cost nets with N(0,1)
-weights (`ch1`, `ch1-100`) sometimes leave whole output classes saturated and stuck, as the book
-warns readers, which is why `ch1-100` has rows for several seeds.
+and evaluation (ensemble members train side by side, a thread each, and the last one left takes
+both). Single runs vary with the seed by a few tenths of a point, hence rows for several seeds
+(the notes below the table compare them with an independent run of the book's algorithm);
+network.py's quadratic-cost nets with N(0,1) weights (`ch1`, `ch1-100`) sometimes leave whole
+output classes saturated and stuck, as the book warns readers.
 
 {HEADER}
 """ + "\n".join(line for _, line in ordered) + "\n"
     missing = [name for name in order if not any(key[0] == name for key in rows)]
     if missing:
         text += "\nNot run yet: " + ", ".join(f"`{name}`" for name in missing) + ".\n"
+    # Notes written by hand below the table (from a "## Notes" heading on) are kept.
+    old = table.read_text() if table.exists() else ""
+    if NOTES_HEADING in old:
+        text += "\n" + old[old.index(NOTES_HEADING):]
     table.write_text(text)
 
 
