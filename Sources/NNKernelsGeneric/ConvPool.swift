@@ -324,10 +324,7 @@ private func maxPool2x2Quads(_ input: UnsafePointer<Float>, planes: Int, height:
             }
             if k < runs {
                 let a = top + k &* 8
-                let t = UnsafeRawPointer(a).loadUnaligned(as: SIMD8<Float>.self)
-                let b = UnsafeRawPointer(a + width).loadUnaligned(as: SIMD8<Float>.self)
-                let rows = firstMax(firstMax(t, swapPairs(t)), firstMax(b, swapPairs(b)))
-                UnsafeMutableRawPointer(o + k &* 4).storeBytes(of: SIMD4(rows[0], rows[2], rows[4], rows[6]), as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(o + k &* 4).storeBytes(of: poolFour(a, a + width), as: SIMD4<Float>.self)
             }
         }
     }
@@ -352,11 +349,7 @@ private func maxPool2x2Values(_ x: UnsafePointer<Float>, width: Int, outHeight: 
             ox &+= 8
         }
         if ox &+ 4 <= outWidth {
-            let t = UnsafeRawPointer(top + ox &* 2).loadUnaligned(as: SIMD8<Float>.self)
-            let b = UnsafeRawPointer(bottom + ox &* 2).loadUnaligned(as: SIMD8<Float>.self)
-            // Even lanes: the window's top pair, then its bottom pair, then both (odd lanes unused).
-            let rows = firstMax(firstMax(t, swapPairs(t)), firstMax(b, swapPairs(b)))
-            UnsafeMutableRawPointer(o + ox).storeBytes(of: SIMD4(rows[0], rows[2], rows[4], rows[6]), as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(o + ox).storeBytes(of: poolFour(top + ox &* 2, bottom + ox &* 2), as: SIMD4<Float>.self)
             ox &+= 4
         }
         while ox < outWidth {
@@ -383,6 +376,16 @@ private func poolEight(_ t0: UnsafePointer<Float>, _ t1: UnsafePointer<Float>,
     // Lanes hold windows 0, 1, 4, 5, 2, 3, 6, 7 (one in-lane shuffle each, as vshufps does).
     let m = firstMax(firstMax(evens(tl, th), odds(tl, th)), firstMax(evens(bl, bh), odds(bl, bh)))
     return SIMD8(m[0], m[1], m[4], m[5], m[2], m[3], m[6], m[7])
+}
+
+/// Four 2 x 2 windows on the top row t and bottom row b (8 floats each). Returns their maxima.
+@inline(__always)
+private func poolFour(_ t: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> SIMD4<Float> {
+    let top = UnsafeRawPointer(t).loadUnaligned(as: SIMD8<Float>.self)
+    let bottom = UnsafeRawPointer(b).loadUnaligned(as: SIMD8<Float>.self)
+    // Even lanes: the window's top pair, then its bottom pair, then both (odd lanes unused).
+    let m = firstMax(firstMax(top, swapPairs(top)), firstMax(bottom, swapPairs(bottom)))
+    return SIMD4(m[0], m[2], m[4], m[6])
 }
 
 /// Lanes (a0, a2, b0, b2, a4, a6, b4, b6).
