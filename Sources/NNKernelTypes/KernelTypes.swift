@@ -37,6 +37,15 @@ public protocol KernelSet: Sendable {
                              packedB: UnsafePointer<Float>, beta: Float,
                              c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>)
 
+    /// Whether `sgemmPackedBSparseA` is likely faster than `sgemmPackedB` for this A (m, k) and n.
+    static func zeroSkippingPays(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int) -> Bool
+
+    /// C += A * packed B (`sgemmPackedB` with alpha 1 and beta 1, the same values for finite B), in
+    /// time proportional to A's nonzeros.
+    static func sgemmPackedBSparseA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                    packedB: UnsafePointer<Float>,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>)
+
     static func denseForward(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
                              weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outFeatures: Int,
                              output: UnsafeMutablePointer<Float>)

@@ -275,8 +275,15 @@ public final class CompiledNetwork: Sendable {
                         // Validation guarantees a bias of (out); the weights were packed at load.
                         guard let w = w.baseAddress, let bias = bias.baseAddress, let gemmScratch else { return }
                         for r in 0..<rows { (target + r &* outFeatures).update(from: bias, count: outFeatures) }
-                        kernels.sgemmPackedB(m: rows, n: outFeatures, k: inFeatures, alpha: 1, a: current, lda: inFeatures,
-                                             packedB: w, beta: 1, c: target, ldc: outFeatures, scratch: gemmScratch)
+                        // Inputs that are mostly zeros (the blank page around a digit) take the
+                        // product that skips them; both give the same values.
+                        if kernels.zeroSkippingPays(m: rows, n: outFeatures, k: inFeatures, a: current, lda: inFeatures) {
+                            kernels.sgemmPackedBSparseA(m: rows, n: outFeatures, k: inFeatures, a: current, lda: inFeatures,
+                                                        packedB: w, c: target, ldc: outFeatures, scratch: gemmScratch)
+                        } else {
+                            kernels.sgemmPackedB(m: rows, n: outFeatures, k: inFeatures, alpha: 1, a: current, lda: inFeatures,
+                                                 packedB: w, beta: 1, c: target, ldc: outFeatures, scratch: gemmScratch)
+                        }
                     case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth):
                         guard let w = w.baseAddress, let bias = bias.baseAddress, let convScratch else { return }
                         kernels.conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,

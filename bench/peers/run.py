@@ -11,7 +11,8 @@ report ending with issue 4's bars, each with its measured figure and PASS or FAI
   python  batch 1 and 1000 through the Python APIs: nnrt's binding (Session), ONNX Runtime, LiteRT
   train   seconds per epoch of mini-batch SGD: nnrt's CLI, PyTorch, numpy; the ch6 final net
   memory  model load time, peak RSS, shipped library sizes
-  peak    numpy sgemm GFLOPS (the machine's peak) and nnrt's dense GFLOPS at batch 1000
+  peak    numpy sgemm GFLOPS (the machine's peak) and nnrt's dense GFLOPS at batch 1000, on
+          inputs with no zeros (on MNIST images nnrt skips the blank page's zeros)
 
 Run bench/peers/setup.sh once first; run.py re-executes itself with build/venv-bench's python.
 See bench/peers/README.md for what every column means.
@@ -39,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 VENV = REPO / "build" / "venv-bench"
 SECTIONS = ("infer", "python", "train", "memory", "peak")
+DENSE_INPUTS = "test-images-dense.f32"   # x / 2 + 1/4: no zeros for the product to skip
 # nnrt runs at every thread count of --threads through a session (bench_infer.c's default API,
 # engines.NnrtPy's Session(threads=N)). "nnrt-c-model" is nnrt_model_predict, measured at 1 thread
 # only (it has no threads): the same work without a session's reusable memory.
@@ -205,12 +207,13 @@ class Context:
 
     def c_infer(self, key: str, batch: int, seconds: float, threads: int = 1,
                 load_repeats: int = 1, warmup: Optional[int] = None,
-                api: str = "session") -> Dict[str, Any]:
+                api: str = "session", inputs: str = "test-images.f32") -> Dict[str, Any]:
         """bench_infer's JSON: through a session with `threads` threads (api "session"), or
-        through nnrt_model_predict (api "model", 1 thread)."""
+        through nnrt_model_predict (api "model", 1 thread), on the float file `inputs` of the
+        work folder."""
         s = self.settings
         out = subprocess.run(
-            [str(self.bench_infer), str(self.work / f"{key}.nnrt"), str(self.work / "test-images.f32"),
+            [str(self.bench_infer), str(self.work / f"{key}.nnrt"), str(self.work / inputs),
              str(batch), "--seconds", str(seconds), "--min-calls", str(s.min_calls),
              "--warmup", str(s.warmup if warmup is None else warmup),
              "--load-repeats", str(load_repeats), "--threads", str(threads), "--api", api],
@@ -243,6 +246,9 @@ def prepare(ctx: Context) -> List[nets.Net]:
     x_test, _ = nets.load_mnist(args.mnist, "test")
     np.save(work / "test-images.npy", x_test)
     x_test.tofile(work / "test-images.f32")
+    # The same images with no pixel at zero, for the dense product's GFLOPS (section 5): on the
+    # images themselves, nnrt skips the blank page's zeros.
+    (x_test * np.float32(0.5) + np.float32(0.25)).astype(np.float32).tofile(work / DENSE_INPUTS)
     if "train" in args.only:
         x_train, y_train = nets.load_mnist(args.mnist, "train")
         np.save(work / "train-images.npy", x_train)
@@ -494,7 +500,7 @@ def measure_peak(ctx: Context, models: List[nets.Net]) -> PeakResult:
         log(f"nnrt dense GFLOPS: {net.title}, batch 1000")
         rates = []
         for _ in range(s.repeats):
-            run = ctx.c_infer(net.key, 1000, s.seconds)   # a 1-thread session
+            run = ctx.c_infer(net.key, 1000, s.seconds, inputs=DENSE_INPUTS)   # a 1-thread session
             rates.append(2 * net.macs * run["images_per_s"] / 1e9)
         result.nnrt_dense[net.key] = Stat(rates)
     return result

@@ -1,0 +1,94 @@
+import Testing
+import NNKernels
+
+/// The zero-skipping product against `sgemmPackedB` (alpha 1, beta 1), bit for bit, on inputs
+/// with the zeros of handwritten digits and the values that could trip it up.
+@Suite struct SparseGEMMTests {
+    /// xorshift64 in 0..<2^64.
+    struct Source {
+        var s: UInt64
+        mutating func next() -> UInt64 { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s }
+        mutating func float() -> Float { Float(Double(next() % 2_000_001) / 1_000_000 - 1) }
+    }
+
+    /// m rows of k values (row stride lda; the padding holds values that must not be read as
+    /// inputs): row r is all zeros if r % 5 == 1, fully nonzero if r % 5 == 2, else a blank page
+    /// with a blob of nonzeros in the middle third and a few strays; some entries are -0, NaN,
+    /// ±infinity or subnormal when `specials`.
+    func inputs(m: Int, k: Int, lda: Int, specials: Bool, seed: UInt64) -> [Float] {
+        var rng = Source(s: seed | 1)
+        var a = [Float](repeating: 7, count: m * lda)
+        for r in 0..<m {
+            for p in 0..<k {
+                let v: Float
+                switch r % 5 {
+                case 1: v = rng.next() % 7 == 0 ? -0.0 : 0
+                case 2: v = rng.float() == 0 ? 0.5 : rng.float()
+                default:
+                    let inBlob = p >= k / 3 && p < 2 * k / 3 && rng.next() % 3 != 0
+                    v = inBlob || rng.next() % 29 == 0 ? rng.float() : (rng.next() % 11 == 0 ? -0.0 : 0)
+                }
+                a[r * lda + p] = v
+            }
+            if specials, k > 3, r % 5 != 1 {
+                let specialValues: [Float] = [.nan, .infinity, -.infinity, .leastNonzeroMagnitude, -0.0]
+                a[r * lda + Int(rng.next() % UInt64(k))] = specialValues[r % specialValues.count]
+            }
+        }
+        return a
+    }
+
+    @Test(arguments: [(1, 1, 1), (1, 100, 784), (1, 30, 784), (5, 100, 784), (6, 30, 784), (7, 10, 100),
+                      (12, 100, 784), (13, 17, 257), (6, 16, 256), (8, 130, 9), (19, 1, 8), (6, 64, 7),
+                      (3, 1000, 640), (7, 1030, 300)])
+    func equalsThePackedProductBitForBit(m: Int, n: Int, k: Int) {
+        for kernels in Kernels.available {
+            for specials in [false, true] {
+                let lda = k + 3
+                let a = inputs(m: m, k: k, lda: lda, specials: specials, seed: UInt64(m * 1_000_003 + n * 1009 + k))
+                var rng = Source(s: 99)
+                let b = (0..<(k * n)).map { _ in rng.float() }                // (k, n)
+                let c0 = (0..<(m * n)).map { _ in rng.float() }               // the biases, say
+                var packed = [Float](repeating: .nan, count: kernels.packedBCount(k: k, n: n))
+                kernels.packGEMMB(transposed: false, b: b, ldb: n, k: k, n: n, into: &packed)
+                var scratch = [Float](repeating: .nan, count: kernels.gemmScratchCount(m: m, k: k))
+                var expected = c0, got = c0
+                kernels.sgemmPackedB(m: m, n: n, k: k, alpha: 1, a: a, lda: lda, packedB: packed, beta: 1,
+                                     c: &expected, ldc: n, scratch: &scratch)
+                scratch = [Float](repeating: .nan, count: scratch.count)
+                kernels.sgemmPackedBSparseA(m: m, n: n, k: k, a: a, lda: lda, packedB: packed,
+                                            c: &got, ldc: n, scratch: &scratch)
+                #expect(got.map(\.bitPattern) == expected.map(\.bitPattern),
+                        "\(kernels.name) m \(m) n \(n) k \(k) specials \(specials)")
+            }
+        }
+    }
+
+    @Test func zeroSkippingPaysOnBlankPagesOnly() {
+        for kernels in Kernels.available {
+            func pays(_ m: Int, _ a: [Float]) -> Bool { kernels.zeroSkippingPays(m: m, n: 100, k: 784, a: a, lda: 784) }
+            let k = 784
+            let blank = [Float](repeating: 0, count: 6 * k)
+            #expect(pays(6, blank))
+            #expect(pays(1, blank))
+            // Half the depths nonzero in some row of the first six pays; one more does not.
+            var half = blank
+            for p in 0..<(k / 2) { half[(p % 6) * k + 2 * p] = 0.25 }
+            #expect(pays(6, half))
+            half[1] = -1
+            #expect(!pays(6, half))
+            // A NaN is not a zero; -0 is.
+            var negativeZeros = [Float](repeating: -0.0, count: k)
+            #expect(pays(1, negativeZeros))
+            negativeZeros = [Float](repeating: .nan, count: k)
+            #expect(!pays(1, negativeZeros))
+            #expect(!pays(0, blank))
+            // Fewer than six rows into a narrow C (two micro-panels or less): the dense product is
+            // as fast. A wide C, or six rows, and the sparse one pays.
+            func paysNarrow(_ m: Int, _ n: Int) -> Bool { kernels.zeroSkippingPays(m: m, n: n, k: k, a: blank, lda: k) }
+            #expect(!paysNarrow(5, 16))
+            #expect(paysNarrow(5, 33))
+            #expect(paysNarrow(6, 16))
+        }
+    }
+}
