@@ -478,20 +478,28 @@ func microTile<B: PanelReader>(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRo
         p &+= 1
     }
     let av = PanelVector(repeating: alpha)
+    addTile(R, (av * c0, av * c1, av * c2, av * c3, av * c4, av * c5), c: c, ldc: ldc, rows: rows, cols: cols)
+}
+
+/// C[0..<rows][0..<cols] += tile, the first R (a literal: 1, 2, 4 or 6) of a micro-kernel's MR
+/// rows of sums: whole vectors when the tile is full, else element by element.
+@inline(__always)
+func addTile(_ R: Int, _ tile: (PanelVector, PanelVector, PanelVector, PanelVector, PanelVector, PanelVector),
+             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
     if rows == R && cols == gemmNR {
-        addRow(c, av * c0)
-        if R > 1 { addRow(c + ldc, av * c1) }
+        addRow(c, tile.0)
+        if R > 1 { addRow(c + ldc, tile.1) }
         if R > 2 {
-            addRow(c + 2 &* ldc, av * c2)
-            addRow(c + 3 &* ldc, av * c3)
+            addRow(c + 2 &* ldc, tile.2)
+            addRow(c + 3 &* ldc, tile.3)
         }
         if R > 4 {
-            addRow(c + 4 &* ldc, av * c4)
-            addRow(c + 5 &* ldc, av * c5)
+            addRow(c + 4 &* ldc, tile.4)
+            addRow(c + 5 &* ldc, tile.5)
         }
     } else {
-        var tile = (av * c0, av * c1, av * c2, av * c3, av * c4, av * c5)    // (MR, NR)
-        withUnsafeBytes(of: &tile) { raw in
+        var sums = tile    // (MR, NR)
+        withUnsafeBytes(of: &sums) { raw in
             let t = raw.bindMemory(to: Float.self)
             for i in 0..<rows {
                 let row = c + i &* ldc

@@ -187,23 +187,7 @@ func sparseTile(_ count: Int, _ offsets: UnsafeRawPointer, a: UnsafePointer<Floa
         multiplyAdd(&c5, PanelVector(repeating: a5[p]), bv)
         i &+= 1
     }
-    if cols == gemmNR {
-        addRow(c, c0)
-        addRow(c + ldc, c1)
-        addRow(c + 2 &* ldc, c2)
-        addRow(c + 3 &* ldc, c3)
-        addRow(c + 4 &* ldc, c4)
-        addRow(c + 5 &* ldc, c5)
-    } else {
-        var tile = (c0, c1, c2, c3, c4, c5)    // (MR, NR)
-        withUnsafeBytes(of: &tile) { raw in
-            let t = raw.bindMemory(to: Float.self)
-            for r in 0..<gemmMR {
-                let row = c + r &* ldc
-                for j in 0..<cols { row[j] = row[j] + t[r &* gemmNR &+ j] }
-            }
-        }
-    }
+    addTile(gemmMR, (c0, c1, c2, c3, c4, c5), c: c, ldc: ldc, rows: gemmMR, cols: cols)
 }
 
 /// One row of C times K (a literal, 1...4) B micro-panels, over the listed depths of one KC
