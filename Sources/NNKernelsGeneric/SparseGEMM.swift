@@ -1,3 +1,7 @@
+#if canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
+
 // A matrix product that skips the zeros of its left operand, for dense layers whose inputs are
 // mostly zero: the pixels of a handwritten digit on a blank page (four in five of MNIST's are 0),
 // the outputs of ReLU layers. The work follows A's nonzeros instead of its size, and each element
@@ -6,50 +10,38 @@
 extension CPUKernels {
     /// Whether `sgemmPackedBSparseA` beats `sgemmPackedB` on this A (m, k) times B (k, n), judged
     /// on A's first tile: its first MR rows (or first row when m < MR), as the sparse product
-    /// reads them. It pays when at most half the depths have a nonzero there, and, for fewer than
-    /// MR rows, when C is wider than two micro-panels. Measured with the AVX2 build on MNIST
-    /// digits (19% of pixels nonzero; 42% of depths in the union of six rows): 1.3x the dense
-    /// product's throughput at n = 30 and 1.5x at n = 100 for batches of 100 and more, 1.7x at
-    /// n = 100 one image at a time, but 0.95x at n = 30 one at a time (the dense product hides
-    /// the input's first read from memory behind its multiply-adds; the sparse one cannot).
+    /// reads them. It pays when at most half the depths have a nonzero there, and, for 2 to MR - 1
+    /// rows, when C is wider than one micro-panel (the dense product runs those rows' chains of
+    /// multiply-adds side by side). Measured with the AVX2 build on MNIST digits (19% of pixels
+    /// nonzero; 42% of depths in the union of six rows), against the dense product: about 1.3-1.5x
+    /// the throughput at n = 30 and 1.5x at n = 100 for batches of 100 and more; one image at a
+    /// time, read from memory each call, 1.2x at n = 10 and n = 30 and 1.9x at n = 100.
     /// Inputs with noise instead of blank space (a union of 80% or more) run slower than dense.
     /// Either product gives the same values: this only picks the faster.
     public static func zeroSkippingPays(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int) -> Bool {
-        guard m > 0, k > 0, m >= gemmMR || n > 2 &* gemmNR else { return false }
+        guard m > 0, k > 0, m >= gemmMR || m == 1 || n > gemmNR else { return false }
         let rows = m >= gemmMR ? gemmMR : 1
-        let zero = SIMD8<Float>(repeating: 0), one = SIMD8<Float>(repeating: 1)
-        var lanes = zero                 // per lane, the depths with a nonzero (exact below 2^24)
-        var depths = 0
+        var depths = 0                   // depths p < k with a nonzero in the rows
         var p = 0
         while p < k {
             if p &+ 8 <= k {
-                var nonzero = UnsafeRawPointer(a + p).loadUnaligned(as: SIMD8<Float>.self) .!= zero
-                for r in 1..<rows {
-                    nonzero .|= UnsafeRawPointer(a + (r &* lda &+ p)).loadUnaligned(as: SIMD8<Float>.self) .!= zero
-                }
-                lanes += zero.replacing(with: one, where: nonzero)
+                depths &+= nonzeroLanes(rows, a, lda, p).nonzeroBitCount
                 p &+= 8
-                if p & ((1 << 23) - 1) == 0 {
-                    depths &+= Int(lanes.sum())
-                    lanes = zero
-                }
             } else {
-                var bits = UInt32(0)
-                for r in 0..<rows { bits |= a[r &* lda &+ p].bitPattern }
-                if bits & 0x7fff_ffff != 0 { depths &+= 1 }
+                if nonzeroAt(rows, a, lda, p) { depths &+= 1 }
                 p &+= 1
             }
+            if depths &* 2 > k { return false }     // dense rows (a hidden layer's) stop early
         }
-        depths &+= Int(lanes.sum())
-        return depths &* 2 <= k
+        return true
     }
 
     /// C (m, n) += A (m, lda) · B, B packed by `packGEMMB` (k, n): `sgemmPackedB` with alpha 1 and
     /// beta 1, skipping A's zeros. For each KC block, six rows at a time, it lists the depths p at
     /// which any of the six has a nonzero and runs the micro-kernel over those alone (the rows'
     /// zeros among them add exact zeros). Rows left over go one at a time over their own
-    /// nonzeros, four micro-panels at a time, or, into a C two micro-panels wide or less, to
-    /// `sgemmPackedB`. For finite B (model weights are: validation rejects others), each C[i][j]
+    /// nonzeros, four micro-panels at a time, or, two or more of them into a C one micro-panel
+    /// wide, to `sgemmPackedB`. For finite B (model weights are: validation rejects others), each C[i][j]
     /// equals `sgemmPackedB`'s: each skipped product is ±0, and adding ±0 to a partial sum leaves
     /// it unchanged (but for the sign of a zero sum, which only a product that underflows to -0
     /// can bring). `scratch` holds `gemmScratchCount(m:k:)` floats, any alignment.
@@ -60,10 +52,11 @@ extension CPUKernels {
         guard m > 0, n > 0, k > 0 else { return }
         let nPadded = roundUp(n, gemmNR)
         let offsets = UnsafeMutableRawPointer(scratch)                   // Int32 p * NR each
-        // Rows past the last full tile go one at a time, unless C is two micro-panels wide or
-        // less: one row's chains of multiply-adds are then too few to beat the dense product.
+        // Rows past the last full tile go one at a time, unless there are two or more of them and
+        // C is one micro-panel wide: the dense product then keeps more chains of multiply-adds
+        // going than one row has.
         let tiled = m &- m % gemmMR
-        let end = n > 2 &* gemmNR ? m : tiled
+        let end = m &- tiled == 1 || n > gemmNR ? m : tiled
         leftPackTable.withUnsafeBufferPointer { table in
             guard let table = table.baseAddress else { return }
             // Rows outer, KC blocks inner: a tile's rows (18 KiB for 784 inputs) stay in L1 across
@@ -125,26 +118,46 @@ let leftPackTable: [SIMD8<Int32>] = (0..<256).map { mask in
     return lanes
 }
 
+/// Bit l (l < 8) set when any of the R rows x, x + lda, ... has a nonzero (NaN included) at
+/// depth p + l: one comparison per row, eight depths at a time.
+@inline(__always)
+func nonzeroLanes(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ p: Int) -> Int {
+    let zero = SIMD8<Float>(repeating: 0)
+    var nonzero = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self) .!= zero
+    for r in 1..<R {
+        nonzero .|= UnsafeRawPointer(x + (r &* lda &+ p)).loadUnaligned(as: SIMD8<Float>.self) .!= zero
+    }
+#if canImport(_Builtin_intrinsics.intel)
+    // The sign bits of the lanes, one instruction (movmskps); the portable sum below takes a
+    // dozen shuffles, which made listing the nonzeros cost as much as multiplying them.
+    let signs = zero.replacing(with: -1, where: nonzero)
+    return Int(_mm_movemask_ps(signs.lowHalf)) | Int(_mm_movemask_ps(signs.highHalf)) &<< 4
+#else
+    let bits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
+    return Int(SIMD8<Int32>(repeating: 0).replacing(with: bits, where: nonzero).wrappedSum())
+#endif
+}
+
+/// Whether any of the R rows x, x + lda, ... has a nonzero (NaN included) at depth p.
+@inline(__always)
+func nonzeroAt(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ p: Int) -> Bool {
+    var bits = UInt32(0)
+    for r in 0..<R { bits |= x[r &* lda &+ p].bitPattern }
+    return bits & 0x7fff_ffff != 0
+}
+
 /// Writes each p < kc at which any of the R (a literal, 1 or MR) rows x, x + lda, ... has a
 /// nonzero (NaN included) to `offsets` as p * NR (Int32), in increasing p; returns how many.
-/// Eight depths at a time: a comparison per row, a mask of the lanes where any row is nonzero,
-/// and its positions from `table` (`leftPackTable`), stored all eight at once (never past kc
+/// Eight depths at a time: the mask of the lanes where any row is nonzero (`nonzeroLanes`) and
+/// its positions from `table` (`leftPackTable`), stored all eight at once (never past kc
 /// entries: at most p entries precede them) and kept as many as the mask has bits.
 @inline(__always)
 func gatherUnion(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ kc: Int,
                  offsets: UnsafeMutableRawPointer, table: UnsafePointer<SIMD8<Int32>>) -> Int {
-    let laneBits = SIMD8<Float>(1, 2, 4, 8, 16, 32, 64, 128)
-    let zero = SIMD8<Float>(repeating: 0)
     var count = 0
     var p = 0
     while p &+ 8 <= kc {
-        var nonzero = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self) .!= zero
-        for r in 1..<R {
-            nonzero .|= UnsafeRawPointer(x + (r &* lda &+ p)).loadUnaligned(as: SIMD8<Float>.self) .!= zero
-        }
-        let picked = zero.replacing(with: laneBits, where: nonzero)
-        let half = picked.lowHalf + picked.highHalf          // exact: sums of distinct powers of two
-        let mask = Int((half[0] + half[1]) + (half[2] + half[3]))
+        let mask = nonzeroLanes(R, x, lda, p)
         if mask != 0 {
             let depths = (table[mask] &+ Int32(truncatingIfNeeded: p)) &* Int32(gemmNR)
             offsets.storeBytes(of: depths, toByteOffset: count &* 4, as: SIMD8<Int32>.self)
@@ -153,9 +166,7 @@ func gatherUnion(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ kc: Int,
         p &+= 8
     }
     while p < kc {
-        var bits = UInt32(0)
-        for r in 0..<R { bits |= x[r &* lda &+ p].bitPattern }
-        if bits & 0x7fff_ffff != 0 {
+        if nonzeroAt(R, x, lda, p) {
             offsets.storeBytes(of: Int32(truncatingIfNeeded: p &* gemmNR), toByteOffset: count &* 4, as: Int32.self)
             count &+= 1
         }

@@ -40,7 +40,8 @@ import NNKernels
 
     @Test(arguments: [(1, 1, 1), (1, 100, 784), (1, 30, 784), (5, 100, 784), (6, 30, 784), (7, 10, 100),
                       (12, 100, 784), (13, 17, 257), (6, 16, 256), (8, 130, 9), (19, 1, 8), (6, 64, 7),
-                      (3, 1000, 640), (7, 1030, 300)])
+                      (3, 1000, 640), (7, 1030, 300), (7, 8, 784), (10, 8, 784), (1, 10, 784),
+                      (4, 30, 784), (9, 16, 300)])
     func equalsThePackedProductBitForBit(m: Int, n: Int, k: Int) {
         for kernels in Kernels.available {
             for specials in [false, true] {
@@ -83,12 +84,15 @@ import NNKernels
             negativeZeros = [Float](repeating: .nan, count: k)
             #expect(!pays(1, negativeZeros))
             #expect(!pays(0, blank))
-            // Fewer than six rows into a narrow C (two micro-panels or less): the dense product is
-            // as fast. A wide C, or six rows, and the sparse one pays.
+            // Two to five rows into a C one micro-panel wide (n = 8 is, in both builds) run as
+            // fast dense. A wider C, one row, or six rows, and the sparse product pays.
             func paysNarrow(_ m: Int, _ n: Int) -> Bool { kernels.zeroSkippingPays(m: m, n: n, k: k, a: blank, lda: k) }
-            #expect(!paysNarrow(5, 16))
-            #expect(paysNarrow(5, 33))
-            #expect(paysNarrow(6, 16))
+            #expect(!paysNarrow(5, 8))
+            #expect(!paysNarrow(2, 8))
+            #expect(paysNarrow(5, 17))
+            #expect(paysNarrow(1, 8))
+            #expect(paysNarrow(1, 1))
+            #expect(paysNarrow(6, 8))
         }
     }
 }
