@@ -301,9 +301,11 @@ typedef struct nnrt_session nnrt_session;
  * included: 1 runs on the calling thread only (no thread is created); 0 means one per online
  * core; at most 256. The extra threads are created here; after finishing their part of a call
  * they watch for the next call for at most 0.1 ms, then sleep until it comes, so an idle session
- * uses no CPU. A batch uses fewer threads when a thread's share would be under about 500,000
- * multiply-adds (22 rows of a 784-30-10 network, 7 of 784-100-10, 1 of the book's conv net),
- * where handing work over stops paying. INVALID_ARGUMENT for a NULL model
+ * uses no CPU. A batch is split by examples, and uses fewer threads when a thread's share would
+ * be under about 500,000 multiply-adds (22 rows of a 784-30-10 network, 7 of 784-100-10, 1 of
+ * the book's conv net), where handing work over stops paying. With fewer examples than threads
+ * (one image at a time), each convolution's output maps are split between the threads instead,
+ * in parts of at least about 100,000 multiply-adds. INVALID_ARGUMENT for a NULL model
  * or too many threads, OUT_OF_MEMORY if a thread cannot be created. *out_session is NULL on
  * failure. */
 nnrt_status nnrt_session_create(const nnrt_model *model, size_t threads, nnrt_session **out_session);

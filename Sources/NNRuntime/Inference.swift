@@ -177,7 +177,7 @@ extension Model {
     func run(_ input: Rows, count: Int,
              labels: UnsafeMutablePointer<Int32>?, outputs: UnsafeMutablePointer<Float>?,
              memberLabels: UnsafeMutablePointer<Int32>?, memberOutputs: UnsafeMutablePointer<Float>?,
-             arena scratch: ScratchArena) throws(ModelError) {
+             arena scratch: ScratchArena, split: MapSplit? = nil) throws(ModelError) {
         let inputSize = self.inputSize
         let classes = classCount
         let memberCount = members.count
@@ -232,7 +232,7 @@ extension Model {
                     x = UnsafePointer(converted)
                 }
                 let out = member.forward(x, rows: rows, a, b, gemmScratch: gemmScratch, convScratch: convScratch,
-                                         fusedScratch: fusedScratch)   // (rows, classes)
+                                         fusedScratch: fusedScratch, split: split)   // (rows, classes)
                 for r in 0..<rows {
                     let row = out + r * classes
                     let example = start + r

@@ -218,10 +218,13 @@ public final class CompiledNetwork: Sendable {
     /// both (and their activations), so that its output, 4x the pooled size, is pooled while it is
     /// still in the core's cache instead of going through memory for the whole block. Each example
     /// is computed exactly as layer by layer, bit for bit.
+    ///
+    /// With `split`, each convolution big enough (with its pooling and activations) runs its output
+    /// maps in parts on the split's threads; each map is still computed exactly as on one thread.
     func forward(_ input: UnsafePointer<Float>, rows: Int,
                  _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
                  gemmScratch: UnsafeMutablePointer<Float>?, convScratch: UnsafeMutablePointer<Float>?,
-                 fusedScratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+                 fusedScratch: UnsafeMutablePointer<Float>?, split: MapSplit? = nil) -> UnsafeMutablePointer<Float> {
         let kernels = Kernels.active
         var current = UnsafePointer(input)     // (rows, layer.inCount)
         var target = a                         // (rows, layer.outCount)
@@ -237,32 +240,34 @@ public final class CompiledNetwork: Sendable {
                 index += 1
                 guard let fusedScratch, let convScratch,
                       case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation,
-                      case let .maxPool2d(poolChannels, poolInHeight, poolInWidth, poolHeight, poolWidth) = pool.operation
+                      case let .maxPool2d(_, poolInHeight, poolInWidth, poolHeight, poolWidth) = pool.operation
                 else {
                     current = UnsafePointer(target)    // unreachable; stays within the buffers
                     swap(&target, &other)
                     continue
                 }
+                let conv = ConvStep(layer: layer, channels: channels, height: height, width: width, maps: maps,
+                                    kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+                let pooling = PoolStep(layer: pool, height: poolInHeight, width: poolInWidth,
+                                       poolHeight: poolHeight, poolWidth: poolWidth)
                 let chunk = fusedChunkRows(layer.outCount)
                 var r = 0
                 while r < rows {
                     let n = min(chunk, rows &- r)
-                    layer.weights.withUnsafeBufferPointer { w in
-                        layer.bias.withUnsafeBufferPointer { bias in
-                            guard let w = w.baseAddress, let bias = bias.baseAddress else { return }
-                            kernels.conv2dForward(input: current + r &* layer.inCount, batch: n, channels: channels,
-                                                  height: height, width: width, weights: w, bias: bias, maps: maps,
-                                                  kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                                                  output: fusedScratch, scratch: convScratch)
-                        }
-                    }
-                    kernels.activationForward(layer.activation, fusedScratch, rows: n, width: layer.outCount)
-                    let pooled = target + r &* pool.outCount
-                    kernels.maxPool2dForward(input: fusedScratch, batch: n, channels: poolChannels, height: poolInHeight,
-                                             width: poolInWidth, poolHeight: poolHeight, poolWidth: poolWidth,
-                                             output: pooled, argmax: nil)
-                    kernels.activationForward(pool.activation, pooled, rows: n, width: pool.outCount)
+                    conv.run(kernels, current + r &* layer.inCount, rows: n, output: fusedScratch, scratch: convScratch,
+                             pool: pooling, pooled: target + r &* pool.outCount, split: split)
                     r &+= n
+                }
+                current = UnsafePointer(target)
+                swap(&target, &other)
+                continue
+            }
+            if case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation {
+                if let convScratch {    // always: run provides it
+                    ConvStep(layer: layer, channels: channels, height: height, width: width, maps: maps,
+                             kernelHeight: kernelHeight, kernelWidth: kernelWidth)
+                        .run(kernels, current, rows: rows, output: target, scratch: convScratch, pool: nil,
+                             pooled: target, split: split)
                 }
                 current = UnsafePointer(target)
                 swap(&target, &other)
@@ -284,12 +289,8 @@ public final class CompiledNetwork: Sendable {
                             kernels.sgemmPackedB(m: rows, n: outFeatures, k: inFeatures, alpha: 1, a: current, lda: inFeatures,
                                                  packedB: w, beta: 1, c: target, ldc: outFeatures, scratch: gemmScratch)
                         }
-                    case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth):
-                        guard let w = w.baseAddress, let bias = bias.baseAddress, let convScratch else { return }
-                        kernels.conv2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
-                                              weights: w, bias: bias, maps: maps,
-                                              kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                                              output: target, scratch: convScratch)
+                    case .conv2d:
+                        break   // run above
                     case let .maxPool2d(channels, height, width, poolHeight, poolWidth):
                         kernels.maxPool2dForward(input: current, batch: rows, channels: channels, height: height, width: width,
                                                  poolHeight: poolHeight, poolWidth: poolWidth, output: target, argmax: nil)
@@ -301,6 +302,91 @@ public final class CompiledNetwork: Sendable {
             swap(&target, &other)
         }
         return UnsafeMutablePointer(mutating: current)
+    }
+}
+
+/// Spreads one example's convolutions over a session's threads, for batches too small to split
+/// by rows (one image on a two-thread session): each part computes a range of the layer's
+/// output maps, then pools and activates those maps. A map's values depend only on its own
+/// weights and the layer's input, and the kernels sum each element in an order that does not
+/// depend on the other rows of the product (`sgemmPackedB`), so the results equal one thread's
+/// bit for bit.
+struct MapSplit {
+    let pool: WorkerPool
+    /// Threads available, the calling thread included (at least 2).
+    let threads: Int
+    /// Convolution scratch of parts 1..<threads (part 0 uses the caller's), each at least
+    /// `CompiledNetwork.convScratch` floats.
+    let scratch: UnsafePointer<UnsafeMutablePointer<Float>>
+    /// Multiply-adds below which a part is not worth a thread.
+    let minimumWork: Int
+    /// The default `minimumWork`: about 2 microseconds of work, against a hand-off to a waiting
+    /// worker of about one.
+    static let defaultMinimumWork = 100_000
+
+    /// How many parts a layer of `work` multiply-adds over `maps` maps runs in.
+    func parts(work: Int, maps: Int) -> Int { max(1, min(threads, maps, work / max(1, minimumWork))) }
+}
+
+/// A max-pooling layer run on the output of the convolution before it (`ConvStep.run`), one
+/// channel per map; height and width are the convolution's output's.
+struct PoolStep {
+    let layer: CompiledLayer
+    let height: Int, width: Int, poolHeight: Int, poolWidth: Int
+}
+
+/// A convolution layer, its activation, and optionally the max-pooling that follows with its own.
+struct ConvStep {
+    let layer: CompiledLayer
+    let channels: Int, height: Int, width: Int, maps: Int, kernelHeight: Int, kernelWidth: Int
+
+    /// `rows` examples: output (rows, layer.outCount) = the activated convolution of input (rows,
+    /// layer.inCount); with `pool`, pooled (rows, pool.layer.outCount) = its activated pooling.
+    /// With a split and enough work, maps in parts on its threads, one example at a time.
+    func run(_ kernels: any KernelSet.Type, _ input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>,
+             scratch: UnsafeMutablePointer<Float>, pool: PoolStep?, pooled: UnsafeMutablePointer<Float>,
+             split: MapSplit?) {
+        let (work, overflow) = layer.outCount.multipliedReportingOverflow(by: rows &* channels &* kernelHeight &* kernelWidth)
+        let parts = split?.parts(work: overflow ? Int.max : work, maps: maps) ?? 1     // work: multiply-adds
+        guard let split, parts > 1, layer.activation != .softmax, pool?.layer.activation != .softmax else {
+            mapRange(kernels, input, rows: rows, 0, maps, output: output, scratch: scratch, pool: pool, pooled: pooled,
+                     stride: false)
+            return
+        }
+        split.pool.run(parts) { k in
+            mapRange(kernels, input, rows: rows, maps &* k / parts, maps &* (k &+ 1) / parts, output: output,
+                     scratch: k == 0 ? scratch : split.scratch[k &- 1], pool: pool, pooled: pooled, stride: true)
+        }
+    }
+
+    /// Maps m0..<m1 of every example; `stride`: one example per kernel call (the maps' outputs
+    /// are not contiguous across examples), else all examples in one call (m0..<m1 is all maps).
+    private func mapRange(_ kernels: any KernelSet.Type, _ input: UnsafePointer<Float>, rows: Int, _ m0: Int, _ m1: Int,
+                          output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                          pool: PoolStep?, pooled: UnsafeMutablePointer<Float>, stride: Bool) {
+        let plane = layer.outCount / maps, count = m1 &- m0
+        let pooledPlane = pool.map { $0.layer.outCount / maps } ?? 0
+        let calls = stride ? rows : 1, batch = stride ? 1 : rows
+        layer.weights.withUnsafeBufferPointer { w in
+            layer.bias.withUnsafeBufferPointer { bias in
+                guard let w = w.baseAddress, let bias = bias.baseAddress else { return }
+                for r in 0..<calls {
+                    let out = output + (r &* layer.outCount &+ m0 &* plane)
+                    kernels.conv2dForward(input: input + r &* layer.inCount, batch: batch, channels: channels,
+                                          height: height, width: width,
+                                          weights: w + m0 &* channels &* kernelHeight &* kernelWidth, bias: bias + m0,
+                                          maps: count, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                          output: out, scratch: scratch)
+                    kernels.activationForward(layer.activation, out, rows: batch, width: count &* plane)
+                    guard let pool else { continue }
+                    let p = pooled + (r &* pool.layer.outCount &+ m0 &* pooledPlane)
+                    kernels.maxPool2dForward(input: out, batch: batch, channels: count, height: pool.height,
+                                             width: pool.width, poolHeight: pool.poolHeight, poolWidth: pool.poolWidth,
+                                             output: p, argmax: nil)
+                    kernels.activationForward(pool.layer.activation, p, rows: batch, width: count &* pooledPlane)
+                }
+            }
+        }
     }
 }
 

@@ -42,8 +42,9 @@ public final class Session {
         try self.init(model: model, threads: threads, minimumWork: Self.defaultMinimumWork)
     }
 
-    /// `minimumWork`: multiply-adds per thread below which a batch uses fewer threads (tests use 1
-    /// to split small batches).
+    /// `minimumWork`: multiply-adds per thread below which a batch uses fewer threads, and (capped
+    /// at `MapSplit.defaultMinimumWork`) a convolution's maps are not split further (tests use 1
+    /// to split small batches and small layers).
     init(model: Model, threads: Int, minimumWork: Int) throws(ModelError) {
         let count = threads == 0 ? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) : threads
         guard count >= 1, count <= 256 else {
@@ -115,7 +116,25 @@ public final class Session {
             }
         }
         guard parts > 1, let pool else {
-            if let error = runPart(0) { throw error }
+            // Too few rows for the threads: a network with convolutions spreads each one's maps
+            // over them instead (`MapSplit`), with convolution scratch from the idle parts' arenas.
+            let convFloats = model.members.reduce(0) { max($0, $1.convScratch) }
+            guard threads > 1, count < threads, convFloats > 0, let pool else {
+                if let error = runPart(0) { throw error }
+                return
+            }
+            try withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: threads - 1) {
+                scratch throws(ModelError) in
+                for k in 1..<threads {
+                    arenas[k].reset()
+                    scratch[k - 1] = try arenas[k].floats(1, convFloats)
+                }
+                guard let base = scratch.baseAddress else { return }
+                try model.run(rows(0), count: count, labels: labels, outputs: outputs, memberLabels: nil,
+                              memberOutputs: nil, arena: arenas[0],
+                              split: MapSplit(pool: pool, threads: threads, scratch: UnsafePointer(base),
+                                              minimumWork: min(MapSplit.defaultMinimumWork, minimumWork)))
+            }
             return
         }
         // One result slot per part, on the stack (no allocation per call).

@@ -51,6 +51,45 @@ import Glibc
         }
     }
 
+    /// Fewer examples than threads: each convolution's output maps are split between the threads
+    /// (`MapSplit`), with its pooling and activations, into parts of uneven sizes, on both kernel
+    /// paths (output widths of 24 and 8 read the input in place, 10 goes through im2col) and with
+    /// and without a pooling layer after it; bit-identical to the model's own one-thread results.
+    @Test(arguments: [2, 3, 4, 0])
+    func convolutionMapsSplitBetweenThreads(threads: Int) throws {
+        var rng = TestRNG(seed: 11)
+        func floats(_ n: Int) -> [Float] { (0..<n).map { _ in rng.float() * 0.3 } }
+        let layers: [Layer] = [
+            .conv2d(name: "c1", input: [1, 28, 28], maps: 20, kernel: [5, 5], activation: .relu,
+                    weights: floats(20 * 25), bias: floats(20)),
+            .maxPool2d(name: "p1", input: [20, 24, 24], pool: [2, 2]),
+            .conv2d(name: "c2", input: [20, 12, 12], maps: 7, kernel: [3, 3], activation: .sigmoid,
+                    weights: floats(7 * 20 * 9), bias: floats(7)),
+            .conv2d(name: "c3", input: [7, 10, 10], maps: 5, kernel: [3, 3], activation: .tanh,
+                    weights: floats(5 * 7 * 9), bias: floats(5)),
+            .maxPool2d(name: "p3", input: [5, 8, 8], pool: [2, 2], activation: .relu),
+            Layer(name: "out", inputShape: [5, 4, 4], outputShape: [10], activation: .softmax,
+                  weights: Tensor(shape: [10, 80], data: floats(800)), bias: Tensor(shape: [10], data: floats(10))),
+        ]
+        let network = NetworkModel(name: "convs", layers: layers, classLabels: (0..<10).map(String.init),
+                                   input: InputContract(shape: [1, 28, 28], scale: 1.0 / 255.0, offset: 0,
+                                                        polarity: .lightOnDark),
+                                   cost: .logLikelihood)
+        let m = try model(network)
+        let session = try Session(model: m, threads: threads, minimumWork: 1)
+        for count in [1, 2, 3, 1] where count < session.threads {
+            let x = inputs(count, m.inputSize, seed: UInt64(40 + count))
+            let expected = try m.predict(x)
+            var outputs = [Float](repeating: .nan, count: count * m.classCount)
+            try x.withUnsafeBufferPointer { xb in
+                try outputs.withUnsafeMutableBufferPointer { ob in
+                    try session.predict(xb, count: count, labels: nil, outputs: ob)
+                }
+            }
+            #expect(outputs.map(\.bitPattern) == expected.outputs.map(\.bitPattern), "threads \(threads), count \(count)")
+        }
+    }
+
     /// The worker hand-off under churn: thousands of back-to-back calls (workers still awake),
     /// calls after a pause longer than the workers' watch window (workers asleep), and calls
     /// that use fewer parts than there are workers, all bit-identical to the model's own results.

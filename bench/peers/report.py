@@ -116,7 +116,8 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
                 "allocates nothing; an N-thread session runs on the calling thread and N - 1 threads "
                 "of its own, which watch for the next call for at most 0.1 ms before sleeping, and uses "
                 "fewer threads when a thread's share would be under about 500,000 multiply-adds, so "
-                "small batches of the MLPs run on the calling thread alone). "
+                "small batches of the MLPs run on the calling thread alone; with fewer images than "
+                "threads, the conv net's convolutions split their output maps between the threads). "
                 "*model_predict*: the same program calling nnrt_model_predict, which takes its "
                 "scratch memory per call and has no threads (1-thread rows only; the ratios use "
                 "the session figure). ONNX Runtime (InferenceSession.run, intra-op threads as "
@@ -168,7 +169,7 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
                          ratio(get("nnrt-py"), get("litert")), lat("nnrt-py"), lat("ort"), lat("litert")])
         out.append(table(["network", "batch", "threads", "nnrt", "ONNX Runtime", "LiteRT",
                           "nnrt / ORT", "nnrt / LiteRT", "nnrt µs", "ORT µs", "LiteRT µs"], rows))
-        python_bars(bars, py, titles)
+        python_bars(bars, py, titles, threads)
     else:
         bars.not_run(f"Python batch 1: >= {PY_VS_ORT}x ORT calls/s and > LiteRT", "--only")
 
@@ -301,26 +302,28 @@ def infer_bars(bars: Bars, infer: Dict[Tuple[str, int, int, str], Dict[str, Stat
 
 
 def python_bars(bars: Bars, py: Dict[Tuple[str, int, int, str], Dict[str, Stat]],
-                titles: Dict[str, str]) -> None:
+                titles: Dict[str, str], threads: List[int]) -> None:
+    """Issue 4's batch-1 Python bars, per network and per thread count (the same for every
+    engine in a row, as for the C API's bars)."""
     for key in titles:
-        get = lambda e: py.get((key, 1, 1, e), {}).get("images_per_s")  # noqa: E731
-        n, ort, lite = get("nnrt-py"), get("ort"), get("litert")
-        if not n:
-            continue
-        if ort:
-            r = n.median / ort.median
-            bars.add(f"Python batch 1, {titles[key]}: >= {PY_VS_ORT:g}x ORT calls/s",
-                     f"{r:.2f}x ({num(n.median)} vs {num(ort.median)} calls/s)", r >= PY_VS_ORT)
-        else:
-            bars.add(f"Python batch 1, {titles[key]}: >= {PY_VS_ORT:g}x ORT calls/s", "n/a", None,
-                     "ONNX Runtime missing")
-        if lite:
-            r = n.median / lite.median
-            bars.add(f"Python batch 1, {titles[key]}: more calls/s than LiteRT",
-                     f"{r:.2f}x ({num(n.median)} vs {num(lite.median)} calls/s)", r > PY_VS_LITERT)
-        else:
-            bars.add(f"Python batch 1, {titles[key]}: more calls/s than LiteRT", "n/a", None,
-                     "LiteRT missing")
+        for t in threads:
+            get = lambda e: py.get((key, 1, t, e), {}).get("images_per_s")  # noqa: E731
+            n, ort, lite = get("nnrt-py"), get("ort"), get("litert")
+            if not n:
+                continue
+            what = f"Python batch 1, {titles[key]}, {t} thread{'s' if t > 1 else ''}"
+            if ort:
+                r = n.median / ort.median
+                bars.add(f"{what}: >= {PY_VS_ORT:g}x ORT calls/s",
+                         f"{r:.2f}x ({num(n.median)} vs {num(ort.median)} calls/s)", r >= PY_VS_ORT)
+            else:
+                bars.add(f"{what}: >= {PY_VS_ORT:g}x ORT calls/s", "n/a", None, "ONNX Runtime missing")
+            if lite:
+                r = n.median / lite.median
+                bars.add(f"{what}: more calls/s than LiteRT",
+                         f"{r:.2f}x ({num(n.median)} vs {num(lite.median)} calls/s)", r > PY_VS_LITERT)
+            else:
+                bars.add(f"{what}: more calls/s than LiteRT", "n/a", None, "LiteRT missing")
 
 
 def train_bars(bars: Bars, train: Any, titles: Dict[str, str], ch6_total: float) -> None:

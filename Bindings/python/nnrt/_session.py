@@ -36,9 +36,11 @@ class Session:
     **Threads are opt-in.** ``threads`` counts the threads one prediction uses, the calling thread
     included: 1 (the default) runs on the calling thread only and creates no thread; N > 1 makes
     the session start N - 1 threads of its own, which sleep between calls (after watching for
-    the next call for at most 0.1 ms); 0 means one per online core. A batch uses fewer threads
-    when a thread's share would be under about 500,000 multiply-adds (22 rows of a 784-30-10
-    network), so batch 1 always runs on the calling thread. Too many threads (the library's limit is 256) raise
+    the next call for at most 0.1 ms); 0 means one per online core. A batch is split by examples
+    and uses fewer threads when a thread's share would be under about 500,000 multiply-adds (22
+    rows of a 784-30-10 network), so an MLP's batch 1 runs on the calling thread. With fewer
+    examples than threads, a network's convolutions split their output maps between the threads
+    instead (a conv net's batch 1 uses them all). Too many threads (the library's limit is 256) raise
     :class:`nnrt.InvalidArgumentError`. :attr:`threads` reports the resolved count.
 
     **One thread at a time per session.** The model stays shareable, but a session is not: give
