@@ -19,7 +19,7 @@ extension CPUKernels {
     /// Inputs with noise instead of blank space (a union of 80% or more) run slower than dense.
     /// Either product gives the same values: this only picks the faster.
     public static func zeroSkippingPays(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int) -> Bool {
-        guard m > 0, k > 0, m >= gemmMR || m == 1 || n > gemmNR else { return false }
+        guard m > 0, k > 0, m >= gemmMR || leftoverRowsSkipZeros(m, n: n) else { return false }
         let rows = m >= gemmMR ? gemmMR : 1
         var depths = 0                   // depths p < k with a nonzero in the rows
         var p = 0
@@ -52,11 +52,10 @@ extension CPUKernels {
         guard m > 0, n > 0, k > 0 else { return }
         let nPadded = roundUp(n, gemmNR)
         let offsets = UnsafeMutableRawPointer(scratch)                   // Int32 p * NR each
-        // Rows past the last full tile go one at a time, unless there are two or more of them and
-        // C is one micro-panel wide: the dense product then keeps more chains of multiply-adds
-        // going than one row has.
+        // Rows past the last full tile go one at a time or to the dense product (see
+        // `leftoverRowsSkipZeros`).
         let tiled = m &- m % gemmMR
-        let end = m &- tiled == 1 || n > gemmNR ? m : tiled
+        let end = leftoverRowsSkipZeros(m &- tiled, n: n) ? m : tiled
         leftPackTable.withUnsafeBufferPointer { table in
             guard let table = table.baseAddress else { return }
             // Rows outer, KC blocks inner: a tile's rows (18 KiB for 784 inputs) stay in L1 across
@@ -106,6 +105,12 @@ extension CPUKernels {
         }
     }
 }
+
+/// Whether `rows` (fewer than MR) rows left over from the six-row tiles skip zeros one row at a
+/// time: one row always does; two or more into a C one micro-panel wide go to the dense product,
+/// which keeps more chains of multiply-adds going side by side than one row has.
+@inline(__always)
+func leftoverRowsSkipZeros(_ rows: Int, n: Int) -> Bool { rows == 1 || n > gemmNR }
 
 /// For each 8-bit mask, the positions of its set bits in increasing order, then zeros.
 let leftPackTable: [SIMD8<Int32>] = (0..<256).map { mask in

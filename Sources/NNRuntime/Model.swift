@@ -238,18 +238,11 @@ public final class CompiledNetwork: Sendable {
                 // must go through the fused scratch, which `run` always provides.
                 let pool = layers[index]
                 index += 1
-                guard let fusedScratch, let convScratch,
-                      case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation,
-                      case let .maxPool2d(_, poolInHeight, poolInWidth, poolHeight, poolWidth) = pool.operation
-                else {
+                guard let fusedScratch, let convScratch, let conv = ConvStep(layer), let pooling = PoolStep(pool) else {
                     current = UnsafePointer(target)    // unreachable; stays within the buffers
                     swap(&target, &other)
                     continue
                 }
-                let conv = ConvStep(layer: layer, channels: channels, height: height, width: width, maps: maps,
-                                    kernelHeight: kernelHeight, kernelWidth: kernelWidth)
-                let pooling = PoolStep(layer: pool, height: poolInHeight, width: poolInWidth,
-                                       poolHeight: poolHeight, poolWidth: poolWidth)
                 let chunk = fusedChunkRows(layer.outCount)
                 var r = 0
                 while r < rows {
@@ -262,11 +255,9 @@ public final class CompiledNetwork: Sendable {
                 swap(&target, &other)
                 continue
             }
-            if case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation {
+            if let conv = ConvStep(layer) {
                 if let convScratch {    // always: run provides it
-                    ConvStep(layer: layer, channels: channels, height: height, width: width, maps: maps,
-                             kernelHeight: kernelHeight, kernelWidth: kernelWidth)
-                        .run(kernels, current, rows: rows, output: target, scratch: convScratch, pool: nil,
+                    conv.run(kernels, current, rows: rows, output: target, scratch: convScratch, pool: nil,
                              pooled: target, split: split)
                 }
                 current = UnsafePointer(target)
@@ -333,12 +324,29 @@ struct MapSplit {
 struct PoolStep {
     let layer: CompiledLayer
     let height: Int, width: Int, poolHeight: Int, poolWidth: Int
+
+    /// nil unless `layer` is a max-pooling layer.
+    init?(_ layer: CompiledLayer) {
+        guard case let .maxPool2d(_, height, width, poolHeight, poolWidth) = layer.operation else { return nil }
+        self.layer = layer
+        (self.height, self.width, self.poolHeight, self.poolWidth) = (height, width, poolHeight, poolWidth)
+    }
 }
 
 /// A convolution layer, its activation, and optionally the max-pooling that follows with its own.
 struct ConvStep {
     let layer: CompiledLayer
     let channels: Int, height: Int, width: Int, maps: Int, kernelHeight: Int, kernelWidth: Int
+
+    /// nil unless `layer` is a convolution.
+    init?(_ layer: CompiledLayer) {
+        guard case let .conv2d(channels, height, width, maps, kernelHeight, kernelWidth) = layer.operation else {
+            return nil
+        }
+        self.layer = layer
+        (self.channels, self.height, self.width) = (channels, height, width)
+        (self.maps, self.kernelHeight, self.kernelWidth) = (maps, kernelHeight, kernelWidth)
+    }
 
     /// `rows` examples: output (rows, layer.outCount) = the activated convolution of input (rows,
     /// layer.inCount); with `pool`, pooled (rows, pool.layer.outCount) = its activated pooling.
