@@ -82,6 +82,28 @@ public protocol KernelSet: Sendable {
                                nablaW: UnsafeMutablePointer<Float>, nablaB: UnsafeMutablePointer<Float>,
                                inputDelta: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>)
 
+    /// Winograd F(2x2, 5x5) convolution for inference (see each build's `Winograd.swift`).
+    static var winogradMapsPerBlock: Int { get }
+
+    static func winogradSupports(channels: Int, height: Int, width: Int, maps: Int,
+                                 kernelHeight: Int, kernelWidth: Int) -> Bool
+
+    static func winogradWeightsCount(maps: Int, channels: Int) -> Int
+
+    static func winogradPackWeights(weights: UnsafePointer<Float>, maps: Int, channels: Int,
+                                    into packed: UnsafeMutablePointer<Float>)
+
+    static func winogradScratchCount(channels: Int, height: Int, width: Int, maps: Int) -> Int
+
+    static func winogradConvForward(input: UnsafePointer<Float>, transformed: UnsafePointer<Float>?,
+                                    batch: Int, channels: Int, height: Int, width: Int,
+                                    packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>, maps: Int,
+                                    blocks: Range<Int>, activation: ActivationFunction, pool2x2: Bool,
+                                    output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
+
+    static func winogradTransformInput(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                                       scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>
+
     static func maxPool2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
                                  poolHeight: Int, poolWidth: Int,
                                  output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?)

@@ -452,6 +452,19 @@ struct PackedPanel: PanelReader {
 func microTile<B: PanelReader>(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ aStep: Int,
                                b: inout B, alpha: Float,
                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+    let tile = microSums(R, kc: kc, a: a, aRowStride, aStep, b: &b, rows: rows)
+    let av = PanelVector(repeating: alpha)
+    addTile(R, (av * tile.0, av * tile.1, av * tile.2, av * tile.3, av * tile.4, av * tile.5),
+            c: c, ldc: ldc, rows: rows, cols: cols)
+}
+
+/// The sums of a micro-kernel tile, the first R (a literal: 1, 2, 4 or 6) of its MR rows: for
+/// each row i, the sum over p < kc of A[i][p] * (row p of b), accumulated in increasing p
+/// (`microTile` adds them to C; other callers store them).
+@inline(__always)
+func microSums<B: PanelReader>(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRowStride: Int, _ aStep: Int,
+                               b: inout B, rows: Int)
+    -> (PanelVector, PanelVector, PanelVector, PanelVector, PanelVector, PanelVector) {
     var c0 = PanelVector(repeating: 0), c1 = PanelVector(repeating: 0)
     var c2 = PanelVector(repeating: 0), c3 = PanelVector(repeating: 0)
     var c4 = PanelVector(repeating: 0), c5 = PanelVector(repeating: 0)
@@ -477,8 +490,7 @@ func microTile<B: PanelReader>(_ R: Int, kc: Int, a: UnsafePointer<Float>, _ aRo
         a0 += aStep; a1 += aStep; a2 += aStep; a3 += aStep; a4 += aStep; a5 += aStep
         p &+= 1
     }
-    let av = PanelVector(repeating: alpha)
-    addTile(R, (av * c0, av * c1, av * c2, av * c3, av * c4, av * c5), c: c, ldc: ldc, rows: rows, cols: cols)
+    return (c0, c1, c2, c3, c4, c5)
 }
 
 /// C[0..<rows][0..<cols] += tile, the first R (a literal: 1, 2, 4 or 6) of a micro-kernel's MR

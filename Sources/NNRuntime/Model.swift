@@ -39,7 +39,15 @@ struct CompiledLayer: Sendable {
     let weights: [Float]
     /// Dense (outFeatures) or conv (maps); empty for pooling.
     let bias: [Float]
+    /// A convolution computed by Winograd's F(2x2, 5x5): its weights transformed and packed at
+    /// load (`winogradPackWeights`); empty for every other layer.
+    var winograd: [Float] = []
 }
+
+/// Input channels from which a 5x5 convolution goes through Winograd's F(2x2, 5x5) rather than
+/// the direct product: below this (a first layer reading one image), the transforms cost more
+/// than the multiply-adds they save.
+let winogradMinimumChannels = 4
 
 /// A description of one layer of a loaded network, for introspection (`nnrt_model_layer_info`).
 public struct LayerInfo: Sendable, Equatable {
@@ -164,6 +172,29 @@ public final class CompiledNetwork: Sendable {
                 }
                 scratch = max(scratch, needed)
                 operation = .conv2d(channels: c, height: h, width: wd, maps: w[0], kernelHeight: w[2], kernelWidth: w[3])
+                let kernels = Kernels.active
+                if c >= winogradMinimumChannels, f != .softmax,
+                   kernels.winogradSupports(channels: c, height: h, width: wd, maps: w[0], kernelHeight: w[2], kernelWidth: w[3]) {
+                    let count = kernels.winogradWeightsCount(maps: w[0], channels: c)
+                    let needed = kernels.winogradScratchCount(channels: c, height: h, width: wd, maps: w[0])
+                    guard count < Int.max / MemoryLayout<Float>.stride, needed < Int.max / MemoryLayout<Float>.stride else {
+                        throw ModelError(.outOfMemory, "\(what): the convolution's transformed weights do not fit in memory")
+                    }
+                    scratch = max(scratch, needed)
+                    var layer = CompiledLayer(operation: operation, activation: f, inCount: inCount, outCount: outCount,
+                                              weights: layer.weights.data, bias: layer.bias.data)
+                    let maps = w[0]
+                    layer.winograd = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        layer.weights.withUnsafeBufferPointer { weights in
+                            if let weights = weights.baseAddress, let out = buffer.baseAddress {
+                                kernels.winogradPackWeights(weights: weights, maps: maps, channels: c, into: out)
+                            }
+                        }
+                        initialized = count
+                    }
+                    compiled.append(layer)
+                    continue
+                }
             case .maxPool2d:
                 guard layer.inputShape.count == 3, layer.poolShape.count == 2 else {
                     throw ModelError(.badModel, "\(what): shapes do not describe a pooling layer")
@@ -354,6 +385,11 @@ struct ConvStep {
     func run(_ kernels: any KernelSet.Type, _ input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>,
              scratch: UnsafeMutablePointer<Float>, pool: PoolStep?, pooled: UnsafeMutablePointer<Float>,
              split: MapSplit?) {
+        if !layer.winograd.isEmpty {
+            runWinograd(kernels, input, rows: rows, output: output, scratch: scratch, pool: pool, pooled: pooled,
+                        split: split)
+            return
+        }
         let (work, overflow) = layer.outCount.multipliedReportingOverflow(by: rows &* channels &* kernelHeight &* kernelWidth)
         let parts = split?.parts(work: overflow ? Int.max : work, maps: maps) ?? 1     // work: multiply-adds
         guard let split, parts > 1, layer.activation != .softmax, pool?.layer.activation != .softmax else {
@@ -365,6 +401,54 @@ struct ConvStep {
             mapRange(kernels, input, rows: rows, maps &* k / parts, maps &* (k &+ 1) / parts, output: output,
                      scratch: k == 0 ? scratch : split.scratch[k &- 1], pool: pool, pooled: pooled, stride: true)
         }
+    }
+
+    /// `run` for a convolution compiled for Winograd's F(2x2, 5x5) (`CompiledLayer.winograd`): a
+    /// 2x2 max-pooling is taken from each 2x2 tile as it is computed (pooled written, output
+    /// untouched); another pooling runs after, on output. With a split, one example at a time:
+    /// the calling thread transforms its input, then each thread computes a range of blocks of
+    /// maps from it. A map's values do not depend on the range or the thread.
+    private func runWinograd(_ kernels: any KernelSet.Type, _ input: UnsafePointer<Float>, rows: Int,
+                             output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                             pool: PoolStep?, pooled: UnsafeMutablePointer<Float>, split: MapSplit?) {
+        let pool2x2 = pool.map { $0.poolHeight == 2 && $0.poolWidth == 2 } ?? false
+        let target = pool2x2 ? pooled : output
+        let targetCount = pool2x2 ? pool?.layer.outCount ?? 0 : layer.outCount
+        let blocks = (maps &+ kernels.winogradMapsPerBlock &- 1) / kernels.winogradMapsPerBlock
+        // 36 multiply-adds per 2x2 tile, channel and map.
+        let (work, overflow) = (layer.outCount / 4).multipliedReportingOverflow(by: rows &* channels &* 36)
+        let parts = min(blocks, split?.parts(work: overflow ? Int.max : work, maps: maps) ?? 1)
+        layer.winograd.withUnsafeBufferPointer { u in
+            layer.bias.withUnsafeBufferPointer { bias in
+                guard let u = u.baseAddress, let bias = bias.baseAddress else { return }
+                guard let split, parts > 1 else {
+                    kernels.winogradConvForward(input: input, transformed: nil, batch: rows, channels: channels,
+                                                height: height, width: width, packedWeights: u, bias: bias, maps: maps,
+                                                blocks: 0..<blocks, activation: layer.activation, pool2x2: pool2x2,
+                                                output: target, scratch: scratch)
+                    return
+                }
+                for r in 0..<rows {
+                    let x = input + r &* layer.inCount
+                    let transformed = kernels.winogradTransformInput(input: x, channels: channels, height: height,
+                                                                      width: width, scratch: scratch)
+                    split.pool.run(parts) { k in
+                        kernels.winogradConvForward(input: x, transformed: transformed, batch: 1, channels: channels,
+                                                    height: height, width: width, packedWeights: u, bias: bias,
+                                                    maps: maps, blocks: (blocks &* k / parts)..<(blocks &* (k &+ 1) / parts),
+                                                    activation: layer.activation, pool2x2: pool2x2,
+                                                    output: target + r &* targetCount,
+                                                    scratch: k == 0 ? scratch : split.scratch[k &- 1])
+                    }
+                }
+            }
+        }
+        guard let pool else { return }
+        if !pool2x2 {
+            kernels.maxPool2dForward(input: output, batch: rows, channels: maps, height: pool.height, width: pool.width,
+                                     poolHeight: pool.poolHeight, poolWidth: pool.poolWidth, output: pooled, argmax: nil)
+        }
+        kernels.activationForward(pool.layer.activation, pooled, rows: rows, width: pool.layer.outCount)
     }
 
     /// Maps m0..<m1 of every example; `stride`: one example per kernel call (the maps' outputs

@@ -55,14 +55,19 @@ import Glibc
     /// (`MapSplit`), with its pooling and activations, into parts of uneven sizes, on both kernel
     /// paths (output widths of 24 and 8 read the input in place, 10 goes through im2col) and with
     /// and without a pooling layer after it; bit-identical to the model's own one-thread results.
+    /// The second and third networks' 5x5 convolutions over 20 and 14 channels go through
+    /// Winograd's F(2x2, 5x5), split by blocks of maps: unpooled, with their 2x2 pooling taken
+    /// from the tiles, and with a 4x4 pooling after them.
     @Test(arguments: [2, 3, 4, 0])
     func convolutionMapsSplitBetweenThreads(threads: Int) throws {
         var rng = TestRNG(seed: 11)
         func floats(_ n: Int) -> [Float] { (0..<n).map { _ in rng.float() * 0.3 } }
-        let layers: [Layer] = [
+        let first: [Layer] = [
             .conv2d(name: "c1", input: [1, 28, 28], maps: 20, kernel: [5, 5], activation: .relu,
                     weights: floats(20 * 25), bias: floats(20)),
             .maxPool2d(name: "p1", input: [20, 24, 24], pool: [2, 2]),
+        ]
+        let direct: [Layer] = first + [
             .conv2d(name: "c2", input: [20, 12, 12], maps: 7, kernel: [3, 3], activation: .sigmoid,
                     weights: floats(7 * 20 * 9), bias: floats(7)),
             .conv2d(name: "c3", input: [7, 10, 10], maps: 5, kernel: [3, 3], activation: .tanh,
@@ -71,6 +76,28 @@ import Glibc
             Layer(name: "out", inputShape: [5, 4, 4], outputShape: [10], activation: .softmax,
                   weights: Tensor(shape: [10, 80], data: floats(800)), bias: Tensor(shape: [10], data: floats(10))),
         ]
+        let winograd: [Layer] = first + [
+            .conv2d(name: "c2", input: [20, 12, 12], maps: 14, kernel: [5, 5], activation: .sigmoid,
+                    weights: floats(14 * 20 * 25), bias: floats(14)),
+            .conv2d(name: "c3", input: [14, 8, 8], maps: 9, kernel: [5, 5], activation: .tanh,
+                    weights: floats(9 * 14 * 25), bias: floats(9)),
+            .maxPool2d(name: "p3", input: [9, 4, 4], pool: [2, 2], activation: .relu),
+            Layer(name: "out", inputShape: [9, 2, 2], outputShape: [10], activation: .softmax,
+                  weights: Tensor(shape: [10, 36], data: floats(360)), bias: Tensor(shape: [10], data: floats(10))),
+        ]
+        let winogradPool4: [Layer] = first + [
+            .conv2d(name: "c2", input: [20, 12, 12], maps: 14, kernel: [5, 5], activation: .relu,
+                    weights: floats(14 * 20 * 25), bias: floats(14)),
+            .maxPool2d(name: "p2", input: [14, 8, 8], pool: [4, 4], activation: .sigmoid),
+            Layer(name: "out", inputShape: [14, 2, 2], outputShape: [10], activation: .softmax,
+                  weights: Tensor(shape: [10, 56], data: floats(560)), bias: Tensor(shape: [10], data: floats(10))),
+        ]
+        for layers in [direct, winograd, winogradPool4] {
+            try checkMapSplit(layers, threads: threads)
+        }
+    }
+
+    private func checkMapSplit(_ layers: [Layer], threads: Int) throws {
         let network = NetworkModel(name: "convs", layers: layers, classLabels: (0..<10).map(String.init),
                                    input: InputContract(shape: [1, 28, 28], scale: 1.0 / 255.0, offset: 0,
                                                         polarity: .lightOnDark),

@@ -1,0 +1,1 @@
+../NNKernelsGeneric/Winograd.swift
