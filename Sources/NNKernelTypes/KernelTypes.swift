@@ -101,8 +101,11 @@ public protocol KernelSet: Sendable {
                                     blocks: Range<Int>, activation: ActivationFunction, pool2x2: Bool,
                                     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
 
+    static func winogradTransformed(scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float>
+
     static func winogradTransformInput(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                                       scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>
+                                       channelRange: Range<Int>, into transformed: UnsafeMutablePointer<Float>,
+                                       scratch: UnsafeMutablePointer<Float>)
 
     static func maxPool2dForward(input: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
                                  poolHeight: Int, poolWidth: Int,

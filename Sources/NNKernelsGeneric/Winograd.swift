@@ -110,9 +110,9 @@ extension CPUKernels {
     /// OH/2, OW/2); only the maps of `blocks` are written. The shape must be one
     /// `winogradSupports`; scratch holds `winogradScratchCount` floats.
     ///
-    /// With `transformed`, the input transform is taken from there instead (`winogradTransformInput`
-    /// of the same example written it, batch 1), so that several threads can share it, each
-    /// computing its own blocks with its own scratch.
+    /// With `transformed` (batch 1), the input transform is taken from there instead (written
+    /// by `winogradTransformInput` for every channel of the same example), so that several
+    /// threads can share it, each computing its own blocks with its own scratch.
     public static func winogradConvForward(input: UnsafePointer<Float>, transformed: UnsafePointer<Float>?,
                                            batch: Int, channels: Int, height: Int, width: Int,
                                            packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>, maps: Int,
@@ -130,7 +130,7 @@ extension CPUKernels {
             if let transformed, batch == 1 {
                 tiles = transformed
             } else {
-                transformInput(x, layout, into: v, rows: v + 36 &* channels &* layout.rowStride)
+                transformInput(x, layout, channels: 0..<channels, into: v, rows: v + 36 &* channels &* layout.rowStride)
                 tiles = UnsafePointer(v)
             }
             winogradMaps(tiles, layout, packedWeights: packedWeights, bias: bias, maps: maps, blocks: blocks,
@@ -139,15 +139,25 @@ extension CPUKernels {
         }
     }
 
-    /// Writes one example's input transform (channels, height, width) into the start of scratch
-    /// (`winogradScratchCount` floats, as `winogradConvForward` uses it with `transformed`);
-    /// returns where it is.
+    /// Where in a scratch buffer (`winogradScratchCount` floats) `winogradTransformInput` puts an
+    /// example's input transform.
+    public static func winogradTransformed(scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        scratch + winogradBlockScratch
+    }
+
+    /// Writes the input transform of channels `channelRange` of one example (channels, height,
+    /// width) into `transformed` (`winogradTransformed` of some scratch buffer), for
+    /// `winogradConvForward`'s `transformed`. Its working rows are in `scratch` (a buffer of
+    /// `winogradScratchCount` floats, the same or another), so threads can each transform a range
+    /// of channels into one shared buffer.
     public static func winogradTransformInput(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                                              scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+                                              channelRange: Range<Int>, into transformed: UnsafeMutablePointer<Float>,
+                                              scratch: UnsafeMutablePointer<Float>) {
+        guard winogradSupports(channels: channels, height: height, width: width, maps: 1,
+                               kernelHeight: 5, kernelWidth: 5) else { return }
         let layout = WinogradLayout(channels: channels, height: height, width: width)
-        let v = scratch + winogradBlockScratch
-        transformInput(input, layout, into: v, rows: v + 36 &* channels &* layout.rowStride)
-        return UnsafePointer(v)
+        transformInput(input, layout, channels: channelRange.clamped(to: 0..<channels), into: transformed,
+                       rows: winogradTransformed(scratch: scratch) + 36 &* channels &* layout.rowStride)
     }
 }
 
@@ -182,11 +192,11 @@ struct WinogradLayout {
 /// (B on the even and odd columns of each transformed row, four tiles at a time). Columns
 /// `tiles..<roundUp(tiles, NR)` are zeroed (the product reads whole panels).
 @inline(never)
-private func transformInput(_ x: UnsafePointer<Float>, _ l: WinogradLayout, into v: UnsafeMutablePointer<Float>,
-                            rows buffers: UnsafeMutablePointer<Float>) {
+private func transformInput(_ x: UnsafePointer<Float>, _ l: WinogradLayout, channels: Range<Int>,
+                            into v: UnsafeMutablePointer<Float>, rows buffers: UnsafeMutablePointer<Float>) {
     let half = l.width / 2 &+ 4                   // floats per even or odd half-row
     let plane = l.channels &* l.rowStride         // floats per ξ
-    for c in 0..<l.channels {
+    for c in channels {
         // All of a channel's rows go down the columns before any goes across, so that the
         // halves are read long after they are written (reading a vector straight after storing
         // parts of it stalls the load).
@@ -243,7 +253,11 @@ private func transformInput(_ x: UnsafePointer<Float>, _ l: WinogradLayout, into
     }
     let padded = roundUp(l.tiles, gemmNR)
     if padded > l.tiles {
-        for row in 0..<(36 &* l.channels) { (v + row &* l.rowStride + l.tiles).update(repeating: 0, count: padded &- l.tiles) }
+        for xi in 0..<36 {
+            for c in channels {
+                (v + ((xi &* l.channels &+ c) &* l.rowStride &+ l.tiles)).update(repeating: 0, count: padded &- l.tiles)
+            }
+        }
     }
 }
 

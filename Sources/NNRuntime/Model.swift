@@ -428,12 +428,18 @@ struct ConvStep {
                                                 output: target, scratch: scratch)
                     return
                 }
+                let transformed = kernels.winogradTransformed(scratch: scratch)
                 for r in 0..<rows {
                     let x = input + r &* layer.inCount
-                    let transformed = kernels.winogradTransformInput(input: x, channels: channels, height: height,
-                                                                      width: width, scratch: scratch)
+                    // The threads transform ranges of channels, then compute ranges of blocks of maps.
+                    let transformParts = min(split.threads, channels)
+                    split.pool.run(transformParts) { k in
+                        kernels.winogradTransformInput(input: x, channels: channels, height: height, width: width,
+                                                       channelRange: (channels &* k / transformParts)..<(channels &* (k &+ 1) / transformParts),
+                                                       into: transformed, scratch: k == 0 ? scratch : split.scratch[k &- 1])
+                    }
                     split.pool.run(parts) { k in
-                        kernels.winogradConvForward(input: x, transformed: transformed, batch: 1, channels: channels,
+                        kernels.winogradConvForward(input: x, transformed: UnsafePointer(transformed), batch: 1, channels: channels,
                                                     height: height, width: width, packedWeights: u, bias: bias,
                                                     maps: maps, blocks: (blocks &* k / parts)..<(blocks &* (k &+ 1) / parts),
                                                     activation: layer.activation, pool2x2: pool2x2,

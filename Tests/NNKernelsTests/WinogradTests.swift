@@ -60,14 +60,28 @@ import NNKernels
                 for range in blocks ?? [0..<self.blocks] {
                     if shared {
                         for r in 0..<examples.count {
-                            let t = kernels.winogradTransformInput(input: x + r * inSize, channels: s.channels,
-                                                                   height: s.height, width: s.width, scratch: &scratch)
-                            out.withUnsafeMutableBufferPointer { o in
-                                kernels.winogradConvForward(input: x + r * inSize, transformed: t, batch: 1,
-                                                            channels: s.channels, height: s.height, width: s.width,
-                                                            packedWeights: packed, bias: bias, maps: s.maps, blocks: range,
-                                                            activation: f, pool2x2: pool,
-                                                            output: o.baseAddress! + r * perExample, scratch: &other)
+                            // Two threads' way: each transforms half the channels into scratch's
+                            // buffer with its own working rows, then computes blocks from it.
+                            let half = s.channels / 2
+                            scratch.withUnsafeMutableBufferPointer { sb in
+                                other.withUnsafeMutableBufferPointer { ob in
+                                    out.withUnsafeMutableBufferPointer { o in
+                                        let t = kernels.winogradTransformed(scratch: sb.baseAddress!)
+                                        kernels.winogradTransformInput(input: x + r * inSize, channels: s.channels,
+                                                                       height: s.height, width: s.width,
+                                                                       channelRange: half..<s.channels, into: t,
+                                                                       scratch: ob.baseAddress!)
+                                        kernels.winogradTransformInput(input: x + r * inSize, channels: s.channels,
+                                                                       height: s.height, width: s.width,
+                                                                       channelRange: 0..<half, into: t, scratch: sb.baseAddress!)
+                                        kernels.winogradConvForward(input: x + r * inSize, transformed: UnsafePointer(t),
+                                                                    batch: 1, channels: s.channels, height: s.height,
+                                                                    width: s.width, packedWeights: packed, bias: bias,
+                                                                    maps: s.maps, blocks: range, activation: f, pool2x2: pool,
+                                                                    output: o.baseAddress! + r * perExample,
+                                                                    scratch: ob.baseAddress!)
+                                    }
+                                }
                             }
                         }
                     } else {
