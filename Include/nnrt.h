@@ -13,7 +13,12 @@
  * - max_pool2d (format version 2): the maximum over non-overlapping PH x PW windows, output
  *   [C, H/PH, W/PW] (a remainder row or column is ignored).
  * Each layer then applies its activation: sigmoid, tanh, ReLU, linear, or softmax (dense only).
- * The runtime runs the same kernels as the nnrt trainer, so its outputs are the trainer's.
+ * The runtime runs the nnrt trainer's kernels, so its outputs are the trainer's, with one
+ * exception: a 5x5 convolution over 4 or more channels whose output height and width are even
+ * (the book's second conv layer) runs by Winograd's F(2x2, 5x5), with 2.8x fewer multiply-adds,
+ * and rounds differently: its outputs agree with the exact convolution to about 1e-6 of the
+ * sum of the products' magnitudes, so they may differ from the trainer's in the last digits.
+ * Either way, one build of the kernels gives the same bits for any batch size or thread count.
  *
  * Conventions (they hold for every function below):
  * - Every fallible function returns an nnrt_status; NNRT_OK (0) is success. On failure the
