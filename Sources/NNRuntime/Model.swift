@@ -406,8 +406,9 @@ struct ConvStep {
     /// `run` for a convolution compiled for Winograd's F(2x2, 5x5) (`CompiledLayer.winograd`): a
     /// 2x2 max-pooling is taken from each 2x2 tile as it is computed (pooled written, output
     /// untouched); another pooling runs after, on output. With a split, one example at a time:
-    /// the calling thread transforms its input, then each thread computes a range of blocks of
-    /// maps from it. A map's values do not depend on the range or the thread.
+    /// the threads transform ranges of its channels into the calling thread's scratch, then each
+    /// computes a range of blocks of maps from it. A map's values do not depend on the range or
+    /// the thread.
     private func runWinograd(_ kernels: any KernelSet.Type, _ input: UnsafePointer<Float>, rows: Int,
                              output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                              pool: PoolStep?, pooled: UnsafeMutablePointer<Float>, split: MapSplit?) {
