@@ -4,13 +4,7 @@ import NNKernels
 /// Winograd's F(2x2, 5x5) against the exact convolution (in Double) and against itself split
 /// every way the runtime splits it.
 @Suite struct WinogradTests {
-    func values(_ n: Int, seed: UInt64) -> [Float] {
-        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        return (0..<n).map { _ in
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17
-            return Float(Double(s % 2_000_001) / 1_000_000 - 1)
-        }
-    }
+    func values(_ n: Int, seed: UInt64) -> [Float] { uniformValues(n, seed: seed) }
 
     struct Shape: CustomTestStringConvertible, Sendable {
         var batch, channels, height, width, maps: Int
