@@ -83,8 +83,6 @@ public protocol KernelSet: Sendable {
                                inputDelta: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>)
 
     /// Winograd F(2x2, 5x5) convolution for inference (see each build's `Winograd.swift`).
-    static var winogradMapsPerBlock: Int { get }
-
     static func winogradSupports(channels: Int, height: Int, width: Int, maps: Int,
                                  kernelHeight: Int, kernelWidth: Int) -> Bool
 
@@ -98,7 +96,7 @@ public protocol KernelSet: Sendable {
     static func winogradConvForward(input: UnsafePointer<Float>, transformed: UnsafePointer<Float>?,
                                     batch: Int, channels: Int, height: Int, width: Int,
                                     packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>, maps: Int,
-                                    blocks: Range<Int>, activation: ActivationFunction, pool2x2: Bool,
+                                    mapRange: Range<Int>, activation: ActivationFunction, pool2x2: Bool,
                                     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
 
     static func winogradTransformed(scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float>

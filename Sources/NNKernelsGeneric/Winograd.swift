@@ -23,13 +23,10 @@
 // one fixed order that depends only on the shapes: results are bit-identical whatever the batch,
 // the map range a call computes or the thread it runs on.
 
-/// Rows of U per packed block: maps run in blocks of the micro-kernel's height.
+/// Rows of U per packed block: maps are packed in blocks of the micro-kernel's height.
 let winogradBlock = gemmMR
 
 extension CPUKernels {
-    /// Maps per block of packed weights; `winogradConvForward` computes whole blocks.
-    public static var winogradMapsPerBlock: Int { winogradBlock }
-
     /// Whether `winogradConvForward` computes this convolution: 5x5 kernels, an even output
     /// height and width (whole 2x2 tiles), at least one channel and map.
     public static func winogradSupports(channels: Int, height: Int, width: Int, maps: Int,
@@ -105,19 +102,18 @@ extension CPUKernels {
     }
 
     /// The convolution `conv2dForward` computes (input (batch, channels, height, width), weights
-    /// packed by `winogradPackWeights`, bias (maps)), by F(2x2, 5x5), for the maps of blocks
-    /// `blocks` (of `winogradMapsPerBlock`; the last may be short), with `activation` (not softmax)
-    /// applied: output (batch, maps, OH, OW), or with `pool2x2` its 2x2 max-pooling, (batch, maps,
-    /// OH/2, OW/2); only the maps of `blocks` are written. The shape must be one
-    /// `winogradSupports`; scratch holds `winogradScratchCount` floats.
+    /// packed by `winogradPackWeights`, bias (maps)), by F(2x2, 5x5), for the maps `mapRange`,
+    /// with `activation` (not softmax) applied: output (batch, maps, OH, OW), or with `pool2x2`
+    /// its 2x2 max-pooling, (batch, maps, OH/2, OW/2); only the maps of `mapRange` are written.
+    /// The shape must be one `winogradSupports`; scratch holds `winogradScratchCount` floats.
     ///
     /// With `transformed` (batch 1), the input transform is taken from there instead (written
     /// by `winogradTransformInput` for every channel of the same example), so that several
-    /// threads can share it, each computing its own blocks with its own scratch.
+    /// threads can share it, each computing its own maps with its own scratch.
     public static func winogradConvForward(input: UnsafePointer<Float>, transformed: UnsafePointer<Float>?,
                                            batch: Int, channels: Int, height: Int, width: Int,
                                            packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>, maps: Int,
-                                           blocks: Range<Int>, activation: ActivationFunction, pool2x2: Bool,
+                                           mapRange: Range<Int>, activation: ActivationFunction, pool2x2: Bool,
                                            output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         guard winogradSupports(channels: channels, height: height, width: width, maps: maps,
                                kernelHeight: 5, kernelWidth: 5), activation != .softmax else { return }
@@ -134,7 +130,8 @@ extension CPUKernels {
                 transformInput(x, layout, channels: 0..<channels, into: v, rows: v + 36 &* channels &* layout.rowStride)
                 tiles = UnsafePointer(v)
             }
-            winogradMaps(tiles, layout, packedWeights: packedWeights, bias: bias, maps: maps, blocks: blocks,
+            winogradMaps(tiles, layout, packedWeights: packedWeights, bias: bias, maps: maps,
+                         range: mapRange.clamped(to: 0..<maps),
                          activation: activation, pool2x2: pool2x2, output: output + r &* maps &* outPlane,
                          scratch: blockScratch)
         }
@@ -304,12 +301,14 @@ private struct StridedPanel: PanelReader {
     }
 }
 
-/// For each panel of NR tiles and each block of maps: the 36 products M_ξ (block, NR) into
-/// scratch, then Aᵀ M A + bias, the activation, and either the 2x2 tiles (scattered into
-/// output (maps, OH, OW)) or their maxima (output (maps, down, across), contiguous by tile).
+/// For each panel of NR tiles and each run of maps of `range` within one packed block (a
+/// thread's range may start or end mid-block): the 36 products M_ξ (run, NR) into scratch,
+/// then Aᵀ M A + bias, the activation, and either the 2x2 tiles (scattered into output (maps,
+/// OH, OW)) or their maxima (output (maps, down, across), contiguous by tile). A map's sums do
+/// not depend on the run it is in.
 @inline(never)
 private func winogradMaps(_ v: UnsafePointer<Float>, _ l: WinogradLayout, packedWeights: UnsafePointer<Float>,
-                          bias: UnsafePointer<Float>, maps: Int, blocks: Range<Int>, activation: ActivationFunction,
+                          bias: UnsafePointer<Float>, maps: Int, range: Range<Int>, activation: ActivationFunction,
                           pool2x2: Bool, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     let mr = winogradBlock, nr = gemmNR
     let allBlocks = (maps &+ mr &- 1) / mr
@@ -320,18 +319,27 @@ private func winogradMaps(_ v: UnsafePointer<Float>, _ l: WinogradLayout, packed
     var q = 0
     while q < l.tiles {
         let cols = min(nr, l.tiles &- q)
-        for block in blocks.clamped(to: 0..<allBlocks) {
-            let rows = min(mr, maps &- block &* mr)
+        var first = range.lowerBound
+        while first < range.upperBound {
+            let block = first / mr, offset = first % mr
+            let rows = min(mr &- offset, range.upperBound &- first)
             for xi in 0..<36 {
                 var panel = StridedPanel(next: v + (xi &* plane &+ q), stride: l.rowStride)
-                let a = packedWeights + ((xi &* allBlocks &+ block) &* l.channels) &* mr &* gemmBroadcast
-                let sums = microSums(6, kc: l.channels, a: a, gemmBroadcast, mr &* gemmBroadcast, b: &panel, rows: mr)
+                let a = packedWeights + (((xi &* allBlocks &+ block) &* l.channels) &* mr &+ offset) &* gemmBroadcast
+                let aStep = mr &* gemmBroadcast
+                let sums: (PanelVector, PanelVector, PanelVector, PanelVector, PanelVector, PanelVector)
+                switch rows {
+                case 1: sums = microSums(1, kc: l.channels, a: a, gemmBroadcast, aStep, b: &panel, rows: rows)
+                case 2: sums = microSums(2, kc: l.channels, a: a, gemmBroadcast, aStep, b: &panel, rows: rows)
+                case 3, 4: sums = microSums(4, kc: l.channels, a: a, gemmBroadcast, aStep, b: &panel, rows: rows)
+                default: sums = microSums(6, kc: l.channels, a: a, gemmBroadcast, aStep, b: &panel, rows: rows)
+                }
                 let c = products + xi &* mr &* nr
                 storePanel(sums.0, c); storePanel(sums.1, c + nr); storePanel(sums.2, c + 2 &* nr)
                 storePanel(sums.3, c + 3 &* nr); storePanel(sums.4, c + 4 &* nr); storePanel(sums.5, c + 5 &* nr)
             }
             for row in 0..<rows {
-                let y = outputTransform(products + row &* nr, stride: mr &* nr, bias: bias[block &* mr &+ row])
+                let y = outputTransform(products + row &* nr, stride: mr &* nr, bias: bias[first &+ row])
                 storePanel(y.0, outputs + row &* nr)
                 storePanel(y.1, outputs + (mr &+ row) &* nr)
                 storePanel(y.2, outputs + (2 &* mr &+ row) &* nr)
@@ -339,7 +347,7 @@ private func winogradMaps(_ v: UnsafePointer<Float>, _ l: WinogradLayout, packed
             }
             CPUKernels.activationForward(activation, outputs, rows: 1, width: 4 &* mr &* nr)
             for row in 0..<rows {
-                let map = block &* mr &+ row
+                let map = first &+ row
                 let y00 = loadPanel(outputs + row &* nr), y01 = loadPanel(outputs + (mr &+ row) &* nr)
                 let y10 = loadPanel(outputs + (2 &* mr &+ row) &* nr), y11 = loadPanel(outputs + (3 &* mr &+ row) &* nr)
                 if pool2x2 {
@@ -360,6 +368,7 @@ private func winogradMaps(_ v: UnsafePointer<Float>, _ l: WinogradLayout, packed
                     }
                 }
             }
+            first &+= rows
         }
         q &+= nr
     }

@@ -407,32 +407,30 @@ struct ConvStep {
     /// 2x2 max-pooling is taken from each 2x2 tile as it is computed (pooled written, output
     /// untouched); another pooling runs after, on output. With a split, one example at a time:
     /// the threads transform ranges of its channels into the calling thread's scratch, then each
-    /// computes a range of blocks of maps from it. A map's values do not depend on the range or
-    /// the thread.
+    /// computes a range of maps from it. A map's values do not depend on the range or the thread.
     private func runWinograd(_ kernels: any KernelSet.Type, _ input: UnsafePointer<Float>, rows: Int,
                              output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                              pool: PoolStep?, pooled: UnsafeMutablePointer<Float>, split: MapSplit?) {
         let pool2x2 = pool.map { $0.poolHeight == 2 && $0.poolWidth == 2 } ?? false
         let target = pool2x2 ? pooled : output
         let targetCount = pool2x2 ? pool?.layer.outCount ?? 0 : layer.outCount
-        let blocks = (maps &+ kernels.winogradMapsPerBlock &- 1) / kernels.winogradMapsPerBlock
         // 36 multiply-adds per 2x2 tile, channel and map.
         let (work, overflow) = (layer.outCount / 4).multipliedReportingOverflow(by: rows &* channels &* 36)
-        let parts = min(blocks, split?.parts(work: overflow ? Int.max : work, maps: maps) ?? 1)
+        let parts = split?.parts(work: overflow ? Int.max : work, maps: maps) ?? 1
         layer.winograd.withUnsafeBufferPointer { u in
             layer.bias.withUnsafeBufferPointer { bias in
                 guard let u = u.baseAddress, let bias = bias.baseAddress else { return }
                 guard let split, parts > 1 else {
                     kernels.winogradConvForward(input: input, transformed: nil, batch: rows, channels: channels,
                                                 height: height, width: width, packedWeights: u, bias: bias, maps: maps,
-                                                blocks: 0..<blocks, activation: layer.activation, pool2x2: pool2x2,
+                                                mapRange: 0..<maps, activation: layer.activation, pool2x2: pool2x2,
                                                 output: target, scratch: scratch)
                     return
                 }
                 let transformed = kernels.winogradTransformed(scratch: scratch)
                 for r in 0..<rows {
                     let x = input + r &* layer.inCount
-                    // The threads transform ranges of channels, then compute ranges of blocks of maps.
+                    // The threads transform ranges of channels, then compute ranges of maps.
                     let transformParts = min(split.threads, channels)
                     split.pool.run(transformParts) { k in
                         kernels.winogradTransformInput(input: x, channels: channels, height: height, width: width,
@@ -442,7 +440,7 @@ struct ConvStep {
                     split.pool.run(parts) { k in
                         kernels.winogradConvForward(input: x, transformed: UnsafePointer(transformed), batch: 1, channels: channels,
                                                     height: height, width: width, packedWeights: u, bias: bias,
-                                                    maps: maps, blocks: (blocks &* k / parts)..<(blocks &* (k &+ 1) / parts),
+                                                    maps: maps, mapRange: (maps &* k / parts)..<(maps &* (k &+ 1) / parts),
                                                     activation: layer.activation, pool2x2: pool2x2,
                                                     output: target + r &* targetCount,
                                                     scratch: k == 0 ? scratch : split.scratch[k &- 1])

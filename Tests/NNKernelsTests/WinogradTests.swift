@@ -28,7 +28,6 @@ import NNKernels
         let s: Shape
         let input: [Float], bias: [Float]
         let packed: [Float]
-        var blocks: Int { (s.maps + kernels.winogradMapsPerBlock - 1) / kernels.winogradMapsPerBlock }
 
         init(_ kernels: any KernelSet.Type, _ s: Shape, input: [Float], weights: [Float], bias: [Float]) {
             (self.kernels, self.s, self.input, self.bias) = (kernels, s, input, bias)
@@ -37,9 +36,9 @@ import NNKernels
             self.packed = packed
         }
 
-        /// The convolution (or its 2x2 pooling) of examples `examples`, blocks `blocks` written
+        /// The convolution (or its 2x2 pooling) of examples `examples`, map ranges `maps` written
         /// over `output` (NaN elsewhere unless given), optionally from a shared input transform.
-        func forward(_ f: ActivationFunction = .linear, pool: Bool = false, blocks: [Range<Int>]? = nil,
+        func forward(_ f: ActivationFunction = .linear, pool: Bool = false, maps: [Range<Int>]? = nil,
                      examples: Range<Int>? = nil, shared: Bool = false) -> [Float] {
             let examples = examples ?? 0..<s.batch
             let perExample = s.maps * s.outHeight * s.outWidth / (pool ? 4 : 1)
@@ -51,11 +50,11 @@ import NNKernels
             let inSize = s.channels * s.height * s.width
             input.withUnsafeBufferPointer { x in
                 let x = x.baseAddress! + examples.lowerBound * inSize
-                for range in blocks ?? [0..<self.blocks] {
+                for range in maps ?? [0..<s.maps] {
                     if shared {
                         for r in 0..<examples.count {
                             // Two threads' way: each transforms half the channels into scratch's
-                            // buffer with its own working rows, then computes blocks from it.
+                            // buffer with its own working rows, then computes maps from it.
                             let half = s.channels / 2
                             scratch.withUnsafeMutableBufferPointer { sb in
                                 other.withUnsafeMutableBufferPointer { ob in
@@ -71,7 +70,7 @@ import NNKernels
                                         kernels.winogradConvForward(input: x + r * inSize, transformed: UnsafePointer(t),
                                                                     batch: 1, channels: s.channels, height: s.height,
                                                                     width: s.width, packedWeights: packed, bias: bias,
-                                                                    maps: s.maps, blocks: range, activation: f, pool2x2: pool,
+                                                                    maps: s.maps, mapRange: range, activation: f, pool2x2: pool,
                                                                     output: o.baseAddress! + r * perExample,
                                                                     scratch: ob.baseAddress!)
                                     }
@@ -81,7 +80,7 @@ import NNKernels
                     } else {
                         kernels.winogradConvForward(input: x, transformed: nil, batch: examples.count,
                                                     channels: s.channels, height: s.height, width: s.width,
-                                                    packedWeights: packed, bias: bias, maps: s.maps, blocks: range,
+                                                    packedWeights: packed, bias: bias, maps: s.maps, mapRange: range,
                                                     activation: f, pool2x2: pool, output: &out, scratch: &scratch)
                     }
                 }
@@ -136,7 +135,8 @@ import NNKernels
         }
     }
 
-    /// Every way of running it gives the same bits: blocks in parts, examples one at a time or
+    /// Every way of running it gives the same bits: maps in parts (whole packed blocks of six or
+    /// not, down to one map at a time), examples one at a time or
     /// together, from a shared input transform or not; the activation and the 2x2 pooling are
     /// those of the linear output.
     @Test(arguments: shapes)
@@ -148,9 +148,11 @@ import NNKernels
             let whole = run.forward()
             let bits = whole.map(\.bitPattern)
             #expect(!whole.contains { $0.isNaN })
-            let b = run.blocks
-            #expect(run.forward(blocks: [0..<(b / 2), (b / 2)..<b]).map(\.bitPattern) == bits)
-            #expect(run.forward(blocks: (0..<b).map { $0..<($0 + 1) }).map(\.bitPattern) == bits)
+            let m = s.maps
+            #expect(run.forward(maps: [0..<(m / 2), (m / 2)..<m]).map(\.bitPattern) == bits)
+            #expect(run.forward(maps: [0..<min(m, 6), min(m, 6)..<m]).map(\.bitPattern) == bits)
+            #expect(run.forward(maps: [0..<(m / 3), (m / 3)..<(2 * m / 3), (2 * m / 3)..<m]).map(\.bitPattern) == bits)
+            #expect(run.forward(maps: (0..<m).map { $0..<($0 + 1) }).map(\.bitPattern) == bits)
             #expect(run.forward(shared: true).map(\.bitPattern) == bits)
             let perExample = whole.count / s.batch
             for r in 0..<s.batch {
@@ -173,7 +175,7 @@ import NNKernels
                 }
             }
             #expect(pooled.map(\.bitPattern) == expected.map(\.bitPattern))
-            #expect(run.forward(.sigmoid, pool: true, blocks: [0..<(b / 2), (b / 2)..<b], shared: true)
+            #expect(run.forward(.sigmoid, pool: true, maps: [0..<(m / 2), (m / 2)..<m], shared: true)
                         .map(\.bitPattern) == expected.map(\.bitPattern))
         }
     }
