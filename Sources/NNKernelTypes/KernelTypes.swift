@@ -37,6 +37,16 @@ public protocol KernelSet: Sendable {
                              packedB: UnsafePointer<Float>, beta: Float,
                              c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>)
 
+    /// Columns of C per micro-panel of packed B: where the `columns` ranges below may start.
+    static var gemmPanelWidth: Int { get }
+
+    /// `sgemmPackedB` on a range of C's columns alone (starting at a multiple of `gemmPanelWidth`),
+    /// each element exactly as the whole product computes it.
+    static func sgemmPackedB(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                             packedB: UnsafePointer<Float>, beta: Float,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>,
+                             columns: Range<Int>)
+
     /// Whether `sgemmPackedBSparseA` is likely faster than `sgemmPackedB` for this A (m, k) and n.
     static func zeroSkippingPays(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int) -> Bool
 
@@ -45,6 +55,12 @@ public protocol KernelSet: Sendable {
     static func sgemmPackedBSparseA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                     packedB: UnsafePointer<Float>,
                                     c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>)
+
+    /// `sgemmPackedBSparseA` on a range of C's columns alone, as `sgemmPackedB(...columns:)`.
+    static func sgemmPackedBSparseA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                    packedB: UnsafePointer<Float>,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>,
+                                    columns: Range<Int>)
 
     static func denseForward(input: UnsafePointer<Float>, batch: Int, inFeatures: Int,
                              weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, outFeatures: Int,

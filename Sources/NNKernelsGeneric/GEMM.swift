@@ -150,13 +150,28 @@ extension CPUKernels {
     public static func sgemmPackedB(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                     packedB: UnsafePointer<Float>, beta: Float,
                                     c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
-        guard m > 0, n > 0 else { return }
-        scale(c, m: m, n: n, ldc: ldc, by: beta)
+        sgemmPackedB(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, packedB: packedB, beta: beta, c: c, ldc: ldc,
+                     scratch: scratch, columns: 0..<n)
+    }
+
+    /// Columns of C per micro-panel of packed B: where a `columns` range may start.
+    public static var gemmPanelWidth: Int { gemmNR }
+
+    /// `sgemmPackedB` on the columns `columns` of C alone (C's other columns are not touched), B
+    /// packed for all n columns. `columns` lies within 0..<n and starts at a multiple of
+    /// `gemmPanelWidth` (else nothing is done). Each element gets the value the whole product
+    /// gives it, bit for bit: threads may compute ranges of one row's columns side by side.
+    public static func sgemmPackedB(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                    packedB: UnsafePointer<Float>, beta: Float,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>,
+                                    columns: Range<Int>) {
+        guard m > 0, n > 0, validColumns(columns, n) else { return }
+        scale(c + columns.lowerBound, m: m, n: columns.count, ldc: ldc, by: beta)
         guard k > 0, alpha != 0 else { return }
         let nPadded = roundUp(n, gemmNR)
-        var jc = 0
-        while jc < n {
-            let nc = min(gemmNC, n &- jc)
+        var jc = columns.lowerBound
+        while jc < columns.upperBound {
+            let nc = min(gemmNC, columns.upperBound &- jc)
             var pc = 0
             while pc < k {
                 let kc = min(gemmKC, k &- pc)
@@ -179,6 +194,12 @@ extension CPUKernels {
             jc &+= nc
         }
     }
+}
+
+/// Whether `columns` is a nonempty range of 0..<n starting on a micro-panel boundary.
+@inline(__always)
+func validColumns(_ columns: Range<Int>, _ n: Int) -> Bool {
+    !columns.isEmpty && columns.lowerBound >= 0 && columns.upperBound <= n && columns.lowerBound % gemmNR == 0
 }
 
 /// C (m, n) = beta * C, as BLAS does it: beta 0 writes zeros without reading C (which may then

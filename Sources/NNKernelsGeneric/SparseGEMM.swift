@@ -49,7 +49,18 @@ extension CPUKernels {
                                            packedB: UnsafePointer<Float>,
                                            c: UnsafeMutablePointer<Float>, ldc: Int,
                                            scratch: UnsafeMutablePointer<Float>) {
-        guard m > 0, n > 0, k > 0 else { return }
+        sgemmPackedBSparseA(m: m, n: n, k: k, a: a, lda: lda, packedB: packedB, c: c, ldc: ldc, scratch: scratch,
+                            columns: 0..<n)
+    }
+
+    /// `sgemmPackedBSparseA` on the columns `columns` of C alone, as `sgemmPackedB(...columns:)`
+    /// restricts `sgemmPackedB`: the same values as the whole product, bit for bit.
+    public static func sgemmPackedBSparseA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                           packedB: UnsafePointer<Float>,
+                                           c: UnsafeMutablePointer<Float>, ldc: Int,
+                                           scratch: UnsafeMutablePointer<Float>, columns: Range<Int>) {
+        guard m > 0, n > 0, k > 0, validColumns(columns, n) else { return }
+        let width = columns.upperBound                                    // columns end here
         let nPadded = roundUp(n, gemmNR)
         let offsets = UnsafeMutableRawPointer(scratch)                   // Int32 p * NR each
         // Rows past the last full tile go one at a time or to the dense product (see
@@ -70,20 +81,20 @@ extension CPUKernels {
                     let x = a + (i &* lda &+ pc)
                     if rows == gemmMR {
                         let count = gatherUnion(gemmMR, x, lda, kc, offsets: offsets, table: table)
-                        var jr = 0
-                        while jr < n {
+                        var jr = columns.lowerBound
+                        while jr < width {
                             sparseTile(count, offsets, a: x, lda: lda, b: block + jr &* kc,
-                                       c: c + (i &* ldc &+ jr), ldc: ldc, cols: min(gemmNR, n &- jr))
+                                       c: c + (i &* ldc &+ jr), ldc: ldc, cols: min(gemmNR, width &- jr))
                             jr &+= gemmNR
                         }
                     } else {
                         let count = gatherUnion(1, x, lda, kc, offsets: offsets, table: table)
                         let row = c + i &* ldc
                         let panel = kc &* gemmNR
-                        var jr = 0
-                        while jr < n {
-                            let panels = min(4, (n &- jr &+ gemmNR &- 1) / gemmNR)
-                            let lastCols = min(gemmNR, n &- jr &- (panels &- 1) &* gemmNR)
+                        var jr = columns.lowerBound
+                        while jr < width {
+                            let panels = min(4, (width &- jr &+ gemmNR &- 1) / gemmNR)
+                            let lastCols = min(gemmNR, width &- jr &- (panels &- 1) &* gemmNR)
                             let b = block + jr &* kc
                             switch panels {
                             case 1: sparseRow(1, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
@@ -101,7 +112,7 @@ extension CPUKernels {
         }
         if end < m {
             sgemmPackedB(m: m &- end, n: n, k: k, alpha: 1, a: a + end &* lda, lda: lda, packedB: packedB, beta: 1,
-                         c: c + end &* ldc, ldc: ldc, scratch: scratch)
+                         c: c + end &* ldc, ldc: ldc, scratch: scratch, columns: columns)
         }
     }
 }

@@ -111,8 +111,9 @@ private func tooLarge(_ n: Int) -> String {
 }
 
 /// Sizes arrive as size_t and are seen here as Int; values above Int.max are negative.
-private func size(_ n: Int, _ name: String) throws(ModelError) -> Int {
-    guard n >= 0 else { throw ModelError(.invalidArgument, "\(name) is too large: \(tooLarge(n))") }
+/// `name` is only built when the size is refused (a predict call makes no string otherwise).
+private func size(_ n: Int, _ name: @autoclosure () -> String) throws(ModelError) -> Int {
+    guard n >= 0 else { throw ModelError(.invalidArgument, "\(name()) is too large: \(tooLarge(n))") }
     return n
 }
 

@@ -123,11 +123,14 @@ public final class Session {
                 if let error = runPart(0) { throw error }
                 return
             }
+            // The dense layers split too (by columns), with the scratch of their product.
+            let gemmDepth = model.members.reduce(0) { max($0, $1.maxGEMMDepth) }
+            let partFloats = max(convFloats, Kernels.active.gemmScratchCount(m: count, k: gemmDepth))
             try withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: threads - 1) {
                 scratch throws(ModelError) in
                 for k in 1..<threads {
                     arenas[k].reset()
-                    scratch[k - 1] = try arenas[k].floats(1, convFloats)
+                    scratch[k - 1] = try arenas[k].floats(1, partFloats)
                 }
                 guard let base = scratch.baseAddress else { return }
                 try model.run(rows(0), count: count, labels: labels, outputs: outputs, memberLabels: nil,

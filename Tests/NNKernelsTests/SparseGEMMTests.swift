@@ -65,6 +65,57 @@ import NNKernels
         }
     }
 
+    /// Both products on ranges of columns (threads splitting one row's product): each range's
+    /// elements equal the whole product's bit for bit, the other columns keep their bits, and a
+    /// range that does not start on a micro-panel or leaves 0..<n changes nothing.
+    @Test(arguments: [(1, 100, 640), (1, 30, 784), (2, 100, 784), (7, 130, 300), (6, 16, 256), (1, 1000, 64)])
+    func columnRangesEqualTheWholeProduct(m: Int, n: Int, k: Int) {
+        for kernels in Kernels.available {
+            let w = kernels.gemmPanelWidth
+            let lda = k + 3
+            let a = inputs(m: m, k: k, lda: lda, specials: false, seed: UInt64(m * 7 + n * 131 + k))
+            var rng = Source(s: 5)
+            let b = (0..<(k * n)).map { _ in rng.float() }
+            let c0 = (0..<(m * n)).map { _ in rng.float() }
+            var packed = [Float](repeating: .nan, count: kernels.packedBCount(k: k, n: n))
+            kernels.packGEMMB(transposed: false, b: b, ldb: n, k: k, n: n, into: &packed)
+            var scratch = [Float](repeating: .nan, count: kernels.gemmScratchCount(m: m, k: k))
+            for sparse in [false, true] {
+                func run(_ c: inout [Float], _ columns: Range<Int>) {
+                    if sparse {
+                        kernels.sgemmPackedBSparseA(m: m, n: n, k: k, a: a, lda: lda, packedB: packed, c: &c, ldc: n,
+                                                    scratch: &scratch, columns: columns)
+                    } else {
+                        kernels.sgemmPackedB(m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, packedB: packed, beta: 0.75,
+                                             c: &c, ldc: n, scratch: &scratch, columns: columns)
+                    }
+                }
+                var whole = c0
+                run(&whole, 0..<n)
+                let panels = (n + w - 1) / w
+                // Every range of whole panels (a few of them when there are many).
+                let starts = panels <= 8 ? Array(0..<panels) : [0, 1, panels / 2, panels - 1]
+                for first in starts {
+                    for last in starts where last >= first {
+                        let columns = first * w ..< min(n, (last + 1) * w)
+                        var got = c0
+                        run(&got, columns)
+                        var expected = c0
+                        for r in 0..<m { for j in columns { expected[r * n + j] = whole[r * n + j] } }
+                        #expect(got.map(\.bitPattern) == expected.map(\.bitPattern),
+                                "\(kernels.name) sparse \(sparse) m \(m) n \(n) k \(k) columns \(columns)")
+                    }
+                }
+                for columns in [1..<n, 0..<(n + 1), -w..<n, 0..<0] where !(columns.lowerBound == 1 && n == 1) {
+                    var got = c0
+                    run(&got, columns)
+                    #expect(got.map(\.bitPattern) == c0.map(\.bitPattern),
+                            "\(kernels.name) sparse \(sparse) refused range \(columns) changed C")
+                }
+            }
+        }
+    }
+
     @Test func zeroSkippingPaysOnBlankPagesOnly() {
         for kernels in Kernels.available {
             func pays(_ m: Int, _ a: [Float]) -> Bool { kernels.zeroSkippingPays(m: m, n: 100, k: 784, a: a, lda: 784) }

@@ -57,7 +57,8 @@ import Glibc
     /// and without a pooling layer after it; bit-identical to the model's own one-thread results.
     /// The second and third networks' 5x5 convolutions over 20 and 14 channels go through
     /// Winograd's F(2x2, 5x5), split by blocks of maps: unpooled, with their 2x2 pooling taken
-    /// from the tiles, and with a 4x4 pooling after them.
+    /// from the tiles, and with a 4x4 pooling after them. The last two split a hidden dense
+    /// layer's columns.
     @Test(arguments: [2, 3, 4, 0])
     func convolutionMapsSplitBetweenThreads(threads: Int) throws {
         var rng = TestRNG(seed: 11)
@@ -92,7 +93,21 @@ import Glibc
             Layer(name: "out", inputShape: [14, 2, 2], outputShape: [10], activation: .softmax,
                   weights: Tensor(shape: [10, 56], data: floats(560)), bias: Tensor(shape: [10], data: floats(10))),
         ]
-        for layers in [direct, winograd, winogradPool4] {
+        // Hidden dense layers of 100 (several micro-panels) split by columns: after ReLU maps,
+        // and after maps biased to be almost all zero (the zero-skipping product).
+        func hidden(_ convBias: [Float]) -> [Layer] {
+            [
+                .conv2d(name: "c1", input: [1, 28, 28], maps: 20, kernel: [5, 5], activation: .relu,
+                        weights: floats(20 * 25), bias: convBias),
+                .maxPool2d(name: "p1", input: [20, 24, 24], pool: [2, 2]),
+                Layer(name: "h", inputShape: [20, 12, 12], outputShape: [100], activation: .sigmoid,
+                      weights: Tensor(shape: [100, 2880], data: floats(288_000)), bias: Tensor(shape: [100], data: floats(100))),
+                Layer(name: "out", inputShape: [100], outputShape: [10], activation: .softmax,
+                      weights: Tensor(shape: [10, 100], data: floats(1000)), bias: Tensor(shape: [10], data: floats(10))),
+            ]
+        }
+        let dense = hidden(floats(20)), blank = hidden([Float](repeating: -1.5, count: 20))
+        for layers in [direct, winograd, winogradPool4, dense, blank] {
             try checkMapSplit(layers, threads: threads)
         }
     }
