@@ -238,21 +238,34 @@ def render(facts: Dict[str, str], settings: Any, threads: List[int], versions: D
                 "at batch 1,000 through the C API, a 1-thread session, on the test images with "
                 "every pixel moved off zero (x / 2 + 1/4), so that the dense product runs: on the "
                 "images themselves nnrt skips the blank page's zeros (section 1).", ""]
-        rows = [[f"sgemm {peak.sgemm_size[t]}x{peak.sgemm_size[t]}", str(t), cell(peak.sgemm[t]),
-                 num(peak.sgemm[t].best), "-"] for t in sorted(peak.sgemm)]
+        out += ["Then, on one thread, in turns: numpy's sgemm of the same size (its sustained "
+                "rate: the median product of a window as long as nnrt's), then nnrt on each MLP, "
+                "repeated; *in turns* is each nnrt window's share of the numpy window just "
+                "before it (median over repeats), which the bar judges: a shared machine's load "
+                "changes within minutes, so the best product of the whole run (*of best*) may "
+                "come from a quieter moment than nnrt's windows.", ""]
+        rows = [[f"sgemm {peak.sgemm_size[t]}x{peak.sgemm_size[t]}, best product per repeat", str(t),
+                 cell(peak.sgemm[t]), num(peak.sgemm[t].best), "-", "-"] for t in sorted(peak.sgemm)]
+        if peak.paired_sgemm:
+            size = peak.sgemm_size.get(1)
+            rows.append([f"sgemm {size}x{size}, sustained, in turns with nnrt", "1", cell(peak.paired_sgemm),
+                         num(peak.paired_sgemm.best), "-", "-"])
         base = peak.sgemm.get(1)
         for key, stat in peak.nnrt_dense.items():
+            paired = peak.paired_share.get(key)
             rows.append([f"nnrt {titles[key]}, batch 1000", "1", cell(stat), num(stat.best),
+                         f"{paired.median * 100:.0f}%" if paired else "n/a",
                          f"{stat.median / base.best * 100:.0f}%" if base else "n/a"])
-        out.append(table(["what", "threads", "GFLOPS (median)", "GFLOPS (best)", "% of 1-thread peak"], rows))
+        out.append(table(["what", "threads", "GFLOPS (median)", "GFLOPS (best)", "in turns", "of best"], rows))
         for key, stat in peak.nnrt_dense.items():
-            if base is None:
+            paired = peak.paired_share.get(key)
+            if paired is None or base is None:
                 bars.add(f"dense {titles[key]} batch 1000: >= 60% of sgemm peak", "numpy missing", None)
             else:
-                share = stat.median / base.best
-                bars.add(f"dense {titles[key]} batch 1000: >= {PEAK_FRACTION:.0%} of 1-thread sgemm peak",
-                         f"{share:.0%} ({num(stat.median)} of {num(base.best)} GFLOPS)",
-                         share >= PEAK_FRACTION)
+                bars.add(f"dense {titles[key]} batch 1000: >= {PEAK_FRACTION:.0%} of 1-thread sgemm, in turns",
+                         f"{paired.median:.0%} (median of {len(paired.values)} pairs; "
+                         f"{stat.median / base.best:.0%} of the run's best product, {num(base.best)} GFLOPS)",
+                         paired.median >= PEAK_FRACTION)
     else:
         bars.not_run("dense layers at batch 1000: >= 60% of sgemm peak", "--only")
 

@@ -478,6 +478,10 @@ class PeakResult:
     sgemm: Dict[int, Stat]                       # threads -> GFLOPS per call, best size
     sgemm_size: Dict[int, int]
     nnrt_dense: Dict[str, Stat]                  # net -> GFLOPS at batch 1000 (1 thread)
+    # 1 thread, in turns with nnrt_dense: numpy's sustained GFLOPS (median call of a window as
+    # long as nnrt's), and per net the ratio of each nnrt window to the numpy window before it.
+    paired_sgemm: Optional[Stat] = None
+    paired_share: Dict[str, Stat] = field(default_factory=dict)
 
 
 def measure_peak(ctx: Context, models: List[nets.Net]) -> PeakResult:
@@ -494,15 +498,34 @@ def measure_peak(ctx: Context, models: List[nets.Net]) -> PeakResult:
             if threads not in result.sgemm or stat.best > result.sgemm[threads].best:
                 result.sgemm[threads], result.sgemm_size[threads] = stat, size
         ctx.close_workers()
-    for net in models:
-        if net.kind != "mlp":
-            continue
-        log(f"nnrt dense GFLOPS: {net.title}, batch 1000")
-        rates = []
-        for _ in range(s.repeats):
+    # nnrt's dense product in turns with numpy's sgemm on one thread (numpy, each MLP, numpy,
+    # ...), each over the same window, so that a ratio compares two figures taken seconds apart:
+    # the peak above is the best single product of the whole run, which a shared machine may
+    # have offered minutes earlier.
+    mlps = [net for net in models if net.kind == "mlp"]
+    w = ctx.worker("numpy", 1)
+    size = result.sgemm_size.get(1, s.sgemm_sizes[0])
+    sustained: List[float] = []
+    rates: Dict[str, List[float]] = {net.key: [] for net in mlps}
+    shares: Dict[str, List[float]] = {net.key: [] for net in mlps}
+    for repeat in range(s.repeats):
+        log(f"nnrt dense GFLOPS at batch 1000 in turns with numpy sgemm {size}x{size}, repeat {repeat + 1}")
+        numpy_rate = w.ask("sgemm", size=size, seconds=s.seconds)["gflops_median"] if w else None
+        if numpy_rate is not None:
+            sustained.append(numpy_rate)
+        for net in mlps:
             run = ctx.c_infer(net.key, 1000, s.seconds, inputs=DENSE_INPUTS)   # a 1-thread session
-            rates.append(2 * net.macs * run["images_per_s"] / 1e9)
-        result.nnrt_dense[net.key] = Stat(rates)
+            rate = 2 * net.macs * run["images_per_s"] / 1e9
+            rates[net.key].append(rate)
+            if numpy_rate:
+                shares[net.key].append(rate / numpy_rate)
+    ctx.close_workers()
+    for net in mlps:
+        result.nnrt_dense[net.key] = Stat(rates[net.key])
+        if shares[net.key]:
+            result.paired_share[net.key] = Stat(shares[net.key])
+    if sustained:
+        result.paired_sgemm = Stat(sustained)
     return result
 
 
