@@ -312,9 +312,8 @@ typedef struct nnrt_session nnrt_session;
  * (one image at a time) in a network with convolutions, each convolution's output maps are
  * split between the threads instead, in parts of at least about 100,000 multiply-adds, and so
  * are the columns of each dense layer of at least 50,000 weights (the book's 640 x 100 hidden
- * layer). INVALID_ARGUMENT for a NULL model
- * or too many threads, OUT_OF_MEMORY if a thread cannot be created. *out_session is NULL on
- * failure. */
+ * layer). INVALID_ARGUMENT for a NULL model or too many threads, OUT_OF_MEMORY if a thread
+ * cannot be created. *out_session is NULL on failure. */
 nnrt_status nnrt_session_create(const nnrt_model *model, size_t threads, nnrt_session **out_session);
 
 /* Stops the session's threads and frees it. NULL is a no-op, and so is anything that is not a

@@ -40,8 +40,9 @@ class Session:
     and uses fewer threads when a thread's share would be under about 500,000 multiply-adds (22
     rows of a 784-30-10 network), so an MLP's batch 1 runs on the calling thread. With fewer
     examples than threads, a network's convolutions split their output maps between the threads
-    instead, and its large dense layers their columns (a conv net's batch 1 uses them all). Too many threads (the library's limit is 256) raise
-    :class:`nnrt.InvalidArgumentError`. :attr:`threads` reports the resolved count.
+    instead, and its large dense layers their columns (a conv net's batch 1 uses them all). Too
+    many threads (the library's limit is 256) raise :class:`nnrt.InvalidArgumentError`.
+    :attr:`threads` reports the resolved count.
 
     **One thread at a time per session.** The model stays shareable, but a session is not: give
     each Python thread its own session. Concurrent calls on one session do not corrupt anything,
