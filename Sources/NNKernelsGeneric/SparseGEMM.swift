@@ -63,10 +63,10 @@ extension CPUKernels {
         let width = columns.upperBound                                    // columns end here
         let nPadded = roundUp(n, gemmNR)
         let offsets = UnsafeMutableRawPointer(scratch)                   // Int32 p * NR each
-        // Rows past the last full tile go one at a time or to the dense product (see
-        // `leftoverRowsSkipZeros`).
+        // Rows past the last full tile go one at a time or to the dense product, judged on the
+        // columns computed here (see `leftoverRowsSkipZeros`).
         let tiled = m &- m % gemmMR
-        let end = leftoverRowsSkipZeros(m &- tiled, n: n) ? m : tiled
+        let end = leftoverRowsSkipZeros(m &- tiled, n: columns.count) ? m : tiled
         leftPackTable.withUnsafeBufferPointer { table in
             guard let table = table.baseAddress else { return }
             // Rows outer, KC blocks inner: a tile's rows (18 KiB for 784 inputs) stay in L1 across
