@@ -33,6 +33,10 @@ public final class Session {
     /// starts to pay in back-to-back calls.
     static let defaultMinimumWork = 500_000
     private let minimumWork: Int
+    /// The next row of the current call that no thread has taken yet.
+    private let cursor = Atomic<Int>(0)
+    /// Chunks of rows are multiples of this (but the last): whole six-row tiles of the dense product.
+    private static let chunkRows = 12
 
     /// A session for `model` on `threads` threads (1: the calling thread only; 0: one per
     /// available core). Workers, if any, are created now; between calls they sleep, after watching
@@ -95,25 +99,46 @@ public final class Session {
         pool.run(parts, body)
     }
 
-    /// Runs `count` rows as up to `threads` contiguous parts, part 0 on the calling thread. Every
-    /// row's result is computed exactly as in a single-threaded call (each row's arithmetic does
-    /// not depend on the rows around it), so results do not depend on the thread count.
+    /// Runs `count` rows on up to `threads` threads, the calling thread one of them, each taking
+    /// chunks of rows as it goes. Every row's result is computed exactly as in a single-threaded
+    /// call (each row's arithmetic does not depend on the rows around it), so results depend
+    /// neither on the thread count nor on which thread took which rows.
     private func split(_ count: Int, labels: UnsafeMutablePointer<Int32>?, outputs: UnsafeMutablePointer<Float>?,
                        rows: (Int) -> Model.Rows) throws(ModelError) {
         let work = model.members.reduce(0) { $0 &+ max(1, $1.multiplyAdds) }
         let (total, overflow) = count.multipliedReportingOverflow(by: work)
         let parts = max(1, min(threads, count, overflow ? threads : total / minimumWork))
         let classes = model.classCount
-        func runPart(_ k: Int) -> ModelError? {
-            let start = count * k / parts, end = count * (k + 1) / parts
-            do throws(ModelError) {
-                try model.run(rows(start), count: end - start, labels: labels.map { $0 + start },
-                              outputs: outputs.map { $0 + start * classes },
-                              memberLabels: nil, memberOutputs: nil, arena: arenas[k])
-                return nil
-            } catch {
-                return error
+        // The threads take the rows in chunks as they go (guided scheduling: each chunk a share of
+        // the rows left, so they shrink towards the end, never below `smallest` rows), so a thread
+        // that the rest of the machine slows down takes fewer rows instead of holding up the call.
+        let smallest = max(Self.chunkRows, minimumWork / work)
+        cursor.store(0, ordering: .relaxed)
+        func claim() -> Range<Int>? {
+            var start = cursor.load(ordering: .relaxed)
+            while start < count {
+                let left = count - start
+                let share = parts == 1 ? left : max(smallest, left / (2 * parts))
+                let size = min(left, (share + Self.chunkRows - 1) / Self.chunkRows * Self.chunkRows)
+                let (exchanged, original) = cursor.compareExchange(expected: start, desired: start + size,
+                                                                   ordering: .relaxed)
+                if exchanged { return start..<(start + size) }
+                start = original
             }
+            return nil
+        }
+        func runPart(_ k: Int) -> ModelError? {
+            while let range = claim() {
+                let start = range.lowerBound
+                do throws(ModelError) {
+                    try model.run(rows(start), count: range.count, labels: labels.map { $0 + start },
+                                  outputs: outputs.map { $0 + start * classes },
+                                  memberLabels: nil, memberOutputs: nil, arena: arenas[k])
+                } catch {
+                    return error
+                }
+            }
+            return nil
         }
         guard parts > 1, let pool else {
             // Too few rows for the threads: a network with convolutions spreads each one's maps
