@@ -396,17 +396,18 @@ func macroKernel(mc: Int, nc: Int, kc: Int, alpha: Float,
 
 /// One row of C times K (a literal, 1...4) B micro-panels: c[0..<K NR] += alpha * sum over p of
 /// a[p] b[p], each element summed in increasing p exactly as `microTile` sums it; the last panel
-/// may be partial (`lastCols` of NR columns are written; packed B is zero past its end).
+/// may be partial (`lastCols` of NR columns are written; packed B is zero past its end). A is
+/// packed (`broadcast` reads it) or, with `inPlace` (a literal), one value per step in either build.
 @inline(__always)
-func microRow(_ K: Int, kc: Int, a: UnsafePointer<Float>, aStep: Int, b: UnsafePointer<Float>, alpha: Float,
-              c: UnsafeMutablePointer<Float>, lastCols: Int) {
+func microRow(_ K: Int, kc: Int, a: UnsafePointer<Float>, aStep: Int, inPlace: Bool = false,
+              b: UnsafePointer<Float>, alpha: Float, c: UnsafeMutablePointer<Float>, lastCols: Int) {
     var c0 = PanelVector(repeating: 0), c1 = PanelVector(repeating: 0)
     var c2 = PanelVector(repeating: 0), c3 = PanelVector(repeating: 0)
     let panel = kc &* gemmNR
     var pa = a, pb = b
     var p = 0
     while p < kc {
-        let av = broadcast(pa)
+        let av = inPlace ? PanelVector(repeating: pa.pointee) : broadcast(pa)
         multiplyAdd(&c0, av, UnsafeRawPointer(pb).loadUnaligned(as: PanelVector.self))
         if K > 1 { multiplyAdd(&c1, av, UnsafeRawPointer(pb + panel).loadUnaligned(as: PanelVector.self)) }
         if K > 2 { multiplyAdd(&c2, av, UnsafeRawPointer(pb + 2 &* panel).loadUnaligned(as: PanelVector.self)) }

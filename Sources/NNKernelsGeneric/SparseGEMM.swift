@@ -17,9 +17,13 @@ extension CPUKernels {
     /// the throughput at n = 30 and 1.5x at n = 100 for batches of 100 and more; one image at a
     /// time, read from memory each call, 1.2x at n = 10 and n = 30 and 1.9x at n = 100.
     /// Inputs with noise instead of blank space (a union of 80% or more) run slower than dense.
-    /// Either product gives the same values: this only picks the faster.
+    /// One row (m = 1) always takes the sparse product without a look, since that product
+    /// itself runs each KC block with more than half its depths nonzero densely (one row's dense
+    /// product is no faster, and looking first read the row twice: 784-30-10 one image at a
+    /// time, 14% faster). Either product gives the same values: this only picks the faster.
     public static func zeroSkippingPays(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int) -> Bool {
         guard m > 0, k > 0, m >= gemmMR || leftoverRowsSkipZeros(m, n: n) else { return false }
+        if m == 1 { return true }
         let rows = m >= gemmMR ? gemmMR : 1
         var depths = 0                   // depths p < k with a nonzero in the rows
         var p = 0
@@ -40,7 +44,8 @@ extension CPUKernels {
     /// beta 1, skipping A's zeros. For each KC block, six rows at a time, it lists the depths p at
     /// which any of the six has a nonzero and runs the micro-kernel over those alone (the rows'
     /// zeros among them add exact zeros). Rows left over go one at a time over their own
-    /// nonzeros, four micro-panels at a time, or, two or more of them into a C one micro-panel
+    /// nonzeros, four micro-panels at a time (over every depth of a KC block more than half
+    /// nonzero, as the dense product's one-row kernel `microRow` does), or, two or more of them into a C one micro-panel
     /// wide, to `sgemmPackedB`. For finite B (model weights are: validation rejects others), each C[i][j]
     /// equals `sgemmPackedB`'s: each skipped product is ±0, and adding ±0 to a partial sum leaves
     /// it unchanged (but for the sign of a zero sum, which only a product that underflows to -0
@@ -88,7 +93,10 @@ extension CPUKernels {
                             jr &+= gemmNR
                         }
                     } else {
-                        let count = gatherUnion(1, x, lda, kc, offsets: offsets, table: table)
+                        // A block with more than half its depths nonzero (a hidden layer's
+                        // activations) runs densely: listing the rest would cost more than it saves.
+                        let count = gatherUnion(1, x, lda, kc, offsets: offsets, table: table, stopAbove: kc / 2)
+                        let dense = count > kc / 2
                         let row = c + i &* ldc
                         let panel = kc &* gemmNR
                         var jr = columns.lowerBound
@@ -96,11 +104,15 @@ extension CPUKernels {
                             let panels = min(4, (width &- jr &+ gemmNR &- 1) / gemmNR)
                             let lastCols = min(gemmNR, width &- jr &- (panels &- 1) &* gemmNR)
                             let b = block + jr &* kc
-                            switch panels {
-                            case 1: sparseRow(1, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
-                            case 2: sparseRow(2, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
-                            case 3: sparseRow(3, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
-                            default: sparseRow(4, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
+                            switch (panels, dense) {
+                            case (1, false): sparseRow(1, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
+                            case (2, false): sparseRow(2, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
+                            case (3, false): sparseRow(3, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
+                            case (_, false): sparseRow(4, count, offsets, a: x, b: b, panel: panel, c: row + jr, lastCols: lastCols)
+                            case (1, true): microRow(1, kc: kc, a: x, aStep: 1, inPlace: true, b: b, alpha: 1, c: row + jr, lastCols: lastCols)
+                            case (2, true): microRow(2, kc: kc, a: x, aStep: 1, inPlace: true, b: b, alpha: 1, c: row + jr, lastCols: lastCols)
+                            case (3, true): microRow(3, kc: kc, a: x, aStep: 1, inPlace: true, b: b, alpha: 1, c: row + jr, lastCols: lastCols)
+                            case (_, true): microRow(4, kc: kc, a: x, aStep: 1, inPlace: true, b: b, alpha: 1, c: row + jr, lastCols: lastCols)
                             }
                             jr &+= panels &* gemmNR
                         }
@@ -163,13 +175,15 @@ func nonzeroAt(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ p: Int) -> Boo
 }
 
 /// Writes each p < kc at which any of the R (a literal, 1 or MR) rows x, x + lda, ... has a
-/// nonzero (NaN included) to `offsets` as p * NR (Int32), in increasing p; returns how many.
+/// nonzero (NaN included) to `offsets` as p * NR (Int32), in increasing p; returns how many, or,
+/// once more than `stopAbove` are found, some number above it (the list is then incomplete).
 /// Eight depths at a time: the mask of the lanes where any row is nonzero (`nonzeroLanes`) and
 /// its positions from `table` (`leftPackTable`), stored all eight at once (never past kc
 /// entries: at most p entries precede them) and kept as many as the mask has bits.
 @inline(__always)
 func gatherUnion(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ kc: Int,
-                 offsets: UnsafeMutableRawPointer, table: UnsafePointer<SIMD8<Int32>>) -> Int {
+                 offsets: UnsafeMutableRawPointer, table: UnsafePointer<SIMD8<Int32>>,
+                 stopAbove: Int = .max) -> Int {
     var count = 0
     var p = 0
     while p &+ 8 <= kc {
@@ -178,6 +192,7 @@ func gatherUnion(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ kc: Int,
             let depths = (table[mask] &+ Int32(truncatingIfNeeded: p)) &* Int32(gemmNR)
             offsets.storeBytes(of: depths, toByteOffset: count &* 4, as: SIMD8<Int32>.self)
             count &+= mask.nonzeroBitCount
+            if count > stopAbove { return count }
         }
         p &+= 8
     }
@@ -243,3 +258,4 @@ func sparseRow(_ K: Int, _ count: Int, _ offsets: UnsafeRawPointer, a: UnsafePoi
         for j in 0..<total { c[j] = c[j] + t[j] }
     }
 }
+

@@ -12,8 +12,9 @@ import NNKernels
     }
 
     /// m rows of k values (row stride lda; the padding holds values that must not be read as
-    /// inputs): row r is all zeros if r % 5 == 1, fully nonzero if r % 5 == 2, else a blank page
-    /// with a blob of nonzeros in the middle third and a few strays; some entries are -0, NaN,
+    /// inputs): row r is all zeros if r % 5 == 1, fully nonzero if r % 5 == 2 (a lone row like
+    /// it runs densely, block by block), else a blank page with a blob of nonzeros in the middle
+    /// third (two thirds of it nonzero: a KC block inside it runs densely) and a few strays; some entries are -0, NaN,
     /// ±infinity or subnormal when `specials`.
     func inputs(m: Int, k: Int, lda: Int, specials: Bool, seed: UInt64) -> [Float] {
         var rng = Source(s: seed | 1)
@@ -41,7 +42,7 @@ import NNKernels
     @Test(arguments: [(1, 1, 1), (1, 100, 784), (1, 30, 784), (5, 100, 784), (6, 30, 784), (7, 10, 100),
                       (12, 100, 784), (13, 17, 257), (6, 16, 256), (8, 130, 9), (19, 1, 8), (6, 64, 7),
                       (3, 1000, 640), (7, 1030, 300), (7, 8, 784), (10, 8, 784), (1, 10, 784),
-                      (4, 30, 784), (9, 16, 300)])
+                      (4, 30, 784), (9, 16, 300), (3, 30, 784), (3, 100, 30)])
     func equalsThePackedProductBitForBit(m: Int, n: Int, k: Int) {
         for kernels in Kernels.available {
             for specials in [false, true] {
@@ -130,11 +131,11 @@ import NNKernels
             half[1] = -1
             #expect(!pays(6, half))
             // A NaN is not a zero; -0 is.
-            var negativeZeros = [Float](repeating: -0.0, count: k)
-            #expect(pays(1, negativeZeros))
-            negativeZeros = [Float](repeating: .nan, count: k)
-            #expect(!pays(1, negativeZeros))
+            #expect(pays(6, [Float](repeating: -0.0, count: 6 * k)))
+            #expect(!pays(6, [Float](repeating: .nan, count: 6 * k)))
             #expect(!pays(0, blank))
+            // One row always takes the sparse product, which runs its dense blocks densely.
+            #expect(pays(1, [Float](repeating: 1, count: k)))
             // Two to five rows into a C one micro-panel wide (n = 8 is, in both builds) run as
             // fast dense. A wider C, one row, or six rows, and the sparse product pays.
             func paysNarrow(_ m: Int, _ n: Int) -> Bool { kernels.zeroSkippingPays(m: m, n: n, k: k, a: blank, lda: k) }
