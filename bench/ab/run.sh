@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --b) lib_b="$2"; shift 2 ;;
         --calls) calls="$2"; shift 2 ;;
         --cores) cores="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
         *) cases+=("$1"); shift ;;
     esac
