@@ -304,17 +304,18 @@ typedef struct nnrt_session nnrt_session;
 
 /* Creates a session for `model` that uses `threads` threads per prediction, the calling thread
  * included: 1 runs on the calling thread only (no thread is created); 0 means one per online core;
- * at most 256. The extra threads are created here; after finishing their part of a call they watch
- * for the next call for at most 0.1 ms, then sleep until it comes, so an idle session uses no CPU.
- * A batch is split by examples, which the threads take in chunks as they go (so a thread that the
- * rest of the machine slows down takes fewer), and uses fewer threads when a thread's share would
- * be under about 500,000 multiply-adds (22 rows of a 784-30-10 network, 7 of 784-100-10, 1 of the
- * book's conv net), where handing work over stops paying. With fewer examples than threads (one
- * image at a time) in a network with convolutions, each convolution's output maps are split
- * between the threads instead, in parts of at least about 100,000 multiply-adds, and so are the
- * columns of each dense layer of at least 50,000 weights (the book's 640 x 100 hidden layer).
- * INVALID_ARGUMENT for a NULL model or too many threads, OUT_OF_MEMORY if a thread cannot be
- * created. *out_session is NULL on failure. */
+ * at most 256. The extra threads are created here; after finishing their share of a call they
+ * watch for the next call for at most 0.1 ms, then sleep until it comes, so an idle session uses
+ * no CPU. A batch is split by examples, which the threads take in chunks as they go (so a thread
+ * that the rest of the machine slows down takes fewer, and a call never waits for a thread that
+ * took none), and uses fewer threads when a thread's share would be under about 500,000
+ * multiply-adds (22 rows of a 784-30-10 network, 7 of 784-100-10, 1 of the book's conv net), where
+ * handing work over stops paying. With fewer examples than threads (one image at a time) in a
+ * network with convolutions, each convolution's output maps are split between the threads instead,
+ * in parts of at least about 100,000 multiply-adds, and so are the columns of each dense layer of
+ * at least 50,000 weights (the book's 640 x 100 hidden layer). INVALID_ARGUMENT for a NULL model
+ * or too many threads, OUT_OF_MEMORY if a thread cannot be created. *out_session is NULL on
+ * failure. */
 nnrt_status nnrt_session_create(const nnrt_model *model, size_t threads, nnrt_session **out_session);
 
 /* Stops the session's threads and frees it. NULL is a no-op, and so is anything that is not a

@@ -4,7 +4,6 @@
 
 import NNImaging
 import NNModel
-import Synchronization
 
 /// What preprocessing found about an image (the C API's NNRT_IMAGE_* bits).
 public struct ImageFlags: OptionSet, Sendable, Equatable {
@@ -182,21 +181,16 @@ extension Session {
             let base = start
             rows.withUnsafeMutableBufferPointer { r in
                 let rowsBase = r.baseAddress!
-                let next = Atomic<Int>(0)
                 let slots = results
-                runOnThreads(n) { _ in
-                    while true {
-                        let i = next.add(1, ordering: .relaxed).oldValue
-                        if i >= n { return }
-                        let row = rowsBase + i * inputSize
-                        do throws(ImageError) {
-                            let image = try load(base + i)
-                            let flags = model.writeInput(image, options: options, into: row)
-                            slots[base + i] = ImageClassification(flags: flags)
-                        } catch {
-                            row.update(repeating: 0, count: inputSize)
-                            slots[base + i] = ImageClassification(error: ModelError(error))
-                        }
+                forEachItem(n) { i, _ in
+                    let row = rowsBase + i * inputSize
+                    do throws(ImageError) {
+                        let image = try load(base + i)
+                        let flags = model.writeInput(image, options: options, into: row)
+                        slots[base + i] = ImageClassification(flags: flags)
+                    } catch {
+                        row.update(repeating: 0, count: inputSize)
+                        slots[base + i] = ImageClassification(error: ModelError(error))
                     }
                 }
             }

@@ -325,10 +325,9 @@ public final class CompiledNetwork: Sendable {
                         let parts = split?.denseParts(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
                                                       panels: panels) ?? 1
                         if let split, parts > 1 {
-                            split.pool.run(parts) { k in
-                                let start = panels &* k / parts &* panelWidth
-                                let end = min(outFeatures, panels &* (k &+ 1) / parts &* panelWidth)
-                                product(start..<end, k == 0 ? gemmScratch : split.scratch[k &- 1])
+                            split.share(panels, parts: parts, callerScratch: gemmScratch) { range, scratch in
+                                product(range.lowerBound &* panelWidth..<min(outFeatures, range.upperBound &* panelWidth),
+                                        scratch)
                             }
                         } else {
                             product(0..<outFeatures, gemmScratch)
@@ -370,6 +369,20 @@ struct MapSplit {
 
     /// How many parts a layer of `work` multiply-adds over `maps` maps runs in.
     func parts(work: Int, maps: Int) -> Int { max(1, min(threads, maps, work / max(1, minimumWork))) }
+
+    /// Runs body(range, scratch) over 0..<items in `parts` contiguous chunks (fewer if items are
+    /// fewer), which the threads (the calling one, with `callerScratch`, and workers, with
+    /// theirs) take as they go: a thread that is late (its core busy with something else, or
+    /// waking) leaves its chunk to the others instead of holding up the layer. (Two chunks per
+    /// thread made the conv net's 2-thread batch-1 call 20-30% slower: each kernel call then
+    /// covers fewer maps, and more of them partial blocks.)
+    func share(_ items: Int, parts: Int, callerScratch: UnsafeMutablePointer<Float>,
+               _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        let chunks = min(items, parts)
+        pool.share(chunks: chunks, participants: parts) { c, k in
+            body((items &* c / chunks)..<(items &* (c &+ 1) / chunks), k == 0 ? callerScratch : scratch[k &- 1])
+        }
+    }
 
     /// How many parts a dense layer's product over `rows` (fewer than the threads) runs in, split
     /// by its `panels` micro-panels of columns. Each multiply-add there reads its own weight
@@ -429,9 +442,9 @@ struct ConvStep {
                      stride: false)
             return
         }
-        split.pool.run(parts) { k in
-            mapRange(kernels, input, rows: rows, maps &* k / parts, maps &* (k &+ 1) / parts, output: output,
-                     scratch: k == 0 ? scratch : split.scratch[k &- 1], pool: pool, pooled: pooled, stride: true)
+        split.share(maps, parts: parts, callerScratch: scratch) { range, scratch in
+            mapRange(kernels, input, rows: rows, range.lowerBound, range.upperBound, output: output,
+                     scratch: scratch, pool: pool, pooled: pooled, stride: true)
         }
     }
 
@@ -463,19 +476,15 @@ struct ConvStep {
                 for r in 0..<rows {
                     let x = input + r &* layer.inCount
                     // The threads transform ranges of channels, then compute ranges of maps.
-                    let transformParts = min(split.threads, channels)
-                    split.pool.run(transformParts) { k in
+                    split.share(channels, parts: min(split.threads, channels), callerScratch: scratch) { range, scratch in
                         kernels.winogradTransformInput(input: x, channels: channels, height: height, width: width,
-                                                       channelRange: (channels &* k / transformParts)..<(channels &* (k &+ 1) / transformParts),
-                                                       into: transformed, scratch: k == 0 ? scratch : split.scratch[k &- 1])
+                                                       channelRange: range, into: transformed, scratch: scratch)
                     }
-                    split.pool.run(parts) { k in
+                    split.share(maps, parts: parts, callerScratch: scratch) { range, scratch in
                         kernels.winogradConvForward(input: x, transformed: UnsafePointer(transformed), batch: 1, channels: channels,
                                                     height: height, width: width, packedWeights: u, bias: bias,
-                                                    maps: maps, mapRange: (maps &* k / parts)..<(maps &* (k &+ 1) / parts),
-                                                    activation: layer.activation, pool2x2: pool2x2,
-                                                    output: target + r &* targetCount,
-                                                    scratch: k == 0 ? scratch : split.scratch[k &- 1])
+                                                    maps: maps, mapRange: range, activation: layer.activation, pool2x2: pool2x2,
+                                                    output: target + r &* targetCount, scratch: scratch)
                     }
                 }
             }

@@ -33,10 +33,10 @@ public final class Session {
     /// starts to pay in back-to-back calls.
     static let defaultMinimumWork = 500_000
     private let minimumWork: Int
-    /// The next row of the current call that no thread has taken yet.
-    private let cursor = Atomic<Int>(0)
     /// Chunks of rows are multiples of this (but the last): whole six-row tiles of the dense product.
     private static let chunkRows = 12
+    /// At most this many chunks per call (the last takes what is left).
+    private static let maximumChunks = 64
 
     /// A session for `model` on `threads` threads (1: the calling thread only; 0: one per
     /// available core). Workers, if any, are created now; between calls they sleep, after watching
@@ -87,16 +87,16 @@ public final class Session {
         }
     }
 
-    /// Runs body(0..<parts) with parts = min(threads, items), part 0 on the calling thread, the
-    /// others on the session's workers; returns when all are done. For work that is not split by
-    /// rows of a model (e.g. decoding image files: each part takes the next file as it goes).
-    func runOnThreads(_ items: Int, _ body: (Int) -> Void) {
+    /// Runs body(i, k) for every item i < items, on up to `threads` threads (k: 0 for the calling
+    /// thread, else the worker's index), each thread taking the next item as it goes; returns
+    /// when all are done. For work that is not split by rows of a model (decoding image files).
+    func forEachItem(_ items: Int, _ body: (_ item: Int, _ thread: Int) -> Void) {
         let parts = max(1, min(threads, items))
         guard parts > 1, let pool else {
-            body(0)
+            for i in 0..<items { body(i, 0) }
             return
         }
-        pool.run(parts, body)
+        pool.share(chunks: items, participants: parts, body)
     }
 
     /// Runs `count` rows on up to `threads` threads, the calling thread one of them, each taking
@@ -109,43 +109,23 @@ public final class Session {
         let (total, overflow) = count.multipliedReportingOverflow(by: work)
         let parts = max(1, min(threads, count, overflow ? threads : total / minimumWork))
         let classes = model.classCount
-        // The threads take the rows in chunks as they go (guided scheduling: each chunk a share of
-        // the rows left, so they shrink towards the end, never below `smallest` rows), so a thread
-        // that the rest of the machine slows down takes fewer rows instead of holding up the call.
-        let smallest = max(Self.chunkRows, minimumWork / work)
-        cursor.store(0, ordering: .relaxed)
-        func claim() -> Range<Int>? {
-            var start = cursor.load(ordering: .relaxed)
-            while start < count {
-                let left = count - start
-                let share = parts == 1 ? left : max(smallest, left / (2 * parts))
-                let size = min(left, (share + Self.chunkRows - 1) / Self.chunkRows * Self.chunkRows)
-                let (exchanged, original) = cursor.compareExchange(expected: start, desired: start + size,
-                                                                   ordering: .relaxed)
-                if exchanged { return start..<(start + size) }
-                start = original
+        func runRows(_ range: Range<Int>, _ k: Int) -> ModelError? {
+            let start = range.lowerBound
+            do throws(ModelError) {
+                try model.run(rows(start), count: range.count, labels: labels.map { $0 + start },
+                              outputs: outputs.map { $0 + start * classes },
+                              memberLabels: nil, memberOutputs: nil, arena: arenas[k])
+                return nil
+            } catch {
+                return error
             }
-            return nil
-        }
-        func runPart(_ k: Int) -> ModelError? {
-            while let range = claim() {
-                let start = range.lowerBound
-                do throws(ModelError) {
-                    try model.run(rows(start), count: range.count, labels: labels.map { $0 + start },
-                                  outputs: outputs.map { $0 + start * classes },
-                                  memberLabels: nil, memberOutputs: nil, arena: arenas[k])
-                } catch {
-                    return error
-                }
-            }
-            return nil
         }
         guard parts > 1, let pool else {
             // Too few rows for the threads: a network with convolutions spreads each one's maps
             // over them instead (`MapSplit`), with convolution scratch from the idle parts' arenas.
             let convFloats = model.members.reduce(0) { max($0, $1.convScratch) }
             guard threads > 1, count < threads, convFloats > 0, let pool else {
-                if let error = runPart(0) { throw error }
+                if let error = runRows(0..<count, 0) { throw error }
                 return
             }
             // The dense layers split too (by columns), with the scratch of their product.
@@ -165,35 +145,68 @@ public final class Session {
             }
             return
         }
-        // One result slot per part, on the stack (no allocation per call).
-        let failure: ModelError? = withUnsafeTemporaryAllocation(of: ModelError?.self, capacity: parts) { slots in
-            slots.initialize(repeating: nil)
-            defer { _ = slots.deinitialize() }
-            pool.run(parts) { k in slots[k] = runPart(k) }
-            return slots.lazy.compactMap { $0 }.first
+        // The threads take the rows in chunks as they go (guided scheduling: each chunk a share of
+        // the rows left, so they shrink towards the end, in multiples of `chunkRows` and at least
+        // `smallest` rows), so a thread that the rest of the machine slows down, or that wakes
+        // late, takes fewer rows instead of holding up the call. The chunks' starts, then one
+        // result slot per thread, on the stack (no allocation per call).
+        let smallest = max(Self.chunkRows, minimumWork / work)
+        let failure: ModelError? = withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maximumChunks + 1) {
+            starts in
+            var chunks = 0, start = 0
+            while start < count {
+                starts[chunks] = start
+                chunks += 1
+                let left = count - start
+                let share = max(smallest, left / (2 * parts))
+                let size = chunks == Self.maximumChunks ? left
+                    : (share + Self.chunkRows - 1) / Self.chunkRows * Self.chunkRows
+                start += min(left, size)
+            }
+            starts[chunks] = count
+            return withUnsafeTemporaryAllocation(of: ModelError?.self, capacity: parts) { slots in
+                slots.initialize(repeating: nil)
+                defer { _ = slots.deinitialize() }
+                pool.share(chunks: chunks, participants: parts) { c, k in
+                    // A thread that failed takes no more rows; the call reports its error.
+                    if slots[k] == nil { slots[k] = runRows(starts[c]..<starts[c + 1], k) }
+                }
+                return slots.lazy.compactMap { $0 }.first
+            }
         }
         if let failure { throw failure }
     }
 }
 
-/// Threads that run parts of a job handed to them by `run`. Owned by one session, used by one
-/// caller at a time.
+/// Threads that share the chunks of a job handed to them by `share`. Owned by one session, used
+/// by one caller at a time.
 ///
-/// Hand-off: the job is published through one atomic word (a generation counter and the number
-/// of parts), so a worker that is awake picks it up in well under a microsecond. After finishing a
-/// part, a worker keeps watching that word for at most `spinNanoseconds` (back-to-back calls are
-/// the common case of a busy caller), then sleeps on a condition variable until the next call; an
-/// idle session therefore costs no CPU. The caller, after its own part, likewise watches for the
-/// workers to finish for a bounded time before it sleeps.
+/// Hand-off: a job is published through one atomic word (a generation counter and the number
+/// of threads that may take part), so a worker that is awake picks it up in well under a
+/// microsecond. After its chunks, a worker keeps watching that word for at most
+/// `spinNanoseconds` (back-to-back calls are the common case of a busy caller), then sleeps on a
+/// condition variable until the next call; an idle session therefore costs no CPU.
+///
+/// Chunks: the calling thread and the workers take chunk after chunk from one atomic word, the
+/// job's generation, the next chunk and the number of chunks workers are running. The caller
+/// takes chunks too, and when none is left it waits only for the chunks workers took (actively
+/// for a bounded time, then asleep), never for a worker that took none: a worker whose core the
+/// machine has given to something else, or that is still waking, does not hold up the call; when
+/// it gets there, the job's word has moved on (another generation, or no chunk left), and it
+/// leaves the job alone.
 final class WorkerPool: @unchecked Sendable {
     /// How long a worker keeps looking for the next job after finishing one, and how long the
-    /// caller waits actively for the workers before sleeping: 100 microseconds.
+    /// caller waits actively for the workers' chunks before sleeping: 100 microseconds.
     static let spinNanoseconds = 100_000
 
-    /// generation << 16 | parts: one word, so a worker reads a consistent pair.
+    /// generation << 16 | threads taking part: one word, so a worker reads a consistent pair.
     private let ticket = Atomic<Int>(0)
-    /// Parts of the current job not yet finished by workers.
-    private let pending = Atomic<Int>(0)
+    /// The current job's generation (low `generationBits` bits) << 28 | next chunk << 8 | chunks
+    /// taken by workers and not finished. A worker takes a chunk by one compare-and-exchange of
+    /// the whole word, which fails if the job has moved on since it read it.
+    private let work = Atomic<Int>(0)
+    /// The current job's chunk count (at most `maximumChunks`).
+    private let chunkCount = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
@@ -201,9 +214,17 @@ final class WorkerPool: @unchecked Sendable {
     private var sleepers = 0             // guarded by mutex
     private var callerSleeping = false   // guarded by mutex
     private var threads: [pthread_t] = []
-    /// The current job; written by the caller before it publishes the ticket, read only by the
-    /// workers that take part (the caller waits for all of them before clearing it).
-    private var job: ((Int) -> Void)?
+    /// The current job, body(chunk, thread); written by the caller before it publishes the
+    /// ticket, read only by a worker holding a chunk of it (the caller waits for those chunks
+    /// before clearing it).
+    private var job: ((Int, Int) -> Void)?
+
+    /// Chunks a job may have: the next chunk's field is 20 bits wide.
+    static let maximumChunks = (1 << 20) - 1
+    private static let generationBits = 35
+    private static let runningMask = 0xFF            // at most 255 workers
+    private static let nextShift = 8, nextMask = 0xF_FFFF
+    private static let generationShift = 28
 
     init(workers: Int) throws(ModelError) {
         pthread_mutex_init(&mutex, nil)
@@ -235,8 +256,14 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Worker `index` (1...workers): waits for a ticket newer than the last one it saw, runs its
-    /// part if the job has one for it, reports.
+    /// The `work` word's generation field for ticket generation `generation`.
+    @inline(__always)
+    private static func tag(_ generation: Int) -> Int {
+        (generation & ((1 << generationBits) - 1)) << generationShift
+    }
+
+    /// Worker `index` (1...workers): waits for a ticket newer than the last one it saw, takes
+    /// chunks of the job while there are any (if the job is for it), and watches again.
     private func loop(index: Int) {
         var seen = 0
         while true {
@@ -258,21 +285,35 @@ final class WorkerPool: @unchecked Sendable {
             if stopping.load(ordering: .relaxed) { return }
             seen = current
             guard index < current & 0xFFFF else { continue }
-            runPart(index)
-            if pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-                pthread_mutex_lock(&mutex)
-                if callerSleeping { pthread_cond_signal(&done) }
-                pthread_mutex_unlock(&mutex)
+            let tag = Self.tag(current >> 16)
+            while true {
+                let word = work.load(ordering: .acquiring)
+                let next = (word >> Self.nextShift) & Self.nextMask
+                // Another job's word, or no chunk left: this job is done with this worker.
+                guard word & ~((1 << Self.generationShift) - 1) == tag,
+                      next < chunkCount.load(ordering: .relaxed) else { break }
+                // Take chunk `next` and count it running, unless the word changed meanwhile.
+                let taken = word &+ (1 << Self.nextShift) &+ 1
+                guard work.compareExchange(expected: word, desired: taken, ordering: .acquiringAndReleasing).exchanged else {
+                    continue
+                }
+                runChunk(next, index)
+                let after = work.subtract(1, ordering: .acquiringAndReleasing).newValue
+                if after & Self.runningMask == 0 {
+                    pthread_mutex_lock(&mutex)
+                    if callerSleeping { pthread_cond_signal(&done) }
+                    pthread_mutex_unlock(&mutex)
+                }
             }
         }
     }
 
-    /// Runs this worker's part of the current job. Not inlined, so that the worker's reference to
-    /// the job is gone before it reports the part done (the caller's `withoutActuallyEscaping`
-    /// checks that no reference outlives `run`).
+    /// Runs one chunk of the current job. Not inlined, so that the worker's reference to the job
+    /// is gone before it reports the chunk done (the caller's `withoutActuallyEscaping` checks
+    /// that no reference outlives `share`).
     @inline(never)
-    private func runPart(_ index: Int) {
-        job?(index)
+    private func runChunk(_ chunk: Int, _ index: Int) {
+        job?(chunk, index)
     }
 
     /// Polls `ready` for up to `spinNanoseconds`; returns `value()` (whether or not it became ready).
@@ -295,25 +336,48 @@ final class WorkerPool: @unchecked Sendable {
         return value()
     }
 
-    /// Runs body(0) on the calling thread and body(1..<parts) on workers; returns when all are
-    /// done. `parts` is at most workers + 1.
-    func run(_ parts: Int, _ body: (Int) -> Void) {
+    /// Runs body(c, k) for every chunk c < chunks, on the calling thread (k = 0) and workers
+    /// 1..<participants (k = the worker's index), each taking the next chunk as it goes; returns
+    /// when every chunk is done. `participants` is at most workers + 1, `chunks` at most
+    /// `maximumChunks`.
+    func share(chunks: Int, participants: Int, _ body: (_ chunk: Int, _ thread: Int) -> Void) {
+        guard chunks > 1, chunks <= Self.maximumChunks, participants > 1 else {
+            for c in 0..<max(0, chunks) { body(c, 0) }
+            return
+        }
         withoutActuallyEscaping(body) { body in
             job = body
-            pending.store(parts - 1, ordering: .relaxed)
             let generation = (ticket.load(ordering: .relaxed) >> 16) &+ 1
-            ticket.store((generation << 16) | parts, ordering: .releasing)
+            let tag = Self.tag(generation)
+            chunkCount.store(chunks, ordering: .relaxed)
+            work.store(tag, ordering: .relaxed)
+            ticket.store((generation << 16) | participants, ordering: .releasing)
             pthread_mutex_lock(&mutex)
             if sleepers > 0 { pthread_cond_broadcast(&wake) }
             pthread_mutex_unlock(&mutex)
-            body(0)
-            if pending.load(ordering: .acquiring) > 0 {
-                _ = spin(until: { pending.load(ordering: .acquiring) == 0 }, then: { 0 })
+            // The caller's chunks (not counted as running: it knows when they are done).
+            var word = work.load(ordering: .relaxed)
+            while true {
+                let next = (word >> Self.nextShift) & Self.nextMask
+                if next >= chunks { break }
+                let (exchanged, original) = work.compareExchange(expected: word, desired: word &+ (1 << Self.nextShift),
+                                                                 ordering: .acquiringAndReleasing)
+                if exchanged {
+                    body(next, 0)
+                    word = work.load(ordering: .relaxed)
+                } else {
+                    word = original
+                }
             }
-            if pending.load(ordering: .acquiring) > 0 {
+            // No chunk is left to take, so the workers' running count only falls from here.
+            @inline(__always) func running() -> Int { work.load(ordering: .acquiring) & Self.runningMask }
+            if running() > 0 {
+                _ = spin(until: { running() == 0 }, then: { 0 })
+            }
+            if running() > 0 {
                 pthread_mutex_lock(&mutex)
                 callerSleeping = true
-                while pending.load(ordering: .acquiring) > 0 { pthread_cond_wait(&done, &mutex) }
+                while running() > 0 { pthread_cond_wait(&done, &mutex) }
                 callerSleeping = false
                 pthread_mutex_unlock(&mutex)
             }

@@ -1,5 +1,6 @@
 import NNModel
 @testable import NNRuntime
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -155,6 +156,34 @@ import Glibc
             }
             #expect(Array(outputs[0..<(count * m.classCount)]) == expected, "call \(call), count \(count)")
         }
+    }
+
+    /// The pool's chunks: every chunk of every job runs exactly once, on a thread allowed to take
+    /// part, whatever the mix of chunk counts, thread counts, slow chunks (a worker holding a
+    /// chunk while the caller finishes the rest) and workers asleep (past the 0.1 ms watch
+    /// window, so they wake late and must leave a finished job alone).
+    @Test func sharedChunksRunExactlyOnce() throws {
+        let pool = try WorkerPool(workers: 3)
+        defer { pool.shutdown() }
+        let capacity = 40
+        let runs = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: capacity)
+        for c in 0..<capacity { (runs + c).initialize(to: Atomic(0)) }
+        defer { runs.deallocate() }
+        let outsiders = Atomic<Int>(0)
+        for job in 0..<4000 {
+            let chunks = job % capacity, participants = 1 + job % 4
+            for c in 0..<capacity { runs[c].store(0, ordering: .relaxed) }
+            pool.share(chunks: chunks, participants: participants) { c, k in
+                if k >= participants || c >= chunks { outsiders.add(1, ordering: .relaxed) }
+                if k > 0, job % 5 == 0 { usleep(UInt32(50 * (c % 3))) }     // a slow worker
+                runs[c].add(1, ordering: .relaxed)
+            }
+            for c in 0..<capacity where runs[c].load(ordering: .relaxed) != (c < chunks ? 1 : 0) {
+                Issue.record("job \(job): chunk \(c) of \(chunks) ran \(runs[c].load(ordering: .relaxed)) times")
+            }
+            if job % 400 == 399 { usleep(2000) }   // past the watch window: workers sleep
+        }
+        #expect(outsiders.load(ordering: .relaxed) == 0)
     }
 
     @Test func argumentsAreChecked() throws {
