@@ -40,16 +40,16 @@ extension CPUKernels {
         return true
     }
 
-    /// C (m, n) += A (m, lda) · B, B packed by `packGEMMB` (k, n): `sgemmPackedB` with alpha 1 and
-    /// beta 1, skipping A's zeros. For each KC block, six rows at a time, it lists the depths p at
-    /// which any of the six has a nonzero and runs the micro-kernel over those alone (the rows'
-    /// zeros among them add exact zeros). Rows left over go one at a time over their own
-    /// nonzeros, four micro-panels at a time (over every depth of a KC block more than half
-    /// nonzero, as the dense product's one-row kernel `microRow` does), or, two or more of them into a C one micro-panel
-    /// wide, to `sgemmPackedB`. For finite B (model weights are: validation rejects others), each C[i][j]
-    /// equals `sgemmPackedB`'s: each skipped product is ±0, and adding ±0 to a partial sum leaves
-    /// it unchanged (but for the sign of a zero sum, which only a product that underflows to -0
-    /// can bring). `scratch` holds `gemmScratchCount(m:k:)` floats, any alignment.
+    /// C (m, n) += A (m, lda) · B, B packed by `packGEMMB` (k, n): `sgemmPackedB` with alpha 1 and beta
+    /// 1, skipping A's zeros. For each KC block, six rows at a time, it lists the depths p at which any
+    /// of the six has a nonzero and runs the micro-kernel over those alone (the rows' zeros among them
+    /// add exact zeros). Rows left over go one at a time over their own nonzeros, four micro-panels at
+    /// a time (over every depth of a KC block more than half nonzero, as the dense product's one-row
+    /// kernel `microRow` does), or, two or more of them into a C one micro-panel wide, to
+    /// `sgemmPackedB`. For finite B (model weights are: validation rejects others), each C[i][j] equals
+    /// `sgemmPackedB`'s: each skipped product is ±0, and adding ±0 to a partial sum leaves it unchanged
+    /// (but for the sign of a zero sum, which only a product that underflows to -0 can bring).
+    /// `scratch` holds `gemmScratchCount(m:k:)` floats, any alignment.
     public static func sgemmPackedBSparseA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                            packedB: UnsafePointer<Float>,
                                            c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -258,4 +258,3 @@ func sparseRow(_ K: Int, _ count: Int, _ offsets: UnsafeRawPointer, a: UnsafePoi
         for j in 0..<total { c[j] = c[j] + t[j] }
     }
 }
-
