@@ -350,12 +350,14 @@ final class WorkerPool: @unchecked Sendable {
             let generation = (ticket.load(ordering: .relaxed) >> 16) &+ 1
             let tag = Self.tag(generation)
             chunkCount.store(chunks, ordering: .relaxed)
-            work.store(tag, ordering: .relaxed)
+            // Chunk 0 is the caller's from the start (no claim to contend with the workers').
+            work.store(tag | 1 << Self.nextShift, ordering: .relaxed)
             ticket.store((generation << 16) | participants, ordering: .releasing)
             pthread_mutex_lock(&mutex)
             if sleepers > 0 { pthread_cond_broadcast(&wake) }
             pthread_mutex_unlock(&mutex)
             // The caller's chunks (not counted as running: it knows when they are done).
+            body(0, 0)
             var word = work.load(ordering: .relaxed)
             while true {
                 let next = (word >> Self.nextShift) & Self.nextMask
