@@ -21,14 +21,37 @@ __all__ = ["Session"]
 _SIZE_MAX = c_size_t(-1).value
 
 
+class _SingleBuffers:
+    """A session's batch-1 buffers and ctypes pointers to them, made once: one example's input
+    as float32 and as uint8, each with a view for every shape one example may take, and one
+    example's label and outputs."""
+
+    __slots__ = ("float_views", "float_pointer", "u8_views", "u8_pointer",
+                 "labels", "labels_pointer", "outputs", "outputs_pointer")
+
+    def __init__(self, input_size: int, class_count: int, shapes: Iterable[Tuple[int, ...]]) -> None:
+        numpy = _model._np
+        floats = numpy.zeros(input_size, _model._FLOAT32)
+        pixels = numpy.zeros(input_size, _model._UINT8)
+        self.float_views = {shape: floats.reshape(shape) for shape in shapes}
+        self.u8_views = {shape: pixels.reshape(shape) for shape in shapes}
+        self.float_pointer = byref(_char_from_buffer(floats))
+        self.u8_pointer = byref(_char_from_buffer(pixels))
+        self.labels = numpy.empty(1, _model._INT32)
+        self.outputs = numpy.empty((1, class_count), _model._FLOAT32)
+        self.labels_pointer = byref(_char_from_buffer(self.labels))
+        self.outputs_pointer = byref(_char_from_buffer(self.outputs))
+
+
 class Session:
     """Runs one :class:`Model` (or :class:`Ensemble`) for one caller: ``Session(model, threads=1)``,
     or ``model.session(threads=1)``.
 
     A session keeps its scratch memory between calls: after the first call of a given batch size
     a prediction allocates nothing in the library, and at batch 1 the binding reuses its own
-    output buffers too (results are copied out, so every call returns new arrays). That is the
-    lean path for latency-sensitive callers that predict one example at a time.
+    input and output buffers too (the example is copied in, the results are copied out, so every
+    call returns new arrays). That is the lean path for latency-sensitive callers that predict
+    one example at a time.
 
     **Results are identical to the model's own predictions, bit for bit**, whatever the thread
     count: ``session.predict_proba(x)`` equals ``model.predict_proba(x)`` exactly.
@@ -102,9 +125,8 @@ class Session:
         self._single_shapes = model._single_shapes
         self._c_input_size = c_size_t(self._input_size)
         self._c_class_count = c_size_t(self._class_count)
-        # Batch-1 output buffers, made at the first batch-1 call: (labels, a pointer to them,
-        # outputs, a pointer to them). Guarded by the lock, like every call.
-        self._buffers: Optional[Tuple[Any, Any, Any, Any]] = None
+        # Batch-1 buffers, made at the first batch-1 call. Guarded by the lock, like every call.
+        self._buffers: Optional[_SingleBuffers] = None
 
     # --- Handle ownership ------------------------------------------------------------------
 
@@ -176,31 +198,32 @@ class Session:
 
     # --- Inference -------------------------------------------------------------------------
 
-    def _make_buffers(self) -> Tuple[Any, Any, Any, Any]:
-        numpy = _model._np
-        labels = numpy.empty(1, _model._INT32)
-        outputs = numpy.empty((1, self._class_count), _model._FLOAT32)
-        buffers = (labels, byref(_char_from_buffer(labels)), outputs, byref(_char_from_buffer(outputs)))
+    def _make_buffers(self) -> _SingleBuffers:
+        buffers = _SingleBuffers(self._input_size, self._class_count, self._single_shapes)
         self._buffers = buffers
         return buffers
 
     def _single(self, x: Any, labels: bool) -> Optional[np.ndarray]:
-        """The batch-1 fast path: labels (``labels``) or outputs for ``x`` if it is a C-contiguous
-        float32 or uint8 ndarray holding one example, else None (then :meth:`_predict` runs).
+        """The batch-1 fast path: labels (``labels``) or outputs for ``x`` if it is a float32 or
+        uint8 ndarray holding one example, else None (then :meth:`_predict` runs).
 
-        It checks no more than that, passes ``x`` itself, calls the unchecked twin of the library
-        function with ctypes arguments (see ``_capi``) and writes into the session's own buffers,
-        which it copies out (every call returns a new array).
+        It checks no more than that, copies ``x`` into the session's input buffer (cheaper than
+        making a ctypes pointer to ``x`` and, unlike one, no object for the garbage collector),
+        calls the unchecked twin of the library function with ctypes arguments prepared once
+        (see ``_capi``) and copies the results out of the session's output buffer (every call
+        returns a new array).
         """
         numpy = _model._np
-        if numpy is None or type(x) is not numpy.ndarray or not x.flags.c_contiguous \
-                or x.shape not in self._single_shapes:
+        if numpy is None or type(x) is not numpy.ndarray:
+            return None
+        shape = x.shape
+        if shape not in self._single_shapes:
             return None
         dtype = x.dtype
         if dtype is _model._FLOAT32:
-            function = _capi._session_predict_unchecked
+            u8 = False
         elif dtype is _model._UINT8:
-            function = _capi._session_predict_u8_unchecked
+            u8 = True
         else:
             return None
         lock = self._lock
@@ -209,21 +232,22 @@ class Session:
             handle = self._c_handle
             if handle is None:
                 raise ClosedSessionError()
-            buffers = self._buffers or self._make_buffers()
-            pointer: Any
-            try:
-                pointer = byref(_char_from_buffer(x))
-            except TypeError:  # read-only input: no writable buffer
-                pointer = c_void_p(x.ctypes.data)
+            b = self._buffers or self._make_buffers()
+            if u8:
+                b.u8_views[shape][...] = x
+                function, pointer = _capi._session_predict_u8_unchecked, b.u8_pointer
+            else:
+                b.float_views[shape][...] = x
+                function, pointer = _capi._session_predict_unchecked, b.float_pointer
             if labels:
                 status = function(handle, pointer, _SIZE_1, self._c_input_size,
-                                  buffers[1], _SIZE_1, None, _SIZE_0)
+                                  b.labels_pointer, _SIZE_1, None, _SIZE_0)
             else:
                 status = function(handle, pointer, _SIZE_1, self._c_input_size,
-                                  None, _SIZE_0, buffers[3], self._c_class_count)
+                                  None, _SIZE_0, b.outputs_pointer, self._c_class_count)
             if status:
                 raise NNRTError.from_status(status)
-            result: "np.ndarray" = buffers[0].copy() if labels else buffers[2].copy()
+            result: "np.ndarray" = b.labels.copy() if labels else b.outputs.copy()
             return result
         finally:
             lock.release()

@@ -364,26 +364,50 @@ def test_batch1_inputs_that_skip_the_fast_path(model, which, x300):
     np.testing.assert_array_equal(runner.predict_proba(readonly_pixels), model.predict_proba(pixels))
 
 
-def test_batch1_input_is_passed_without_copy(model, monkeypatch):
+def test_batch1_inputs_model_passes_x_session_copies_into_its_buffer(model, monkeypatch):
+    # The model (shared between threads) passes the caller's array itself; a session copies the
+    # example into its own buffer, one per input type, the same for every call.
     seen = []
 
-    def spy(real):
+    def spy(real, size):
         def call(handle, inputs, *rest):
-            seen.append(ctypes.cast(inputs, ctypes.c_void_p).value)
+            address = ctypes.cast(inputs, ctypes.c_void_p).value
+            seen.append((address, ctypes.string_at(address, size)))
             return real(handle, inputs, *rest)
         return call
 
-    for name in ("_model_predict_unchecked", "_model_predict_u8_unchecked",
-                 "_session_predict_unchecked", "_session_predict_u8_unchecked"):
-        monkeypatch.setattr(_capi, name, spy(getattr(_capi, name)))
-    x = random_inputs(1)
-    pixels = np.zeros((28, 28), np.uint8)
+    for name, size in (("_model_predict_unchecked", 784 * 4), ("_model_predict_u8_unchecked", 784),
+                       ("_session_predict_unchecked", 784 * 4), ("_session_predict_u8_unchecked", 784)):
+        monkeypatch.setattr(_capi, name, spy(getattr(_capi, name), size))
+    x = random_inputs(2)
+    pixels = np.arange(784, dtype=np.uint8).reshape(28, 28)
+    for row in (x[0], x[1]):
+        model.predict(row[None])
+    model.predict_proba(pixels)
+    assert seen == [(x[0:1].ctypes.data, x[0].tobytes()), (x[1:2].ctypes.data, x[1].tobytes()),
+                    (pixels.ctypes.data, pixels.tobytes())]
+    seen.clear()
     with model.session() as session:
-        for runner in (model, session):
-            runner.predict(x)
-            runner.predict_proba(x[0])
-            runner.predict_proba(pixels)
-    assert seen == [x.ctypes.data, x.ctypes.data, pixels.ctypes.data] * 2
+        session.predict(x[0:1])
+        session.predict_proba(x[1])
+        session.predict_proba(pixels)
+        session.predict_proba(pixels.T.copy())
+    (a0, b0), (a1, b1), (p0, q0), (p1, q1) = seen
+    assert a0 == a1 != x.ctypes.data and p0 == p1 != pixels.ctypes.data and a0 != p0
+    assert (b0, b1, q0, q1) == (x[0].tobytes(), x[1].tobytes(), pixels.tobytes(), pixels.T.copy().tobytes())
+
+
+def test_batch1_strided_example_takes_the_session_fast_path(model, monkeypatch):
+    # A view that is not C-contiguous is copied into the session's buffer like any example.
+    wide = np.ascontiguousarray(np.repeat(random_inputs(1).reshape(28, 28), 2, axis=1))
+    view = wide[:, ::2]
+    assert not view.flags.c_contiguous
+    expected = model.predict_proba(np.ascontiguousarray(view))
+    with model.session() as session:
+        session.predict_proba(view)  # the first call makes the buffers
+        monkeypatch.setattr(_capi, "nnrt_session_predict", None)  # the checked path would fail
+        np.testing.assert_array_equal(session.predict_proba(view), expected)
+        np.testing.assert_array_equal(session.predict_proba(view.astype(np.float32)), expected)
 
 
 def test_raw_session_functions(model):
