@@ -187,13 +187,13 @@ func gatherUnion(_ R: Int, _ x: UnsafePointer<Float>, _ lda: Int, _ kc: Int,
     var count = 0
     var p = 0
     while p &+ 8 <= kc {
+        // No branch on an empty mask: the store then writes entries the next store overwrites,
+        // and a branch on where a digit's strokes are would be mispredicted often.
         let mask = nonzeroLanes(R, x, lda, p)
-        if mask != 0 {
-            let depths = (table[mask] &+ Int32(truncatingIfNeeded: p)) &* Int32(gemmNR)
-            offsets.storeBytes(of: depths, toByteOffset: count &* 4, as: SIMD8<Int32>.self)
-            count &+= mask.nonzeroBitCount
-            if count > stopAbove { return count }
-        }
+        let depths = (table[mask] &+ Int32(truncatingIfNeeded: p)) &* Int32(gemmNR)
+        offsets.storeBytes(of: depths, toByteOffset: count &* 4, as: SIMD8<Int32>.self)
+        count &+= mask.nonzeroBitCount
+        if count > stopAbove { return count }
         p &+= 8
     }
     while p < kc {
