@@ -21,16 +21,22 @@ cd "$root"
 out="$root/build/test"
 mkdir -p "$out"
 
-passed=0; failed=0; failures=()
+passed=0; failed=0; failures=(); failure_logs=(); stage_number=0
+# Each stage's output is shown as it runs and kept in build/test/stage-NN.log; the summary at the
+# end repeats what a failed stage said, so a CI log cut to its tail still shows why it failed.
 stage() {  # stage NAME COMMAND...
   local name=$1; shift
+  stage_number=$((stage_number + 1))
+  local log; log=$(printf '%s/stage-%02d.log' "$out" "$stage_number")
   echo
   echo "==> $name"
   local t0=$SECONDS
-  if "$@"; then
+  "$@" 2>&1 | tee "$log"
+  if [ "${PIPESTATUS[0]}" -eq 0 ]; then
     passed=$((passed + 1)); echo "--> $name: ok ($((SECONDS - t0)) s)"
   else
-    failed=$((failed + 1)); failures+=("$name"); echo "--> $name: FAILED ($((SECONDS - t0)) s)"
+    failed=$((failed + 1)); failures+=("$name"); failure_logs+=("$log")
+    echo "--> $name: FAILED ($((SECONDS - t0)) s)"
   fi
 }
 
@@ -91,6 +97,16 @@ stage "fuzzing: kept regressions, then 30 s per harness" scripts/fuzz.sh --time 
 
 echo
 echo "test.sh summary: $passed stages passed, $failed failed"
+for i in "${!failures[@]}"; do
+  log=${failure_logs[$i]}
+  echo
+  echo "== failed: ${failures[$i]} (whole output: ${log#"$root"/})"
+  echo "-- its lines that report a failure (at most 40):"
+  grep -a -E '✘|error:|FAIL|Fatal error|Assertion|Segmentation fault|Aborted|Killed|Traceback|panic' "$log" \
+    | grep -a -v -E '^\[[0-9]+/[0-9]+\] Compiling' | head -n 40
+  echo "-- its last 30 lines:"
+  tail -n 30 "$log"
+done
 for f in "${failures[@]}"; do echo "  failed: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
