@@ -40,6 +40,21 @@ stage() {  # stage NAME COMMAND...
   fi
 }
 
+# What each failed stage said: its failure lines, then its last lines.
+report_failures() {
+  local i log
+  for i in "${!failures[@]}"; do
+    log=${failure_logs[$i]}
+    echo
+    echo "== failed: ${failures[$i]} (whole output: ${log#"$root"/})"
+    echo "-- its lines that report a failure (at most 40):"
+    grep -a -E '✘|error:|FAIL|Fatal error|Assertion|Segmentation fault|Aborted|Killed|Traceback|panic' "$log" \
+      | grep -a -v -E '^\[[0-9]+/[0-9]+\] Compiling' | head -n 40
+    echo "-- its last 30 lines:"
+    tail -n 30 "$log"
+  done
+}
+
 # MNIST: an explicit copy, or the download cache, filled and verified on first use. The tests
 # that read MNIST find it through MNIST_DIR.
 if [ -z "${MNIST_DIR:-}" ]; then
@@ -61,6 +76,7 @@ rm -f build/lib/libnnrt.so build/bin/nnrt
 stage "release build: libnnrt.so and nnrt CLI" scripts/build.sh
 if [ ! -x build/bin/nnrt ] || [ ! -f build/lib/libnnrt.so ]; then
   echo "test.sh: the release build failed; the remaining stages need it"
+  report_failures
   echo "$passed passed, $((failed + 1)) failed"
   exit 1
 fi
@@ -97,16 +113,7 @@ stage "fuzzing: kept regressions, then 30 s per harness" scripts/fuzz.sh --time 
 
 echo
 echo "test.sh summary: $passed stages passed, $failed failed"
-for i in "${!failures[@]}"; do
-  log=${failure_logs[$i]}
-  echo
-  echo "== failed: ${failures[$i]} (whole output: ${log#"$root"/})"
-  echo "-- its lines that report a failure (at most 40):"
-  grep -a -E '✘|error:|FAIL|Fatal error|Assertion|Segmentation fault|Aborted|Killed|Traceback|panic' "$log" \
-    | grep -a -v -E '^\[[0-9]+/[0-9]+\] Compiling' | head -n 40
-  echo "-- its last 30 lines:"
-  tail -n 30 "$log"
-done
+report_failures
 for f in "${failures[@]}"; do echo "  failed: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
