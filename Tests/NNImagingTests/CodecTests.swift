@@ -122,30 +122,28 @@ private func pngDeclaring(_ width: UInt32, _ height: UInt32, from file: [UInt8])
     return f
 }
 
-/// The offset of the first SOFn marker segment's precision byte (FF C0..C2, then length).
-private func sofOffset(_ file: [UInt8]) -> Int? {
+/// The first marker segment whose marker `wanted` accepts: where it starts (its FF byte) and
+/// its length field (which counts itself, not the marker).
+private func markerSegment(_ file: [UInt8], _ wanted: (UInt8) -> Bool) -> (start: Int, length: Int)? {
     var i = 2
     while i + 4 < file.count {
         guard file[i] == 0xFF else { return nil }
-        let marker = file[i + 1]
         let length = Int(file[i + 2]) << 8 | Int(file[i + 3])
-        if marker >= 0xC0 && marker <= 0xC2 { return i + 4 }
+        if wanted(file[i + 1]) { return (i, length) }
         i += 2 + length
     }
     return nil
 }
 
-/// The offset of the first byte after the first SOS (start of scan) marker segment: where the
+/// The offset of the first SOFn marker segment's precision byte (FF C0..C2, then length).
+private func sofOffset(_ file: [UInt8]) -> Int? {
+    markerSegment(file) { $0 >= 0xC0 && $0 <= 0xC2 }.map { $0.start + 4 }
+}
+
+/// The offset of the first byte after the SOS (start of scan) marker segment: where the
 /// entropy-coded data begins.
 private func scanDataOffset(_ file: [UInt8]) -> Int? {
-    var i = 2
-    while i + 4 < file.count {
-        guard file[i] == 0xFF else { return nil }
-        let length = Int(file[i + 2]) << 8 | Int(file[i + 3])
-        if file[i + 1] == 0xDA { return i + 2 + length }
-        i += 2 + length
-    }
-    return nil
+    markerSegment(file) { $0 == 0xDA }.map { $0.start + 2 + $0.length }
 }
 
 /// `file` with the frame header's height and width replaced.
